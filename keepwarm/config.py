@@ -1,0 +1,222 @@
+"""Function and server configuration, validated on construction with Lambda's ranges and messages.
+
+Why validate here and not in the HTTP layer: a template, the Python API and CreateFunction must all
+reject the same values with the same words, so the rules live once, next to the data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from keepwarm.errors import InvalidParameterValue, ValidationError
+
+PYTHON_RUNTIMES = frozenset(f"python3.{minor}" for minor in range(9, 15))
+NODE_RUNTIMES = frozenset(f"nodejs{major}.x" for major in (18, 20, 22, 24))
+CUSTOM_RUNTIMES = frozenset({"provided", "provided.al2", "provided.al2023"})
+RUNTIMES = PYTHON_RUNTIMES | NODE_RUNTIMES | CUSTOM_RUNTIMES
+
+RESERVED_ENV_KEYS = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+
+ENV_VARS_LIMIT = 4096
+_ENV_KEY = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
+_FUNCTION_NAME = re.compile(r"[a-zA-Z0-9-_]{1,64}")
+_HANDLER = re.compile(r"[^\s]{0,128}")
+REUSE_MODES = ("always", "never")
+
+
+def _constraint(value: object, field_name: str, rule: str) -> ValidationError:
+    return ValidationError(
+        f"1 validation error detected: Value '{value}' at '{field_name}' failed to satisfy "
+        f"constraint: Member must {rule}"
+    )
+
+
+def check_range(value: int, field_name: str, low: int, high: int) -> None:
+    """Raise Lambda's ValidationException text for an out-of-range integer."""
+    if value < low:
+        raise _constraint(value, field_name, f"have value greater than or equal to {low}")
+    if value > high:
+        raise _constraint(value, field_name, f"have value less than or equal to {high}")
+
+
+def check_function_name(name: str) -> None:
+    if not _FUNCTION_NAME.fullmatch(name):
+        raise _constraint(
+            name,
+            "functionName",
+            "satisfy regular expression pattern: [a-zA-Z0-9-_]+ and have length less than or "
+            "equal to 64",
+        )
+
+
+def check_runtime(runtime: str) -> None:
+    if runtime not in RUNTIMES:
+        allowed = ", ".join(sorted(RUNTIMES))
+        raise InvalidParameterValue(
+            f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy "
+            f"enum value set: [{allowed}] or be a valid ARN"
+        )
+
+
+def check_handler(handler: str) -> None:
+    if not handler or not _HANDLER.fullmatch(handler):
+        raise _constraint(
+            handler, "handler", "satisfy regular expression pattern: [^\\s]+ and have length <= 128"
+        )
+
+
+def check_environment(variables: dict[str, str]) -> None:
+    """Keys, reserved names and the 4 KB aggregate limit, in Lambda's words."""
+    for key in variables:
+        if key in RESERVED_ENV_KEYS:
+            raise InvalidParameterValue(
+                "Lambda was unable to configure your environment variables because the "
+                f"environment variables you have provided contains reserved keys that are "
+                f"currently not supported for modification. Reserved keys used in this request: "
+                f"{key}"
+            )
+        if not _ENV_KEY.fullmatch(key):
+            raise _constraint(
+                key,
+                "environment.variables",
+                "satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+",
+            )
+    measured = json.dumps(variables, separators=(",", ":"))
+    if len(measured.encode()) > ENV_VARS_LIMIT:
+        raise InvalidParameterValue(
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided exceeded the 4KB limit. String measured: " + measured
+        )
+
+
+def runtime_family(runtime: str) -> str:
+    """'python', 'node' or 'custom'."""
+    if runtime in PYTHON_RUNTIMES:
+        return "python"
+    if runtime in NODE_RUNTIMES:
+        return "node"
+    return "custom"
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """One function version's definition. Immutable: a change makes a new config (and so new
+    environments), as on Lambda."""
+
+    name: str
+    handler: str
+    code_dir: Path
+    runtime: str = "python3.12"
+    memory_mb: int = 128
+    timeout_s: int = 3
+    environment: dict[str, str] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
+    provisioned_concurrency: int = 0
+    ephemeral_storage_mb: int = 512
+    version: str = "$LATEST"
+    keep_alive_s: float | None = None
+    max_lifetime_s: float | None = None
+    check_leaks: bool = False
+    reuse: str = "always"
+    max_invocations_per_env: int | None = None
+    snapshot: bool = False
+    revision: str = ""
+
+    def __post_init__(self) -> None:
+        check_function_name(self.name)
+        check_runtime(self.runtime)
+        if self.runtime_family != "custom":
+            check_handler(self.handler)
+        check_range(self.memory_mb, "memorySize", 128, 10240)
+        check_range(self.timeout_s, "timeout", 1, 900)
+        check_range(self.ephemeral_storage_mb, "ephemeralStorage.size", 512, 10240)
+        check_environment(self.environment)
+        if self.reserved_concurrency is not None:
+            check_range(self.reserved_concurrency, "reservedConcurrentExecutions", 0, 1000)
+        check_range(self.provisioned_concurrency, "provisionedConcurrentExecutions", 0, 1000)
+        _check_reuse(self.reuse)
+        if not self.code_dir.is_dir():
+            raise InvalidParameterValue(f"Code directory {self.code_dir} does not exist.")
+        object.__setattr__(self, "code_dir", self.code_dir.resolve())
+
+    @property
+    def runtime_family(self) -> str:
+        return runtime_family(self.runtime)
+
+    def with_changes(self, **changes: object) -> FunctionConfig:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _check_reuse(mode: str) -> None:
+    if mode in REUSE_MODES:
+        return
+    if mode.startswith("random:"):
+        try:
+            p = float(mode.split(":", 1)[1])
+        except ValueError:
+            p = -1.0
+        if 0.0 <= p <= 1.0:
+            return
+    raise InvalidParameterValue(
+        f"Reuse mode {mode!r} is not valid: use always, never or random:P with 0 <= P <= 1."
+    )
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Settings that hold for every function a server (or a ``Runtime``) runs."""
+
+    data_dir: Path = Path(".keepwarm")
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    concurrency_limit: int = 1000
+    keep_alive_s: float = 600.0
+    max_lifetime_s: float = 7200.0
+    init_timeout_s: float = 10.0
+    isolation: str = "auto"
+    python_transport: str = field(
+        default_factory=lambda: os.environ.get("KEEPWARM_PYTHON_TRANSPORT", "pipe")
+    )
+    check_leaks: bool = False
+    reuse: str = "always"
+    max_invocations_per_env: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.concurrency_limit < 1:
+            raise InvalidParameterValue("The concurrency limit must be at least 1.")
+        if self.keep_alive_s < 0 or self.max_lifetime_s <= 0:
+            raise InvalidParameterValue("Keep-alive and max lifetime must be positive.")
+        if self.isolation not in ("auto", "namespace", "none"):
+            raise InvalidParameterValue("isolation must be auto, namespace or none.")
+        if self.python_transport not in ("pipe", "runtime-api"):
+            raise InvalidParameterValue("KEEPWARM_PYTHON_TRANSPORT must be pipe or runtime-api.")
+        _check_reuse(self.reuse)
+
+    def function_arn(self, name: str, qualifier: str | None = None) -> str:
+        arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+        return f"{arn}:{qualifier}" if qualifier else arn

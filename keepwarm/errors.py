@@ -1,0 +1,151 @@
+"""The one exception tree of keepwarm, with Lambda's exact error names.
+
+Why one tree: every layer raises these, and exactly one table (``HTTP_STATUS``) turns them into
+AWS's REST-JSON error shapes, so the HTTP layer never decides a status code itself.
+
+    KeepwarmError
+    ├── ServiceError                  (a "service" error: the call itself failed; never a function result)
+    │   ├── FunctionNotFound          ResourceNotFoundException 404
+    │   ├── ResourceNotFound          ResourceNotFoundException 404
+    │   ├── InvalidParameterValue     InvalidParameterValueException 400
+    │   ├── ValidationError           ValidationException 400
+    │   ├── InvalidRequestContent     InvalidRequestContentException 400
+    │   ├── RequestTooLarge           RequestEntityTooLargeException 413
+    │   ├── UnsupportedMediaType      UnsupportedMediaTypeException 415
+    │   ├── ResourceConflict          ResourceConflictException 409
+    │   ├── PreconditionFailed        PreconditionFailedException 412
+    │   ├── Throttled                 TooManyRequestsException 429 (carries Lambda's Reason)
+    │   └── ServiceFailure            ServiceException 500
+    └── TemplateError                 a SAM template that cannot be loaded (CLI-facing)
+
+Function errors (a handler raising, a timeout, an OOM kill, a crash) are *not* exceptions here:
+they are results, returned with ``X-Amz-Function-Error: Unhandled`` and HTTP 200, exactly as Lambda does.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class KeepwarmError(Exception):
+    """Root of every error keepwarm raises on purpose."""
+
+
+class TemplateError(KeepwarmError):
+    """A template that cannot be read or has an invalid function definition."""
+
+
+class ServiceError(KeepwarmError):
+    """An error that AWS would answer with a non-2xx status and an error shape."""
+
+    code: ClassVar[str] = "ServiceException"
+    error_type: ClassVar[str] = "Service"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def body(self) -> dict[str, str]:
+        return {"Type": self.error_type, "message": self.message}
+
+
+class FunctionNotFound(ServiceError):
+    code = "ResourceNotFoundException"
+    error_type = "User"
+
+    def __init__(self, arn: str) -> None:
+        super().__init__(f"Function not found: {arn}")
+        self.arn = arn
+
+
+class ResourceNotFound(ServiceError):
+    code = "ResourceNotFoundException"
+    error_type = "User"
+
+
+class InvalidParameterValue(ServiceError):
+    code = "InvalidParameterValueException"
+    error_type = "User"
+
+
+class ValidationError(ServiceError):
+    code = "ValidationException"
+    error_type = "User"
+
+
+class InvalidRequestContent(ServiceError):
+    code = "InvalidRequestContentException"
+    error_type = "User"
+
+
+class RequestTooLarge(ServiceError):
+    code = "RequestEntityTooLargeException"
+    error_type = "User"
+
+
+class UnsupportedMediaType(ServiceError):
+    code = "UnsupportedMediaTypeException"
+    error_type = "User"
+
+
+class ResourceConflict(ServiceError):
+    code = "ResourceConflictException"
+    error_type = "User"
+
+
+class PreconditionFailed(ServiceError):
+    code = "PreconditionFailedException"
+    error_type = "User"
+
+
+class ServiceFailure(ServiceError):
+    code = "ServiceException"
+    error_type = "Service"
+
+
+class Throttled(ServiceError):
+    """Over a concurrency limit; ``reason`` is one of Lambda's ThrottleReason strings."""
+
+    code = "TooManyRequestsException"
+    error_type = "User"
+
+    RESERVED: ClassVar[str] = "ReservedFunctionConcurrentInvocationLimitExceeded"
+    ACCOUNT: ClassVar[str] = "ConcurrentInvocationLimitExceeded"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("Rate Exceeded.")
+        self.reason = reason
+
+    def body(self) -> dict[str, str]:
+        return {"Type": self.error_type, "message": self.message, "Reason": self.reason}
+
+
+HTTP_STATUS: dict[type[ServiceError], int] = {
+    FunctionNotFound: 404,
+    ResourceNotFound: 404,
+    InvalidParameterValue: 400,
+    ValidationError: 400,
+    InvalidRequestContent: 400,
+    RequestTooLarge: 413,
+    UnsupportedMediaType: 415,
+    ResourceConflict: 409,
+    PreconditionFailed: 412,
+    Throttled: 429,
+    ServiceFailure: 500,
+    ServiceError: 500,
+}
+
+
+def http_status(error: ServiceError) -> int:
+    """The HTTP status for a service error: the single place that decides it."""
+    for cls in type(error).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+# Error types of function results (payloads), as Lambda spells them.
+SANDBOX_TIMEDOUT = "Sandbox.Timedout"
+RUNTIME_OOM = "Runtime.OutOfMemory"
+RUNTIME_EXIT = "Runtime.ExitError"
+RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"
