@@ -114,6 +114,20 @@ def check_environment(variables: dict[str, str]) -> None:
         )
 
 
+def check_lifecycle(
+    keep_alive_s: float | None, max_lifetime_s: float | None, max_invocations: int | None
+) -> None:
+    """keepwarm's own per-function knobs; Lambda has no equivalent, so the words are ours."""
+    if keep_alive_s is not None and keep_alive_s < 0:
+        raise InvalidParameterValue(f"Keep-alive must be zero or more seconds, got {keep_alive_s}.")
+    if max_lifetime_s is not None and max_lifetime_s <= 0:
+        raise InvalidParameterValue(f"Max lifetime must be positive, got {max_lifetime_s}.")
+    if max_invocations is not None and max_invocations < 1:
+        raise InvalidParameterValue(
+            f"max_invocations_per_env must be at least 1, got {max_invocations}."
+        )
+
+
 def runtime_family(runtime: str) -> str:
     """'python', 'node' or 'custom'."""
     if runtime in PYTHON_RUNTIMES:
@@ -160,6 +174,7 @@ class FunctionConfig:
             check_range(self.reserved_concurrency, "reservedConcurrentExecutions", 0, 1000)
         check_range(self.provisioned_concurrency, "provisionedConcurrentExecutions", 0, 1000)
         _check_reuse(self.reuse)
+        check_lifecycle(self.keep_alive_s, self.max_lifetime_s, self.max_invocations_per_env)
         if not self.code_dir.is_dir():
             raise InvalidParameterValue(f"Code directory {self.code_dir} does not exist.")
         object.__setattr__(self, "code_dir", self.code_dir.resolve())
@@ -205,8 +220,11 @@ class ServerConfig:
     check_leaks: bool = False
     reuse: str = "always"
     max_invocations_per_env: int | None = None
+    launch_mode: str = "fork"
 
     def __post_init__(self) -> None:
+        if self.launch_mode not in ("fork", "fresh"):
+            raise InvalidParameterValue("launch_mode must be fork or fresh.")
         if self.concurrency_limit < 1:
             raise InvalidParameterValue("The concurrency limit must be at least 1.")
         if self.keep_alive_s < 0 or self.max_lifetime_s <= 0:

@@ -1,0 +1,213 @@
+"""The Python API: ``Runtime`` (blocking, thread-safe) and ``AsyncRuntime`` (asyncio).
+
+Why two: tests, notebooks and the CLI want a blocking call; the HTTP server and the async queue
+live on an event loop and must not block it. ``Runtime`` runs an ``AsyncRuntime`` on a private
+event-loop thread, so both share one implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Coroutine, Iterable
+from concurrent.futures import Future
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from keepwarm.clock import Clock, SystemClock
+from keepwarm.config import FunctionConfig, ServerConfig
+from keepwarm.env.host import EnvHost
+from keepwarm.errors import InvalidRequestContent
+from keepwarm.invocation import Invocation, InvocationResult
+from keepwarm.pool.pool import FunctionPool, Listener
+from keepwarm.pool.router import LATEST, Router
+
+T = TypeVar("T")
+
+
+def encode_event(event: Any) -> bytes:
+    """An event as the payload bytes Lambda would receive (bytes pass through)."""
+    if isinstance(event, bytes | bytearray):
+        return bytes(event)
+    try:
+        return json.dumps(event).encode()
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequestContent(f"Could not serialise the event to JSON: {exc}") from exc
+
+
+def _load(functions: Iterable[FunctionConfig] | None, template: str | Path | None) -> list[FunctionConfig]:
+    configs = list(functions or [])
+    if template is not None:
+        from keepwarm.template import load_template
+
+        configs.extend(load_template(Path(template)))
+    return configs
+
+
+class AsyncRuntime:
+    """Functions, their environments and the router, on the running event loop."""
+
+    def __init__(
+        self,
+        functions: Iterable[FunctionConfig] | None = None,
+        *,
+        template: str | Path | None = None,
+        server: ServerConfig | None = None,
+        clock: Clock | None = None,
+        reap_interval: float | None = None,
+        listener: Listener | None = None,
+    ) -> None:
+        self.server = server or ServerConfig()
+        self.clock = clock or SystemClock()
+        self._configs = _load(functions, template)
+        self._reap_interval = reap_interval
+        self._listener = listener
+        self.host = EnvHost(self.server, self.clock)
+        self.router = Router(self.host, listener)
+
+    async def start(self) -> AsyncRuntime:
+        await self.host.start()
+        for config in self._configs:
+            await self.router.add(config)
+        interval = self._reap_interval
+        if interval is None and isinstance(self.clock, SystemClock):
+            interval = max(0.05, min(1.0, self.server.keep_alive_s / 4))
+        if interval:
+            self.router.start_reaper(interval)
+        return self
+
+    async def __aenter__(self) -> AsyncRuntime:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def invoke(
+        self,
+        name: str,
+        event: Any = None,
+        *,
+        qualifier: str | None = None,
+        client_context: str | None = None,
+    ) -> InvocationResult:
+        version = qualifier or LATEST
+        pool = self.router.pool(name, version)
+        arn = self.server.function_arn(name, qualifier)
+        inv = Invocation(
+            payload=encode_event({} if event is None else event),
+            invoked_arn=arn,
+            client_context=client_context,
+        )
+        return await self.router.invoke(pool.config.name, inv, version)
+
+    async def add(self, config: FunctionConfig) -> FunctionPool:
+        return await self.router.add(config)
+
+    async def reclaim(self) -> int:
+        return await self.router.reclaim()
+
+    def pool(self, name: str, version: str = LATEST) -> FunctionPool:
+        return self.router.pool(name, version)
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.host.warnings)
+
+    async def close(self) -> None:
+        try:
+            await self.router.close()
+        finally:
+            await self.host.close()
+
+
+class Runtime:
+    """Blocking facade over ``AsyncRuntime``; safe to call from many threads at once."""
+
+    def __init__(
+        self,
+        functions: Iterable[FunctionConfig] | None = None,
+        *,
+        template: str | Path | None = None,
+        server: ServerConfig | None = None,
+        clock: Clock | None = None,
+        reap_interval: float | None = None,
+    ) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="keepwarm", daemon=True)
+        self._thread.start()
+        self._async = self._call(
+            self._build(functions, template, server, clock, reap_interval)
+        )
+        self._closed = False
+
+    @staticmethod
+    async def _build(*args: Any) -> AsyncRuntime:
+        functions, template, server, clock, reap_interval = args
+        return AsyncRuntime(
+            functions, template=template, server=server, clock=clock, reap_interval=reap_interval
+        )
+
+    def _submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._submit(coro).result()
+
+    def start(self) -> Runtime:
+        try:
+            self._call(self._async.start())
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __enter__(self) -> Runtime:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def invoke(self, name: str, event: Any = None, **kwargs: Any) -> InvocationResult:
+        return self._call(self._async.invoke(name, event, **kwargs))
+
+    async def ainvoke(self, name: str, event: Any = None, **kwargs: Any) -> InvocationResult:
+        return await asyncio.wrap_future(self._submit(self._async.invoke(name, event, **kwargs)))
+
+    def add(self, config: FunctionConfig) -> None:
+        self._call(self._async.add(config))
+
+    def reclaim(self) -> int:
+        """Reclaim expired idle environments now (with a ``FakeClock``, after ``advance``)."""
+        return self._call(self._async.reclaim())
+
+    def environments(self, name: str, version: str = LATEST) -> list[dict[str, Any]]:
+        async def read() -> list[dict[str, Any]]:
+            pool = self._async.pool(name, version)
+            return [
+                {"id": e.id, "state": e.state.value, "provisioned": e.provisioned,
+                 "invocations": e.invocations, "pid": e.pid, "tmp": str(e.placement.tmp_dir),
+                 "log_stream": e.stream.name, "log_path": str(e.stream.path),
+                 "orc": dict(e.orc_stats)}
+                for e in pool.envs.values()
+            ]
+
+        return self._call(read())
+
+    @property
+    def warnings(self) -> list[str]:
+        return self._async.warnings
+
+    def close(self) -> None:
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        try:
+            self._call(self._async.close())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()

@@ -1,0 +1,1 @@
+"""Static (AST) reuse-safety analysis of Python and JavaScript handlers."""

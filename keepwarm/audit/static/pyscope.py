@@ -1,0 +1,249 @@
+"""Module- and function-level facts the Python rules need: what is global, what is a
+container, what is bounded, which functions are handlers and what each import points at.
+
+Everything here is computed once per module by walking the ``ast``; the taint analysis then
+asks questions ("is this name a module-level plain container without eviction?") instead of
+re-walking trees.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FuncNode = ast.FunctionDef | ast.AsyncFunctionDef
+EVENT_NAMES = frozenset({"event", "evt", "_event", "lambda_event"})
+CONTEXT_NAMES = frozenset({"context", "ctx", "_context", "lambda_context", "_ctx"})
+HANDLER_NAMES = frozenset({"handler", "lambda_handler"})
+_PLAIN = frozenset(
+    {"dict", "list", "set", "defaultdict", "OrderedDict", "Counter", "deque", "bytearray"}
+)
+_BOUNDED_CTORS = frozenset({"LRUCache", "TTLCache", "LFUCache", "FIFOCache", "RRCache", "TLRUCache"})
+EVICTORS = frozenset({"pop", "popitem", "clear", "remove", "popleft", "discard", "expire"})
+
+
+def dotted(node: ast.AST) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = dotted(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+def own_nodes(root: ast.AST) -> Iterator[ast.AST]:
+    """Walk a function or module body without entering nested functions, lambdas or classes.
+
+    The nested definition node itself is yielded (its decorators and defaults run in the
+    enclosing scope) but not its body.
+    """
+    stack: list[ast.AST] = list(ast.iter_child_nodes(root))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            stack.extend(node.decorator_list)
+            stack.extend(node.args.defaults)
+            stack.extend(d for d in node.args.kw_defaults if d is not None)
+        elif isinstance(node, ast.Lambda):
+            stack.extend(node.args.defaults)
+        elif isinstance(node, ast.ClassDef):
+            stack.extend(node.decorator_list)
+            stack.extend(node.bases)
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def bound_names(fn: FuncNode | ast.Module) -> set[str]:
+    """Names a scope binds itself (assignments, loop/with/except targets, imports, defs)."""
+    names: set[str] = set()
+    if not isinstance(fn, ast.Module):
+        a = fn.args
+        names.update(x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs])
+        names.update(x.arg for x in (a.vararg, a.kwarg) if x is not None)
+    for node in own_nodes(fn):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return names
+
+
+def declared(fn: FuncNode, kind: type[ast.Global] | type[ast.Nonlocal]) -> set[str]:
+    return {n for node in own_nodes(fn) if isinstance(node, kind) for n in node.names}
+
+
+def _ctor_name(value: ast.expr) -> str | None:
+    if isinstance(value, ast.Call):
+        name = dotted(value.func)
+        return name.rsplit(".", 1)[-1] if name else None
+    return None
+
+
+@dataclass
+class PyModule:
+    """One parsed Python file and its module-level facts."""
+
+    key: str
+    path: Path
+    display: str
+    tree: ast.Module
+    is_pkg: bool = False
+    globals: set[str] = field(default_factory=set)
+    containers: dict[str, int] = field(default_factory=dict)
+    caches: set[str] = field(default_factory=set)
+    evicted: set[str] = field(default_factory=set)
+    classes: dict[str, ast.ClassDef] = field(default_factory=dict)
+    functions: dict[str, FuncNode] = field(default_factory=dict)
+    instances: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    tmp_consts: dict[str, str] = field(default_factory=dict)
+    parents: dict[ast.AST, ast.AST] = field(default_factory=dict)
+
+    def enclosing_function(self, node: ast.AST) -> FuncNode | None:
+        cur = self.parents.get(node)
+        while cur is not None and not isinstance(cur, ast.FunctionDef | ast.AsyncFunctionDef):
+            cur = self.parents.get(cur)
+        return cur
+
+    def enclosing_class(self, fn: FuncNode) -> ast.ClassDef | None:
+        parent = self.parents.get(fn)
+        return parent if isinstance(parent, ast.ClassDef) else None
+
+    def canonical(self, node: ast.AST) -> str | None:
+        """Dotted name with import aliases expanded (``rnd.random`` -> ``random.random``)."""
+        name = dotted(node)
+        if name is None:
+            return None
+        head, _, rest = name.partition(".")
+        full = self.aliases.get(head, head)
+        return f"{full}.{rest}" if rest else full
+
+
+def index_module(mod: PyModule) -> None:
+    """Fill in the module-level facts of ``mod`` from its tree."""
+    for parent in ast.walk(mod.tree):
+        for child in ast.iter_child_nodes(parent):
+            mod.parents[child] = parent
+    mod.globals = bound_names(mod.tree)
+    for node in mod.tree.body:
+        _index_toplevel(mod, node)
+    for node in ast.walk(mod.tree):
+        _index_eviction(mod, node)
+
+
+def _index_toplevel(mod: PyModule, node: ast.stmt) -> None:
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        mod.functions[node.name] = node
+    elif isinstance(node, ast.ClassDef):
+        mod.classes[node.name] = node
+    elif isinstance(node, ast.Import):
+        for a in node.names:
+            mod.aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        for a in node.names:
+            mod.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for t in targets:
+            if isinstance(t, ast.Name):
+                _index_global_value(mod, t.id, node.value)
+    elif isinstance(node, ast.If | ast.Try | ast.With):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                _index_toplevel(mod, child)
+
+
+def _index_global_value(mod: PyModule, name: str, value: ast.expr) -> None:
+    ctor = _ctor_name(value)
+    if isinstance(value, ast.Dict | ast.List | ast.Set | ast.DictComp | ast.ListComp | ast.SetComp):
+        mod.containers[name] = value.lineno
+    elif ctor in _PLAIN and isinstance(value, ast.Call):
+        if ctor == "deque" and any(k.arg == "maxlen" for k in value.keywords):
+            mod.caches.add(name)
+        else:
+            mod.containers[name] = value.lineno
+    elif ctor in _BOUNDED_CTORS or (
+        isinstance(value, ast.Call) and (mod.canonical(value.func) or "").startswith("keepwarm.orc")
+    ):
+        mod.caches.add(name)
+    elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+        if (mod.canonical(value.func) or "").split(".")[0] in {"orc", "cachetools"}:
+            mod.caches.add(name)
+    if ctor and ctor in mod.classes:
+        mod.instances[name] = ctor
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        if value.value.startswith("/tmp"):
+            mod.tmp_consts[name] = value.value
+
+
+def _index_eviction(mod: PyModule, node: ast.AST) -> None:
+    """Record names that show evidence of being bounded: deletion, pop/clear, size checks."""
+    if isinstance(node, ast.Delete):
+        for t in node.targets:
+            root = root_name(t)
+            if root:
+                mod.evicted.add(root)
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr in EVICTORS and (root := root_name(node.func.value)):
+            mod.evicted.add(root)
+    elif isinstance(node, ast.Compare):
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and dotted(sub.func) == "len" and sub.args:
+                root = root_name(sub.args[0])
+                if root:
+                    mod.evicted.add(root)
+    elif isinstance(node, ast.Global):
+        fn = mod.enclosing_function(node)
+        if fn is not None:
+            for sub in own_nodes(fn):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    if sub.id in node.names and sub.id in mod.containers:
+                        mod.evicted.add(sub.id)
+
+
+def root_name(node: ast.AST) -> str | None:
+    """The variable at the bottom of ``a.b[c].setdefault(k, [])``-style chains."""
+    while True:
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, ast.Attribute | ast.Subscript | ast.Starred):
+            node = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            node = node.func.value
+        else:
+            return None
+
+
+def positional_params(fn: FuncNode, mod: PyModule) -> list[str]:
+    """Positional parameter names, without ``self``/``cls`` for methods."""
+    names = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
+    if mod.enclosing_class(fn) is not None and names and not _is_static(fn):
+        names = names[1:]
+    return names
+
+
+def _is_static(fn: FuncNode) -> bool:
+    return any(dotted(d) == "staticmethod" for d in fn.decorator_list)
+
+
+def find_entries(mod: PyModule, template_funcs: set[str]) -> list[FuncNode]:
+    """Handler functions: (event, context)-shaped, conventionally named, or named by a template."""
+    entries: list[FuncNode] = []
+    for node in ast.walk(mod.tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        params = positional_params(node, mod)
+        shaped = len(params) >= 2 and params[0] in EVENT_NAMES and params[1] in CONTEXT_NAMES
+        named = node.name in HANDLER_NAMES and len(params) == 2 and node in mod.tree.body
+        templated = node.name in template_funcs and node in mod.tree.body and params
+        if shaped or named or templated:
+            entries.append(node)
+    return entries

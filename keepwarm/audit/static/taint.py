@@ -1,0 +1,84 @@
+"""Language-neutral taint values and secret-name detection.
+
+Taint distinguishes *direct* request data (the event itself, a field of it, a copy or a
+container holding it) from values merely *derived* from it by an arbitrary call (a database
+row fetched by an id from the event). Storing direct data in shared state leaks it (KW101);
+keying a cache by request data only grows it (KW102). Both analysers share this model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SECRET_WORDS = frozenset(
+    {"card", "cards", "cvv", "cvc", "cvv2", "password", "passwords", "passwd", "pwd", "secret",
+     "secrets", "token", "tokens", "ssn", "apikey", "passcode", "pin"}
+)
+_SECRET_PAIRS = frozenset(
+    {("api", "key"), ("security", "code"), ("credit", "card"), ("card", "number"),
+     ("private", "key"), ("access", "key"), ("secret", "key")}
+)
+_WORD_SPLIT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def name_words(name: str) -> list[str]:
+    """Split snake_case, kebab-case and camelCase identifiers into lower-case words."""
+    return [w.lower() for w in _WORD_SPLIT.findall(name)]
+
+
+def is_secret_name(name: str) -> bool:
+    """True for field or variable names that conventionally hold secrets.
+
+    Word-based rather than substring-based so that ``discard`` or ``cardinality`` do not
+    match while ``creditCard``, ``card_number`` and ``x-api-key`` do.
+    """
+    words = name_words(name)
+    if any(w in _SECRET_WORDS for w in words):
+        return True
+    return any(pair in _SECRET_PAIRS for pair in zip(words, words[1:], strict=False))
+
+
+@dataclass(frozen=True)
+class Taint:
+    """A request-derived value: ``direct`` when it is the data itself, ``secret`` if sensitive."""
+
+    direct: bool
+    secret: bool
+    source: str
+
+    def join(self, other: Taint | None) -> Taint:
+        if other is None:
+            return self
+        return Taint(self.direct or other.direct, self.secret or other.secret, self.source)
+
+    def derived(self) -> Taint:
+        """The result of an opaque computation over this value: no longer the raw data."""
+        return Taint(False, False, self.source)
+
+    def as_secret(self) -> Taint:
+        return Taint(self.direct, True, self.source)
+
+
+def join_all(taints: list[Taint | None]) -> Taint | None:
+    """Union of several taints (``None`` means clean)."""
+    out: Taint | None = None
+    for t in taints:
+        if t is not None:
+            out = t if out is None else out.join(t)
+    return out
+
+
+def mark_secret(t: Taint | None, name: str | None) -> Taint | None:
+    """Accessing a secret-named field (or naming a variable after one) makes the value secret."""
+    if t is None or name is None or t.secret or not is_secret_name(name):
+        return t
+    return t.as_secret()
+
+
+def access(t: Taint | None, name: str | None, shown: str) -> Taint | None:
+    """Taint of a field read ``t[name]``: keeps a readable source path for messages."""
+    if t is None:
+        return None
+    source = t.source + shown if name is not None and len(t.source) < 40 else t.source
+    return mark_secret(Taint(t.direct, t.secret, source), name)

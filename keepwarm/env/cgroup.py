@@ -1,0 +1,151 @@
+"""Per-environment cgroups: the memory limit, the real memory peak, OOM detection, kill-all.
+
+Why cgroups: an rlimit cannot express "this environment and its children may use N MB", and
+only the kernel knows whether a SIGKILL was an out-of-memory kill. Works with the v1 memory
+(and pids) hierarchy or with cgroup v2; when neither is writable, ``CgroupManager.detect``
+returns None and the caller falls back to watching RSS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+
+
+def _own_path(controller: str) -> str | None:
+    """This process's cgroup path for a v1 controller ('' for v2's unified line)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(",") or (controller == "" and controllers == ""):
+            return path
+    return None
+
+
+def _writable_dir(path: Path) -> bool:
+    probe = path / f"keepwarm-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError:
+        return False
+    return True
+
+
+@dataclass
+class EnvCgroup:
+    """The cgroup directories of one environment (one per hierarchy)."""
+
+    memory: Path
+    pids: Path | None
+    v2: bool
+
+    @property
+    def procs_files(self) -> list[str]:
+        dirs = [self.memory] + ([self.pids] if self.pids else [])
+        return [str(d / "cgroup.procs") for d in dirs]
+
+    def peak_bytes(self) -> int:
+        name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
+        try:
+            return int((self.memory / name).read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def oom_kills(self) -> int:
+        name = "memory.events" if self.v2 else "memory.oom_control"
+        try:
+            text = (self.memory / name).read_text()
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+        return 0
+
+    def pids_inside(self) -> list[int]:
+        try:
+            return [int(p) for p in (self.memory / "cgroup.procs").read_text().split()]
+        except OSError:
+            return []
+
+    def kill_all(self) -> None:
+        for pid in self.pids_inside():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+    def remove(self) -> None:
+        for d in (self.memory, self.pids):
+            if d is not None:
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+
+
+class CgroupManager:
+    """Creates and removes environment cgroups under one directory owned by this server."""
+
+    def __init__(self, memory_base: Path, pids_base: Path | None, v2: bool) -> None:
+        self.memory_base = memory_base
+        self.pids_base = pids_base
+        self.v2 = v2
+
+    @classmethod
+    def detect(cls, tag: str) -> CgroupManager | None:
+        unified = ROOT / "cgroup.controllers"
+        if unified.exists() and "memory" in unified.read_text().split():
+            base = ROOT / (_own_path("") or "/").lstrip("/")
+            if _writable_dir(base):
+                return cls(base / tag, None, True)
+        mem = _own_path("memory")
+        if mem is None or not (ROOT / "memory").is_dir():
+            return None
+        mem_base = ROOT / "memory" / mem.lstrip("/")
+        if not _writable_dir(mem_base):
+            return None
+        pids = _own_path("pids")
+        pids_base = ROOT / "pids" / pids.lstrip("/") if pids is not None else None
+        if pids_base is not None and not _writable_dir(pids_base):
+            pids_base = None
+        return cls(mem_base / tag, pids_base / tag if pids_base else None, False)
+
+    def create(self, env_id: str, memory_mb: int, max_pids: int) -> EnvCgroup:
+        limit = memory_mb * 1024 * 1024
+        mem = self.memory_base / env_id
+        mem.mkdir(parents=True, exist_ok=True)
+        if self.v2:
+            (mem / "memory.max").write_text(str(limit))
+            with contextlib.suppress(OSError):
+                (mem / "memory.swap.max").write_text("0")
+            with contextlib.suppress(OSError):
+                (mem / "pids.max").write_text(str(max_pids))
+            return EnvCgroup(mem, None, True)
+        (mem / "memory.limit_in_bytes").write_text(str(limit))
+        with contextlib.suppress(OSError):
+            (mem / "memory.memsw.limit_in_bytes").write_text(str(limit))
+        pids = None
+        if self.pids_base is not None:
+            pids = self.pids_base / env_id
+            pids.mkdir(parents=True, exist_ok=True)
+            (pids / "pids.max").write_text(str(max_pids))
+        return EnvCgroup(mem, pids, False)
+
+    def cleanup(self) -> None:
+        for base in (self.memory_base, self.pids_base):
+            if base is None:
+                continue
+            for child in base.glob("*"):
+                if child.is_dir():
+                    EnvCgroup(child, None, self.v2).kill_all()
+                    with contextlib.suppress(OSError):
+                        child.rmdir()
+            with contextlib.suppress(OSError):
+                base.rmdir()

@@ -1,0 +1,122 @@
+"""The server end of the Python runtime's fast transport (see runtimes/python/transport.py).
+
+It only moves messages: frames from the runtime become calls on a ``RuntimeSink`` (the
+environment), and ``deliver`` hands the runtime its next event. The Runtime API server offers the
+same two directions over HTTP, so an environment does not care which one its runtime speaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any, Protocol
+
+from keepwarm.invocation import Invocation
+from keepwarm.runtimes.python import wire
+
+
+class RuntimeSink(Protocol):
+    """What a runtime can tell its environment (the Runtime API's verbs)."""
+
+    def runtime_next(self, report: dict[str, Any]) -> None: ...
+
+    def runtime_response(self, request_id: str, body: bytes, content_type: str) -> None: ...
+
+    def runtime_error(self, request_id: str, body: bytes, error_type: str | None) -> None: ...
+
+    def runtime_init_error(self, error_type: str | None, body: bytes) -> None: ...
+
+
+class Channel(Protocol):
+    def deliver(self, invocation: Invocation, deadline_ms: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class PipeChannel:
+    def __init__(self, sock: socket.socket, sink: RuntimeSink) -> None:
+        self._sock = sock
+        self._sink = sink
+        self._frames = wire.FrameBuffer()
+        self._loop = asyncio.get_running_loop()
+        self._out = bytearray()
+        sock.setblocking(False)
+        self._fd = sock.fileno()
+        self._loop.add_reader(self._fd, self._on_readable)
+
+    def _on_readable(self) -> None:
+        try:
+            data = self._sock.recv(1 << 20)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._stop_reading()
+            return
+        for meta, body in self._frames.feed(data):
+            self._dispatch(meta, body)
+
+    def _dispatch(self, meta: dict[str, Any], body: bytes) -> None:
+        kind = meta.get("t")
+        if kind == "next":
+            self._sink.runtime_next(meta)
+        elif kind == "response":
+            self._sink.runtime_response(meta["id"], body, meta.get("ct", "application/json"))
+        elif kind == "error":
+            self._sink.runtime_error(meta["id"], body, None)
+        elif kind == "init_error":
+            self._sink.runtime_init_error(meta.get("type"), body)
+
+    def deliver(self, invocation: Invocation, deadline_ms: int) -> None:
+        meta: dict[str, Any] = {
+            "t": "invoke",
+            "id": invocation.request_id,
+            "deadline": deadline_ms,
+            "arn": invocation.invoked_arn,
+        }
+        if invocation.content_type != "application/json":
+            meta["ct"] = invocation.content_type
+        for key, value in (
+            ("cc", invocation.client_context),
+            ("ci", invocation.cognito_identity),
+            ("trace", invocation.trace_id),
+        ):
+            if value:
+                meta[key] = value
+        self._write(wire.encode(meta, invocation.payload))
+
+    def _write(self, data: bytes) -> None:
+        if not self._out:
+            try:
+                sent = self._sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
+            self._loop.add_writer(self._fd, self._on_writable)
+        self._out += data
+
+    def _on_writable(self) -> None:
+        try:
+            sent = self._sock.send(self._out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            sent = len(self._out)
+        del self._out[:sent]
+        if not self._out:
+            self._loop.remove_writer(self._fd)
+
+    def _stop_reading(self) -> None:
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            self._loop.remove_writer(self._fd)
+
+    def close(self) -> None:
+        self._stop_reading()
+        self._fd = -1
+        self._sock.close()

@@ -1,0 +1,74 @@
+"""The first code an environment's process runs: set itself up, then become the runtime.
+
+Imported by the fork-server template (``zygote``) before any fork, so a cold start only pays for
+the fork and the user's own Init. Also runnable as ``python -m keepwarm.env.child SPEC`` for
+the fresh-interpreter launch mode (the benchmark's baseline, and a fallback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import Any, NoReturn
+
+from keepwarm.env import isolation
+
+SETUP_FAILED = 126
+EXEC_FAILED = 127
+
+
+def _stdio(log_fd: int) -> None:
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    if log_fd > 2:
+        os.close(log_fd)
+
+
+def _environ(env: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(env)
+
+
+def _python_path(task_root: str) -> None:
+    here = os.getcwd()
+    kept = [p for p in sys.path if p and p not in (here, task_root)]
+    sys.path[:] = [task_root, *kept]
+
+
+def _become_runtime(spec: dict[str, Any], ctl_fd: int) -> NoReturn:
+    if spec["mode"] == "exec":
+        os.close(ctl_fd)
+        argv = spec["argv"]
+        try:
+            os.execve(argv[0], argv, spec["env"])
+        except OSError as exc:
+            sys.stderr.write(f"exec {argv[0]}: {exc.strerror}\n")
+            os._exit(EXEC_FAILED)
+    from keepwarm.runtimes.python import bootstrap, transport
+
+    _python_path(spec["task_root"])
+    bootstrap.main(transport.PipeTransport(ctl_fd), spec.get("options", {}))
+
+
+def run(spec: dict[str, Any], ctl_fd: int, log_fd: int) -> NoReturn:
+    """Set up this process as an environment and hand it to the runtime; never returns."""
+    try:
+        os.setsid()
+        _stdio(log_fd)
+        isolation.apply(spec)
+        _environ(spec["env"])
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(SETUP_FAILED)
+    _become_runtime(spec, ctl_fd)
+
+
+if __name__ == "__main__":
+    _spec = json.loads(sys.argv[1])
+    run(_spec, int(_spec["ctl_fd"]), int(_spec["log_fd"]))

@@ -1,0 +1,433 @@
+"""``LocalEnvironment``: the one owner of one execution environment's lifecycle.
+
+It alone spawns, watches and kills the environment's process (through the launcher), writes its
+log stream and turns what the runtime says into invocation results. The pool only asks it to
+``initialize``, ``invoke`` and ``shutdown``, and learns about state changes through a callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import shutil
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from keepwarm import errors
+from keepwarm.config import FunctionConfig
+from keepwarm.env.cgroup import EnvCgroup
+from keepwarm.env.channel import Channel, PipeChannel
+from keepwarm.env.host import EnvHost
+from keepwarm.env.launcher import Spawned, describe_exit
+from keepwarm.env.spec import Placement, lambda_variables, launch_spec
+from keepwarm.env.state import EnvState, check_transition
+from keepwarm.invocation import Invocation, InvocationResult, StartKind
+from keepwarm.observe import logs
+
+MAX_RESPONSE = 6_291_556
+MAX_PIDS = 1024
+StateCallback = Callable[["LocalEnvironment", EnvState, EnvState], None]
+
+
+@dataclass
+class Answer:
+    """How the runtime (or the watchdogs) ended a phase."""
+
+    kind: str  # ready | response | error | init_error | exit | timeout
+    body: bytes = b""
+    content_type: str = "application/json"
+    status: int | None = None
+    oom: bool = False
+    prior: Answer | None = None
+
+
+@dataclass
+class _Run:
+    invocation: Invocation
+    kind: StartKind
+    started: float
+    init_ms: float | None
+    deadline: float
+    extra: list[str] = field(default_factory=list)
+
+
+class LocalEnvironment:
+    def __init__(
+        self,
+        env_id: str,
+        config: FunctionConfig,
+        host: EnvHost,
+        on_state: StateCallback,
+        provisioned: bool = False,
+    ) -> None:
+        self.id = env_id
+        self.config = config
+        self.host = host
+        self.provisioned = provisioned
+        self.state = EnvState.NEW
+        self._on_state = on_state
+        self.created = self.last_used = host.clock.monotonic()
+        self.invocations = 0
+        self.orc_stats: dict[str, Any] = {}
+        self.stream = logs.LogStream(host.log_root, config.name, config.version)
+        hide = (str(host.data_dir.resolve()),) if host.namespace else ()
+        self.placement = Placement(env_id, host.env_root / env_id / "tmp", host.namespace, hide)
+        self.placement.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._loop = asyncio.get_running_loop()
+        self._proc: Spawned | None = None
+        self._channel: Channel | None = None
+        self._cgroup: EnvCgroup | None = None
+        self._oom_base = 0
+        self._waiter: asyncio.Future[Answer] | None = None
+        self._pending: Answer | None = None
+        self._rss_kb = 0
+        self._watch: asyncio.TimerHandle | None = None
+
+    # -- state ---------------------------------------------------------------------------------
+    def _to(self, target: EnvState) -> None:
+        check_transition(self.state, target)
+        old, self.state = self.state, target
+        self._on_state(self, old, target)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    # -- process -------------------------------------------------------------------------------
+    async def _spawn(self) -> None:
+        env = lambda_variables(
+            self.config, self.host.server, self.placement, self.stream.name, "127.0.0.1:9001",
+            self.provisioned,
+        )
+        if self.host.cgroups is not None and self._cgroup is None:
+            self._cgroup = self.host.cgroups.create(self.id, self.config.memory_mb, MAX_PIDS)
+        if self._cgroup is not None:
+            self._oom_base = self._cgroup.oom_kills()
+        mode = "fork" if self.host.server.launch_mode == "fork" else "fresh"
+        spec = launch_spec(
+            self.config, self.placement, env, mode,
+            cgroup_procs=self._cgroup.procs_files if self._cgroup else None,
+            options={"check_leaks": self.config.check_leaks},
+        )
+        proc = await self.host.launcher.spawn(spec)
+        self._proc = proc
+        self._channel = PipeChannel(proc.control, self)
+        self._loop.add_reader(proc.log_fd, self._drain_logs, proc)
+        proc.exited.add_done_callback(lambda fut: self._on_exit(proc, fut))
+
+    def _drain_logs(self, proc: Spawned | None = None) -> None:
+        proc = proc or self._proc
+        if proc is None or proc.log_fd < 0:
+            return
+        while True:
+            try:
+                data = os.read(proc.log_fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._loop.remove_reader(proc.log_fd)
+                os.close(proc.log_fd)
+                proc.log_fd = -1
+                return
+            self.stream.write(data)
+
+    def _on_exit(self, proc: Spawned, fut: asyncio.Future[int]) -> None:
+        status = fut.result() if not fut.cancelled() and fut.exception() is None else 9
+        self._drain_logs(proc)
+        if proc is not self._proc:
+            return
+        self._release_process()
+        oom = bool(self._cgroup and self._cgroup.oom_kills() > self._oom_base)
+        answer = Answer("exit", status=status, oom=oom, prior=self._pending)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(answer)
+        elif self.state is EnvState.IDLE:
+            self._to(EnvState.RESET)
+
+    def _release_process(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        self._proc = None
+
+    def _kill(self) -> None:
+        proc = self._proc
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        if self._cgroup is not None:
+            self._cgroup.kill_all()
+
+    # -- what the runtime says (RuntimeSink) ---------------------------------------------------
+    def runtime_next(self, report: dict[str, Any]) -> None:
+        self._rss_kb = int(report.get("rss_kb", self._rss_kb))
+        if "orc" in report:
+            self.orc_stats = report["orc"]
+        answer, self._pending = self._pending or Answer("ready"), None
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(answer)
+
+    def runtime_response(self, request_id: str, body: bytes, content_type: str) -> None:
+        self._pending = Answer("response", body, content_type)
+
+    def runtime_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
+        self._pending = Answer("error", body)
+
+    def runtime_init_error(self, error_type: str | None, body: bytes) -> None:
+        self._pending = Answer("init_error", body)
+
+    # -- phases --------------------------------------------------------------------------------
+    async def _await_answer(self, budget: float) -> Answer:
+        self._waiter = waiter = self._loop.create_future()
+        timer = self._loop.call_later(max(budget, 0.0), self._on_deadline, waiter)
+        self._start_rss_watch()
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self._stop_rss_watch()
+            self._waiter = None
+
+    def _on_deadline(self, waiter: asyncio.Future[Answer]) -> None:
+        if waiter.done():
+            return
+        self._kill()
+        proc, self._pending = self._proc, None
+        self._release_process()
+        if proc is not None:
+            self._drain_logs(proc)
+        waiter.set_result(Answer("timeout"))
+
+    async def _init(self, budget: float) -> tuple[Answer, float]:
+        """Start the process and run Init; returns how Init ended and how long it took."""
+        t0 = self._loop.time()
+        self._pending = None
+        try:
+            await self._spawn()
+        except OSError as exc:
+            self.stream.line(f"keepwarm: could not start the environment: {exc}\n")
+            return Answer("exit", status=1 << 8), (self._loop.time() - t0) * 1000
+        answer = await self._await_answer(budget - (self._loop.time() - t0))
+        return answer, (self._loop.time() - t0) * 1000
+
+    async def initialize(self) -> bool:
+        """Init ahead of any invocation (provisioned concurrency); True when it succeeded."""
+        self._to(EnvState.INITIALIZING)
+        self.stream.line(logs.init_start(self.config.runtime, self.host.server.region))
+        answer, init_ms = await self._init(self.host.server.init_timeout_s)
+        if answer.kind == "ready":
+            self._to(EnvState.IDLE)
+            return True
+        self._log_init_failure(answer, init_ms, "init")
+        self._to(EnvState.RESET)
+        return False
+
+    async def invoke(self, invocation: Invocation) -> InvocationResult:
+        """Serve one invocation; the state moves synchronously before the first await."""
+        if self.state is EnvState.IDLE:
+            self._to(EnvState.BUSY)
+            kind = StartKind.PROVISIONED if self.provisioned else StartKind.WARM
+            return await self._serve(self._new_run(invocation, kind, None))
+        if self.state is EnvState.NEW:
+            return await self._cold(invocation)
+        if self.state is EnvState.RESET:
+            self._to(EnvState.INITIALIZING)
+            self.stream.begin_capture()
+            return await self._suppressed_init(invocation)
+        raise errors.ServiceFailure(f"environment {self.id} is {self.state.value}, not available")
+
+    def _new_run(self, inv: Invocation, kind: StartKind, init_ms: float | None) -> _Run:
+        now = self._loop.time()
+        return _Run(inv, kind, now, init_ms, now + self.config.timeout_s)
+
+    async def _cold(self, invocation: Invocation) -> InvocationResult:
+        self._to(EnvState.INITIALIZING)
+        self.stream.begin_capture()
+        self.stream.line(logs.init_start(self.config.runtime, self.host.server.region))
+        answer, init_ms = await self._init(self.host.server.init_timeout_s)
+        if answer.kind == "ready":
+            self._to(EnvState.BUSY)
+            return await self._serve(self._new_run(invocation, StartKind.COLD, init_ms))
+        self._log_init_failure(answer, init_ms, "init")
+        return await self._suppressed_init(invocation)
+
+    async def _suppressed_init(self, invocation: Invocation) -> InvocationResult:
+        """Init inside the invocation (after a reset or a failed Init): counted in its timeout."""
+        run = self._new_run(invocation, StartKind.COLD, None)
+        self.stream.line(logs.start(invocation.request_id, self.config.version))
+        answer, init_ms = await self._init(self.config.timeout_s)
+        if answer.kind == "ready":
+            self._to(EnvState.BUSY)
+            return await self._dispatch(run)
+        self._log_init_failure(answer, init_ms, "invoke")
+        return self._finish(run, answer)
+
+    def _log_init_failure(self, answer: Answer, init_ms: float, phase: str) -> None:
+        if answer.kind == "exit":
+            self._kill()
+        status = "timeout" if answer.kind == "timeout" else "error"
+        self.stream.line(logs.init_report(init_ms, phase, status, self._error_type(answer)))
+
+    async def _serve(self, run: _Run) -> InvocationResult:
+        if run.kind is not StartKind.COLD:
+            self.stream.begin_capture()
+        self.stream.line(logs.start(run.invocation.request_id, self.config.version))
+        return await self._dispatch(run)
+
+    async def _dispatch(self, run: _Run) -> InvocationResult:
+        assert self._channel is not None
+        wall_deadline = self.host.clock.time() + (run.deadline - self._loop.time())
+        self._channel.deliver(run.invocation, int(wall_deadline * 1000))
+        answer = await self._await_answer(run.deadline - self._loop.time())
+        return self._finish(run, answer)
+
+    # -- results -------------------------------------------------------------------------------
+    def _error_type(self, answer: Answer) -> str | None:
+        if answer.kind == "timeout":
+            return errors.SANDBOX_TIMEDOUT
+        if answer.kind == "exit":
+            if answer.prior is not None and answer.prior.kind == "init_error":
+                return _body_error_type(answer.prior.body)
+            return errors.RUNTIME_OOM if answer.oom else errors.RUNTIME_EXIT
+        if answer.kind in ("error", "init_error"):
+            return _body_error_type(answer.body)
+        return None
+
+    def _payload(self, run: _Run, answer: Answer) -> tuple[bytes, str | None, str]:
+        rid = run.invocation.request_id
+        if answer.kind == "response":
+            if len(answer.body) > MAX_RESPONSE:
+                return _error_body(
+                    errors.RESPONSE_TOO_LARGE,
+                    "Response payload size exceeded maximum allowed payload size "
+                    f"({MAX_RESPONSE} bytes).",
+                ), "Unhandled", "application/json"
+            return answer.body, None, answer.content_type
+        if answer.kind in ("error", "init_error"):
+            return answer.body, "Unhandled", "application/json"
+        if answer.kind == "timeout":
+            message = f"RequestId: {rid} Error: Task timed out after {self.config.timeout_s:.2f} seconds"
+            return _error_body(errors.SANDBOX_TIMEDOUT, message), "Unhandled", "application/json"
+        if answer.prior is not None and answer.prior.kind == "init_error":
+            return answer.prior.body, "Unhandled", "application/json"
+        exit_text = describe_exit(answer.status if answer.status is not None else 9)
+        error_type = errors.RUNTIME_OOM if answer.oom else errors.RUNTIME_EXIT
+        return _error_body(error_type, f"RequestId: {rid} Error: {exit_text}"), "Unhandled", (
+            "application/json"
+        )
+
+    def _platform_lines(self, run: _Run, answer: Answer) -> tuple[str | None, str | None]:
+        rid = run.invocation.request_id
+        if answer.kind == "timeout":
+            self.stream.line(logs.timed_out(rid, self.config.timeout_s, self.host.clock.time()))
+            return "timeout", None
+        if answer.kind == "exit" and not (answer.prior and answer.prior.kind == "init_error"):
+            error_type = self._error_type(answer) or errors.RUNTIME_EXIT
+            text = describe_exit(answer.status if answer.status is not None else 9)
+            self.stream.line(logs.runtime_exited(rid, text, error_type))
+            return "error", error_type
+        if answer.kind in ("exit", "init_error"):
+            return "error", self._error_type(answer)
+        return None, None
+
+    def _finish(self, run: _Run, answer: Answer) -> InvocationResult:
+        self._drain_logs()
+        duration = (self._loop.time() - run.started) * 1000
+        payload, function_error, content_type = self._payload(run, answer)
+        status, error_type = self._platform_lines(run, answer)
+        rid = run.invocation.request_id
+        max_mb = self._max_memory_mb()
+        self.stream.line(logs.end(rid))
+        self.stream.line(
+            logs.report(rid, duration, math.ceil(duration), self.config.memory_mb, max_mb,
+                        run.init_ms, status, error_type)
+        )
+        self.invocations += 1
+        self.last_used = self.host.clock.monotonic()
+        result = InvocationResult(
+            request_id=rid, function_name=self.config.name, payload=payload,
+            function_error=function_error, start_kind=run.kind, env_id=self.id,
+            duration_ms=duration, billed_ms=math.ceil(duration), max_memory_mb=max_mb,
+            memory_mb=self.config.memory_mb, init_duration_ms=run.init_ms,
+            logs=self.stream.end_capture(), executed_version=self.config.version,
+            content_type=content_type,
+        )
+        self._to(EnvState.IDLE if answer.kind in ("response", "error") else EnvState.RESET)
+        return result
+
+    def _max_memory_mb(self) -> int:
+        peak = self._rss_kb * 1024
+        if self._cgroup is not None and (self._rss_kb == 0 or self._proc is None):
+            peak = max(peak, self._cgroup.peak_bytes())
+        return max(1, math.ceil(peak / (1024 * 1024)))
+
+    # -- memory watch without cgroups ----------------------------------------------------------
+    def _start_rss_watch(self) -> None:
+        if self._cgroup is None and self._proc is not None:
+            self._watch = self._loop.call_later(0.05, self._check_rss)
+
+    def _stop_rss_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+
+    def _check_rss(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        rss = _rss_bytes(proc.pid)
+        self._rss_kb = max(self._rss_kb, rss // 1024)
+        if rss > self.config.memory_mb * 1024 * 1024 and self._waiter and not self._waiter.done():
+            self._kill()
+            self._waiter.set_result(Answer("exit", status=signal.SIGKILL, oom=True))
+            self._release_process()
+            return
+        self._watch = self._loop.call_later(0.05, self._check_rss)
+
+    # -- shutdown ------------------------------------------------------------------------------
+    async def shutdown(self) -> None:
+        if self.state in (EnvState.STOPPING, EnvState.DEAD):
+            return
+        self._to(EnvState.STOPPING)
+        proc = self._proc
+        self._kill()
+        if proc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(proc.exited), timeout=5)
+            self._drain_logs(proc)
+        self._release_process()
+        if self._cgroup is not None:
+            self._cgroup.remove()
+        self.stream.close()
+        shutil.rmtree(self.placement.tmp_dir.parent, ignore_errors=True)
+        self._to(EnvState.DEAD)
+
+
+def _error_body(error_type: str, message: str) -> bytes:
+    import json
+
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def _body_error_type(body: bytes) -> str | None:
+    import json
+
+    try:
+        value = json.loads(body).get("errorType")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0

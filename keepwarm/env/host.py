@@ -1,0 +1,103 @@
+"""What this machine offers environments, decided once at start-up.
+
+Why once: probing namespaces and cgroups per environment would cost every cold start; the
+answer does not change while the server runs. When isolation is weaker than Lambda's (not root),
+one clear warning says so at start-up, never per invocation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keepwarm.clock import Clock, SystemClock
+from keepwarm.config import ServerConfig
+from keepwarm.env.cgroup import CgroupManager
+from keepwarm.env.launcher import ForkServer
+from keepwarm.env.spec import VAR_TASK
+
+log = logging.getLogger("keepwarm")
+
+
+def _namespaces_work() -> bool:
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    try:
+        done = subprocess.run(
+            ["unshare", "-m", "--propagation", "private", "true"], capture_output=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+@dataclass
+class EnvHost:
+    """Shared services every environment of one server uses."""
+
+    server: ServerConfig
+    clock: Clock = field(default_factory=SystemClock)
+    launcher: ForkServer = field(default_factory=ForkServer)
+    cgroups: CgroupManager | None = None
+    namespace: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.server.data_dir
+
+    @property
+    def env_root(self) -> Path:
+        return self.data_dir / "envs"
+
+    @property
+    def log_root(self) -> Path:
+        return self.data_dir / "logs"
+
+    async def start(self) -> None:
+        self.server.data_dir.mkdir(parents=True, exist_ok=True)
+        self.env_root.mkdir(parents=True, exist_ok=True)
+        self._decide_isolation()
+        self._raise_fd_limit()
+        await self.launcher.start()
+        for warning in self.warnings:
+            log.warning(warning)
+
+    def _decide_isolation(self) -> None:
+        mode = self.server.isolation
+        if mode != "none" and _namespaces_work():
+            with contextlib.suppress(OSError):
+                os.makedirs(VAR_TASK, exist_ok=True)
+                self.namespace = os.path.isdir(VAR_TASK)
+        if mode == "namespace" and not self.namespace:
+            raise RuntimeError("isolation=namespace needs root and mount namespaces")
+        if not self.namespace and mode != "none":
+            self.warnings.append(
+                "keepwarm: not running as root: environments share the host /tmp namespace "
+                "(private TMPDIR per environment instead) and see their code at its real path"
+            )
+        self.cgroups = CgroupManager.detect(f"keepwarm-{os.getpid()}")
+        if self.cgroups is None:
+            self.warnings.append(
+                "keepwarm: no writable cgroup memory controller: memory limits are enforced by "
+                "watching RSS, and Max Memory Used is the runtime's own peak"
+            )
+
+    @staticmethod
+    def _raise_fd_limit() -> None:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    async def close(self) -> None:
+        await self.launcher.close()
+        if self.cgroups is not None:
+            self.cgroups.cleanup()

@@ -1,0 +1,111 @@
+"""What an environment's process is given: its variables (Lambda's, exactly) and its launch spec.
+
+Why a module of its own: these are the facts of contract §3.1 in one place, and the launch spec
+is the whole interface between the server and a child (nothing else crosses, in particular not
+the server's own environment variables).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from keepwarm.config import FunctionConfig, ServerConfig
+
+VAR_TASK = "/var/task"
+RUNTIME_DIR = "/var/runtime"
+XRAY_HOST = "169.254.79.129"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one environment lives on this machine."""
+
+    env_id: str
+    tmp_dir: Path
+    namespace: bool
+    hide: tuple[str, ...] = ()
+
+    def task_root(self, config: FunctionConfig) -> str:
+        return VAR_TASK if self.namespace else str(config.code_dir)
+
+
+def lambda_variables(
+    config: FunctionConfig,
+    server: ServerConfig,
+    placement: Placement,
+    stream_name: str,
+    runtime_api: str,
+    provisioned: bool,
+) -> dict[str, str]:
+    """The environment variables of contract §3.1, then the function's own."""
+    task_root = placement.task_root(config)
+    bindir = os.path.dirname(sys.executable)
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": config.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": config.version,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": stream_name,
+        "AWS_LAMBDA_RUNTIME_API": runtime_api,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency" if provisioned else "on-demand",
+        "AWS_REGION": server.region,
+        "AWS_DEFAULT_REGION": server.region,
+        "_HANDLER": config.handler,
+        "LAMBDA_TASK_ROOT": task_root,
+        "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
+        "TZ": ":UTC",
+        "LANG": "en_US.UTF-8",
+        "LC_CTYPE": "C.UTF-8",
+        "PATH": f"{bindir}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "LD_LIBRARY_PATH": f"/var/lang/lib:/lib64:/usr/lib64:{RUNTIME_DIR}:{RUNTIME_DIR}/lib:"
+        f"{task_root}:{task_root}/lib:/opt/lib",
+        "PYTHONPATH": RUNTIME_DIR,
+        "PWD": task_root,
+        "SHLVL": "0",
+        "AWS_ACCESS_KEY_ID": "keepwarm-local",
+        "AWS_SECRET_ACCESS_KEY": "keepwarm-local",
+        "AWS_SESSION_TOKEN": "keepwarm-local",
+        "AWS_XRAY_DAEMON_ADDRESS": f"{XRAY_HOST}:2000",
+        "_AWS_XRAY_DAEMON_ADDRESS": XRAY_HOST,
+        "_AWS_XRAY_DAEMON_PORT": "2000",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    }
+    if config.runtime_family != "custom":
+        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{config.runtime}"
+    if not placement.namespace:
+        env["TMPDIR"] = str(placement.tmp_dir)
+    env.update(config.environment)
+    return env
+
+
+def launch_spec(
+    config: FunctionConfig,
+    placement: Placement,
+    env: dict[str, str],
+    mode: str,
+    argv: list[str] | None = None,
+    cgroup_procs: list[str] | None = None,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON the fork server hands to a new environment process (see env.child)."""
+    task_root = placement.task_root(config)
+    binds: list[list[Any]] = []
+    if placement.namespace:
+        binds = [[str(config.code_dir), VAR_TASK, True], [str(placement.tmp_dir), "/tmp", False]]
+    return {
+        "mode": mode,
+        "env": env,
+        "cwd": task_root,
+        "task_root": task_root,
+        "namespace": placement.namespace,
+        "binds": binds,
+        "hide": list(placement.hide),
+        "cgroup_procs": cgroup_procs or [],
+        "rlimits": {"RLIMIT_NOFILE": 1024},
+        "argv": argv or [],
+        "options": options or {},
+    }

@@ -1,0 +1,157 @@
+"""The fork-server template process: imports the runtime once, forks environments on request.
+
+Why: starting a Python interpreter costs ~15 ms before any user code runs; a fork of a process
+that has already imported the runtime costs ~1 ms. Each forked environment still runs its own
+Init (imports the handler module), so globals are fresh per environment and semantics are those
+of a new interpreter. The zygote is single-threaded (forking a threaded process is unsafe), is
+a child subreaper (orphans of handlers are reaped here, never left as zombies), and dies with the
+server (PDEATHSIG); its environments die with it.
+
+Protocol over a SOCK_SEQPACKET socket (fd given in argv): the server sends
+``{"op":"spawn","req":N,"spec":{...}}`` with two fds (control socket, log pipe); the zygote answers
+``{"req":N,"pid":P}`` and later ``{"exit":P,"status":S}`` (raw wait status) when P ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+from typing import Any
+
+from keepwarm.env import child, isolation
+
+PR_SET_CHILD_SUBREAPER = 36
+_preloaded = False
+
+
+def preload() -> None:
+    """Import what every environment needs, so forks inherit it already imported."""
+    global _preloaded
+    if _preloaded:
+        return
+    from keepwarm.runtimes.python import bootstrap, transport  # noqa: F401
+
+    _preloaded = True
+
+
+class Zygote:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.children: set[int] = set()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.wake_r, False)
+
+    def serve(self) -> None:
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        sel = selectors.DefaultSelector()
+        sel.register(self.sock, selectors.EVENT_READ, "sock")
+        sel.register(self.wake_r, selectors.EVENT_READ, "wake")
+        while True:
+            for key, _ in sel.select():
+                if key.data == "wake":
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self.wake_r, 4096)
+                    self.reap()
+                elif not self.on_request():
+                    self.shutdown()
+                    return
+
+    def on_request(self) -> bool:
+        try:
+            raw, fds, _flags, _addr = socket.recv_fds(self.sock, 1 << 20, 4)
+        except ConnectionError:
+            return False
+        if not raw:
+            return False
+        msg = json.loads(raw)
+        if msg.get("op") == "spawn":
+            self.spawn(msg, fds)
+        return True
+
+    def spawn(self, msg: dict[str, Any], fds: list[int]) -> None:
+        ctl_fd, log_fd = fds
+        spec = msg["spec"]
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            self.send({"req": msg["req"], "error": str(exc)})
+            os.close(ctl_fd)
+            os.close(log_fd)
+            return
+        if pid == 0:
+            self.in_child(spec, ctl_fd, log_fd)
+        os.close(ctl_fd)
+        os.close(log_fd)
+        self.children.add(pid)
+        self.send({"req": msg["req"], "pid": pid})
+
+    def in_child(self, spec: dict[str, Any], ctl_fd: int, log_fd: int) -> None:
+        try:
+            signal.set_wakeup_fd(-1)
+            for sig in (signal.SIGCHLD, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_DFL)
+            self.sock.close()
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            if spec["mode"] == "fresh":
+                self.exec_fresh(spec, ctl_fd, log_fd)
+            child.run(spec, ctl_fd, log_fd)
+        finally:
+            os._exit(child.SETUP_FAILED)
+
+    @staticmethod
+    def exec_fresh(spec: dict[str, Any], ctl_fd: int, log_fd: int) -> None:
+        os.set_inheritable(ctl_fd, True)
+        os.set_inheritable(log_fd, True)
+        spec = {**spec, "mode": "python", "ctl_fd": ctl_fd, "log_fd": log_fd}
+        argv = [sys.executable, "-m", "keepwarm.env.child", json.dumps(spec)]
+        os.execve(sys.executable, argv, {"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.children:
+                self.children.discard(pid)
+                self.send({"exit": pid, "status": status})
+
+    def send(self, msg: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.send(json.dumps(msg).encode())
+
+    def shutdown(self) -> None:
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in list(self.children):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def main() -> None:
+    isolation.die_with_parent()
+    with contextlib.suppress(OSError, AttributeError):
+        isolation.libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    preload()
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    zygote = Zygote(sock)
+    zygote.send({"ready": os.getpid()})
+    zygote.serve()
+
+
+if __name__ == "__main__":
+    main()

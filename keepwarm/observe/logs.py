@@ -1,0 +1,124 @@
+"""Log streams on disk, one per environment, with Lambda's platform lines to the byte.
+
+Why a stream per environment: that is how CloudWatch shows Lambda logs, and it is what makes
+reuse visible (every invocation one environment served, in order, in one file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from pathlib import Path
+
+TAIL_BYTES = 4096
+
+
+def stream_name(version: str, now: float | None = None) -> str:
+    """``YYYY/MM/DD/[$LATEST]<32 hex>``, as Lambda names its streams."""
+    day = time.strftime("%Y/%m/%d", time.gmtime(now if now is not None else time.time()))
+    return f"{day}/[{version}]{uuid.uuid4().hex}"
+
+
+def iso_now(now: float | None = None) -> str:
+    t = now if now is not None else time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
+def runtime_version(runtime: str) -> tuple[str, str]:
+    """A stable made-up runtime version and ARN for INIT_START (AWS prints real ones)."""
+    family = runtime.replace("nodejs", "nodejs:").replace(".x", "").replace("python", "python:")
+    digest = hashlib.sha256(runtime.encode()).hexdigest()
+    return f"{family}.v1", f"arn:aws:lambda:{{region}}::runtime:{digest}"
+
+
+def init_start(runtime: str, region: str) -> str:
+    version, arn = runtime_version(runtime)
+    return f"INIT_START Runtime Version: {version}\tRuntime Version ARN: {arn.format(region=region)}\n"
+
+
+def start(request_id: str, version: str) -> str:
+    return f"START RequestId: {request_id} Version: {version}\n"
+
+
+def end(request_id: str) -> str:
+    return f"END RequestId: {request_id}\n"
+
+
+def report(
+    request_id: str,
+    duration_ms: float,
+    billed_ms: int,
+    memory_mb: int,
+    max_memory_mb: int,
+    init_ms: float | None = None,
+    status: str | None = None,
+    error_type: str | None = None,
+) -> str:
+    line = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {billed_ms} ms\tMemory Size: {memory_mb} MB\t"
+        f"Max Memory Used: {max_memory_mb} MB\t"
+    )
+    if init_ms is not None:
+        line += f"Init Duration: {init_ms:.2f} ms\t"
+    if status is not None:
+        line += f"Status: {status}"
+        if error_type:
+            line += f"\tError Type: {error_type}"
+    return line + "\n"
+
+
+def init_report(init_ms: float, phase: str, status: str, error_type: str | None = None) -> str:
+    line = f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: {phase}\tStatus: {status}"
+    if error_type:
+        line += f"\tError Type: {error_type}"
+    return line + "\n"
+
+
+def timed_out(request_id: str, timeout_s: float, now: float | None = None) -> str:
+    return f"{iso_now(now)} {request_id} Task timed out after {timeout_s:.2f} seconds\n"
+
+
+def runtime_exited(request_id: str, message: str, error_type: str) -> str:
+    return f"RequestId: {request_id} Error: {message}\n{error_type}\n"
+
+
+class LogStream:
+    """One environment's log stream: an append-only file plus the invocation being captured."""
+
+    def __init__(self, root: Path, function_name: str, version: str) -> None:
+        self.name = stream_name(version)
+        self.group = f"/aws/lambda/{function_name}"
+        self.path = root / function_name / (self.name.replace("[", "").replace("]", "_") + ".log")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        self._capture: bytearray | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._fd < 0 or not data:
+            return
+        os.write(self._fd, data)
+        if self._capture is not None:
+            self._capture += data
+
+    def line(self, text: str) -> None:
+        self.write(text.encode())
+
+    def begin_capture(self) -> None:
+        self._capture = bytearray()
+
+    def end_capture(self) -> str:
+        captured, self._capture = self._capture, None
+        return captured.decode(errors="replace") if captured is not None else ""
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def tail(text: str, limit: int = TAIL_BYTES) -> bytes:
+    """The last ``limit`` bytes of an invocation's log (what ``X-Amz-Log-Result`` carries)."""
+    return text.encode()[-limit:]

@@ -1,0 +1,58 @@
+"""What a cache keeps and for how long, separated from how it keeps it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+_FALLBACK_MEMORY_MB = 128
+UNSET: Any = object()
+
+
+def default_max_bytes() -> int:
+    """10 % of the function's memory; Lambda's default 128 MB when not running under Lambda."""
+    try:
+        memory_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", ""))
+    except ValueError:
+        memory_mb = _FALLBACK_MEMORY_MB
+    if memory_mb <= 0:
+        memory_mb = _FALLBACK_MEMORY_MB
+    return memory_mb * 1024 * 1024 // 10
+
+
+def is_none(value: object) -> bool:
+    return value is None
+
+
+class Policy:
+    """How a loaded value is kept: built once per decorator, not once per call."""
+
+    __slots__ = ("negative", "negative_ttl", "stale_ttl", "ttl")
+
+    def __init__(
+        self,
+        ttl: float | None = None,
+        stale_ttl: float = 0.0,
+        negative_ttl: float | None = None,
+        negative: Callable[[Any], bool] = is_none,
+    ) -> None:
+        self.ttl = ttl
+        self.stale_ttl = stale_ttl
+        self.negative_ttl = negative_ttl
+        self.negative = negative
+
+    def for_value(self, value: object) -> tuple[float | None, float]:
+        if self.negative_ttl is not None and self.negative(value):
+            return self.negative_ttl, 0.0
+        return self.ttl, self.stale_ttl
+
+
+class Entry:
+    __slots__ = ("expires", "size", "stale_until", "value")
+
+    def __init__(self, value: Any, expires: float, stale_until: float, size: int) -> None:
+        self.value = value
+        self.expires = expires
+        self.stale_until = stale_until
+        self.size = size

@@ -1,0 +1,136 @@
+"""``Router``: from a function name to a pool, with the account's concurrency limits.
+
+The router owns the counters that throttling needs (in-flight per function and per account) and
+keeps them incrementally, so a placement is O(1) however many functions and environments exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+
+from keepwarm.config import FunctionConfig
+from keepwarm.env.host import EnvHost
+from keepwarm.errors import FunctionNotFound, Throttled
+from keepwarm.invocation import Invocation, InvocationResult
+from keepwarm.pool import scheduler
+from keepwarm.pool.pool import FunctionPool, Listener
+from keepwarm.pool.scheduler import Action, Snapshot
+
+LATEST = "$LATEST"
+
+
+class Router:
+    def __init__(self, host: EnvHost, listener: Listener | None = None) -> None:
+        self.host = host
+        self.pools: dict[tuple[str, str], FunctionPool] = {}
+        self.reserved: dict[str, int] = {}
+        self.inflight_by_name: defaultdict[str, int] = defaultdict(int)
+        self.account_inflight = 0
+        self.unreserved_inflight = 0
+        self._listener = listener
+        self._retired: set[FunctionPool] = set()
+        self._reaper: asyncio.Task[None] | None = None
+
+    # -- functions -----------------------------------------------------------------------------
+    async def add(self, config: FunctionConfig) -> FunctionPool:
+        """Add or replace a function version; a replaced one drains (never killed mid-call)."""
+        key = (config.name, config.version)
+        old = self.pools.get(key)
+        pool = FunctionPool(config, self.host, self._listener)
+        self.pools[key] = pool
+        if config.version == LATEST:
+            self.set_reserved(config.name, config.reserved_concurrency)
+        if old is not None:
+            await self._retire(old)
+        if config.provisioned_concurrency:
+            await pool.provision()
+        return pool
+
+    async def _retire(self, pool: FunctionPool) -> None:
+        self._retired.add(pool)
+        await pool.drain()
+
+    async def remove(self, name: str, version: str | None = None) -> None:
+        keys = [k for k in self.pools if k[0] == name and (version is None or k[1] == version)]
+        for key in keys:
+            await self._retire(self.pools.pop(key))
+        if version is None:
+            self.reserved.pop(name, None)
+
+    def set_reserved(self, name: str, value: int | None) -> None:
+        if value is None:
+            self.reserved.pop(name, None)
+        else:
+            self.reserved[name] = value
+
+    def pool(self, name: str, version: str = LATEST) -> FunctionPool:
+        pool = self.pools.get((name, version))
+        if pool is None:
+            qualifier = version if version != LATEST else LATEST
+            raise FunctionNotFound(self.host.server.function_arn(name, qualifier))
+        return pool
+
+    def functions(self) -> list[FunctionConfig]:
+        return [p.config for p in self.pools.values()]
+
+    # -- invocation ----------------------------------------------------------------------------
+    def _snapshot(self, pool: FunctionPool) -> Snapshot:
+        name = pool.config.name
+        idle_prov, idle, reset = pool.snapshot_parts()
+        return Snapshot(
+            idle_provisioned=idle_prov,
+            idle_mru=idle,
+            reset_mru=reset,
+            function_inflight=self.inflight_by_name[name],
+            reserved=self.reserved.get(name),
+            account_inflight=self.account_inflight,
+            account_limit=self.host.server.concurrency_limit,
+            unreserved_inflight=self.unreserved_inflight,
+            reserved_total=sum(self.reserved.values()),
+        )
+
+    async def invoke(
+        self, name: str, invocation: Invocation, version: str = LATEST
+    ) -> InvocationResult:
+        pool = self.pool(name, version)
+        placement = scheduler.place(self._snapshot(pool))
+        if placement.action is Action.THROTTLE:
+            raise Throttled(placement.reason or Throttled.ACCOUNT)
+        env = pool.take(placement)
+        reserved = name in self.reserved
+        self._count(name, reserved, +1)
+        try:
+            return await pool.run(env, invocation)
+        finally:
+            self._count(name, reserved, -1)
+
+    def _count(self, name: str, reserved: bool, delta: int) -> None:
+        self.inflight_by_name[name] += delta
+        self.account_inflight += delta
+        if not reserved:
+            self.unreserved_inflight += delta
+
+    # -- housekeeping --------------------------------------------------------------------------
+    async def reclaim(self) -> int:
+        """Shut down expired idle environments now (the reaper calls this periodically)."""
+        counts = await asyncio.gather(*(p.reclaim() for p in list(self.pools.values())))
+        self._retired = {p for p in self._retired if p.envs}
+        return sum(counts)
+
+    def start_reaper(self, interval: float) -> None:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                await self.reclaim()
+
+        self._reaper = asyncio.ensure_future(loop())
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        pools = [*self.pools.values(), *self._retired]
+        await asyncio.gather(*(p.close() for p in pools))

@@ -1,0 +1,110 @@
+"""The Python runtime's main loop inside an environment: Init once, then serve events forever.
+
+Mirrors awslambdaric's loop (import the handler; then next → handle → respond/error) so
+behaviour matches AWS; the transport decides only how the messages travel. Nothing here imports
+the keepwarm server.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+from typing import Any, NoReturn, Protocol
+
+import simplejson
+
+from keepwarm.runtimes.python.context import make_context
+from keepwarm.runtimes.python.errors import FaultError, format_unhandled_log, invoke_error_payload
+from keepwarm.runtimes.python.handler import load_handler
+from keepwarm.runtimes.python.logs import install_logging
+from keepwarm.runtimes.python.marshal import marshal_result, unmarshal_event
+from keepwarm.runtimes.python.transport import Event
+
+_TRACE = "_X_AMZN_TRACE_ID"
+
+
+class Transport(Protocol):
+    def next(self, report: dict[str, Any] | None = None) -> Event: ...
+
+    def respond(self, request_id: str, body: bytes, content_type: str) -> None: ...
+
+    def error(self, request_id: str, body: bytes) -> None: ...
+
+    def init_error(self, error_type: str, body: bytes) -> None: ...
+
+
+class _Current:
+    request_id = ""
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+def _report(options: dict[str, Any]) -> dict[str, Any]:
+    """What the runtime tells the server after each invocation (cheap; no-op extras on AWS)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    report: dict[str, Any] = {"rss_kb": max(usage, kids)}
+    orc = sys.modules.get("keepwarm.orc")
+    if orc is not None:
+        try:
+            report["orc"] = orc.stats.snapshot_all()
+        except Exception:  # noqa: BLE001 - stats must never break an environment
+            pass
+    return report
+
+
+def _init(transport: Transport) -> Any:
+    try:
+        return load_handler(os.environ.get("_HANDLER", ""))
+    except FaultError as fault:
+        payload = fault.payload("")
+        sys.stdout.write(format_unhandled_log(payload, init=True) + "\n")
+        _flush()
+        transport.init_error(fault.error_type, simplejson.dumps(payload).encode())
+        sys.exit(1)
+
+
+def _handle(handler: Any, event: Event, transport: Transport) -> None:
+    if event.trace_id:
+        os.environ[_TRACE] = event.trace_id
+    else:
+        os.environ.pop(_TRACE, None)
+    try:
+        context = make_context(
+            event.request_id,
+            event.client_context,
+            event.cognito_identity,
+            event.deadline_ms,
+            event.invoked_arn,
+            event.tenant_id,
+        )
+        result = handler(unmarshal_event(event.body, event.content_type), context)
+        body, content_type = marshal_result(result)
+    except Exception as exc:  # noqa: BLE001 - any handler error is reported, as on AWS
+        payload = invoke_error_payload(exc, event.request_id)
+        sys.stdout.write(format_unhandled_log(payload) + "\n")
+        _flush()
+        transport.error(event.request_id, simplejson.dumps(payload).encode())
+        return
+    _flush()
+    transport.respond(event.request_id, body, content_type)
+
+
+def main(transport: Transport, options: dict[str, Any] | None = None) -> NoReturn:
+    opts = options or {}
+    install_logging(lambda: _Current.request_id)
+    handler = _init(transport)
+    report: dict[str, Any] | None = None
+    while True:
+        event = transport.next(report)
+        _Current.request_id = event.request_id
+        _handle(handler, event, transport)
+        _Current.request_id = ""
+        report = _report(opts)
