@@ -28,7 +28,22 @@ _EXPORTS = {
     "load_template": "keepwarm.template",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+__all__ = [
+    "AsyncRuntime",
+    "FakeClock",
+    "FunctionConfig",
+    "FunctionNotFound",
+    "InvocationResult",
+    "KeepwarmError",
+    "Runtime",
+    "ServerConfig",
+    "ServiceError",
+    "StartKind",
+    "SystemClock",
+    "Throttled",
+    "__version__",
+    "load_template",
+]
 
 if TYPE_CHECKING:
     from keepwarm.api import AsyncRuntime, Runtime

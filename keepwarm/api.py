@@ -37,7 +37,9 @@ def encode_event(event: Any) -> bytes:
         raise InvalidRequestContent(f"Could not serialise the event to JSON: {exc}") from exc
 
 
-def _load(functions: Iterable[FunctionConfig] | None, template: str | Path | None) -> list[FunctionConfig]:
+def _load(
+    functions: Iterable[FunctionConfig] | None, template: str | Path | None
+) -> list[FunctionConfig]:
     configs = list(functions or [])
     if template is not None:
         from keepwarm.template import load_template
@@ -137,9 +139,7 @@ class Runtime:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="keepwarm", daemon=True)
         self._thread.start()
-        self._async = self._call(
-            self._build(functions, template, server, clock, reap_interval)
-        )
+        self._async = self._call(self._build(functions, template, server, clock, reap_interval))
         self._closed = False
 
     @staticmethod
@@ -188,10 +188,17 @@ class Runtime:
         async def read() -> list[dict[str, Any]]:
             pool = self._async.pool(name, version)
             return [
-                {"id": e.id, "state": e.state.value, "provisioned": e.provisioned,
-                 "invocations": e.invocations, "pid": e.pid, "tmp": str(e.placement.tmp_dir),
-                 "log_stream": e.stream.name, "log_path": str(e.stream.path),
-                 "orc": dict(e.orc_stats)}
+                {
+                    "id": e.id,
+                    "state": e.state.value,
+                    "provisioned": e.provisioned,
+                    "invocations": e.invocations,
+                    "pid": e.pid,
+                    "tmp": str(e.placement.tmp_dir),
+                    "log_stream": e.stream.name,
+                    "log_path": str(e.stream.path),
+                    "orc": dict(e.orc_stats),
+                }
                 for e in pool.envs.values()
             ]
 

@@ -4,7 +4,7 @@ Why one tree: every layer raises these, and exactly one table (``HTTP_STATUS``) 
 AWS's REST-JSON error shapes, so the HTTP layer never decides a status code itself.
 
     KeepwarmError
-    ├── ServiceError                  (a "service" error: the call itself failed; never a function result)
+    ├── ServiceError                  (the call itself failed; never a function result)
     │   ├── FunctionNotFound          ResourceNotFoundException 404
     │   ├── ResourceNotFound          ResourceNotFoundException 404
     │   ├── InvalidParameterValue     InvalidParameterValueException 400
@@ -14,12 +14,12 @@ AWS's REST-JSON error shapes, so the HTTP layer never decides a status code itse
     │   ├── UnsupportedMediaType      UnsupportedMediaTypeException 415
     │   ├── ResourceConflict          ResourceConflictException 409
     │   ├── PreconditionFailed        PreconditionFailedException 412
-    │   ├── Throttled                 TooManyRequestsException 429 (carries Lambda's Reason)
+    │   ├── Throttled                 TooManyRequestsException 429 (with a Reason)
     │   └── ServiceFailure            ServiceException 500
     └── TemplateError                 a SAM template that cannot be loaded (CLI-facing)
 
 Function errors (a handler raising, a timeout, an OOM kill, a crash) are *not* exceptions here:
-they are results, returned with ``X-Amz-Function-Error: Unhandled`` and HTTP 200, exactly as Lambda does.
+they are results, returned with ``X-Amz-Function-Error: Unhandled`` and HTTP 200, as on Lambda.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def http_status(error: ServiceError) -> int:
     """The HTTP status for a service error: the single place that decides it."""
     for cls in type(error).__mro__:
         if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]  # type: ignore[index]
+            return HTTP_STATUS[cls]  # type: ignore[index,unused-ignore]
     return 500
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class StartKind(str, Enum):
+class StartKind(StrEnum):
     """How the environment that served an invocation came to be ready."""
 
     COLD = "cold"

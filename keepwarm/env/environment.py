@@ -100,7 +100,11 @@ class LocalEnvironment:
     # -- process -------------------------------------------------------------------------------
     async def _spawn(self) -> None:
         env = lambda_variables(
-            self.config, self.host.server, self.placement, self.stream.name, "127.0.0.1:9001",
+            self.config,
+            self.host.server,
+            self.placement,
+            self.stream.name,
+            "127.0.0.1:9001",
             self.provisioned,
         )
         if self.host.cgroups is not None and self._cgroup is None:
@@ -109,7 +113,10 @@ class LocalEnvironment:
             self._oom_base = self._cgroup.oom_kills()
         mode = "fork" if self.host.server.launch_mode == "fork" else "fresh"
         spec = launch_spec(
-            self.config, self.placement, env, mode,
+            self.config,
+            self.placement,
+            env,
+            mode,
             cgroup_procs=self._cgroup.procs_files if self._cgroup else None,
             options={"check_leaks": self.config.check_leaks},
         )
@@ -184,7 +191,8 @@ class LocalEnvironment:
 
     # -- phases --------------------------------------------------------------------------------
     async def _await_answer(self, budget: float) -> Answer:
-        self._waiter = waiter = self._loop.create_future()
+        waiter: asyncio.Future[Answer] = self._loop.create_future()
+        self._waiter = waiter
         timer = self._loop.call_later(max(budget, 0.0), self._on_deadline, waiter)
         self._start_rss_watch()
         try:
@@ -303,23 +311,31 @@ class LocalEnvironment:
         rid = run.invocation.request_id
         if answer.kind == "response":
             if len(answer.body) > MAX_RESPONSE:
-                return _error_body(
-                    errors.RESPONSE_TOO_LARGE,
-                    "Response payload size exceeded maximum allowed payload size "
-                    f"({MAX_RESPONSE} bytes).",
-                ), "Unhandled", "application/json"
+                return (
+                    _error_body(
+                        errors.RESPONSE_TOO_LARGE,
+                        "Response payload size exceeded maximum allowed payload size "
+                        f"({MAX_RESPONSE} bytes).",
+                    ),
+                    "Unhandled",
+                    "application/json",
+                )
             return answer.body, None, answer.content_type
         if answer.kind in ("error", "init_error"):
             return answer.body, "Unhandled", "application/json"
         if answer.kind == "timeout":
-            message = f"RequestId: {rid} Error: Task timed out after {self.config.timeout_s:.2f} seconds"
+            message = (
+                f"RequestId: {rid} Error: Task timed out after {self.config.timeout_s:.2f} seconds"
+            )
             return _error_body(errors.SANDBOX_TIMEDOUT, message), "Unhandled", "application/json"
         if answer.prior is not None and answer.prior.kind == "init_error":
             return answer.prior.body, "Unhandled", "application/json"
         exit_text = describe_exit(answer.status if answer.status is not None else 9)
         error_type = errors.RUNTIME_OOM if answer.oom else errors.RUNTIME_EXIT
-        return _error_body(error_type, f"RequestId: {rid} Error: {exit_text}"), "Unhandled", (
-            "application/json"
+        return (
+            _error_body(error_type, f"RequestId: {rid} Error: {exit_text}"),
+            "Unhandled",
+            ("application/json"),
         )
 
     def _platform_lines(self, run: _Run, answer: Answer) -> tuple[str | None, str | None]:
@@ -345,17 +361,33 @@ class LocalEnvironment:
         max_mb = self._max_memory_mb()
         self.stream.line(logs.end(rid))
         self.stream.line(
-            logs.report(rid, duration, math.ceil(duration), self.config.memory_mb, max_mb,
-                        run.init_ms, status, error_type)
+            logs.report(
+                rid,
+                duration,
+                math.ceil(duration),
+                self.config.memory_mb,
+                max_mb,
+                run.init_ms,
+                status,
+                error_type,
+            )
         )
         self.invocations += 1
         self.last_used = self.host.clock.monotonic()
         result = InvocationResult(
-            request_id=rid, function_name=self.config.name, payload=payload,
-            function_error=function_error, start_kind=run.kind, env_id=self.id,
-            duration_ms=duration, billed_ms=math.ceil(duration), max_memory_mb=max_mb,
-            memory_mb=self.config.memory_mb, init_duration_ms=run.init_ms,
-            logs=self.stream.end_capture(), executed_version=self.config.version,
+            request_id=rid,
+            function_name=self.config.name,
+            payload=payload,
+            function_error=function_error,
+            start_kind=run.kind,
+            env_id=self.id,
+            duration_ms=duration,
+            billed_ms=math.ceil(duration),
+            max_memory_mb=max_mb,
+            memory_mb=self.config.memory_mb,
+            init_duration_ms=run.init_ms,
+            logs=self.stream.end_capture(),
+            executed_version=self.config.version,
             content_type=content_type,
         )
         self._to(EnvState.IDLE if answer.kind in ("response", "error") else EnvState.RESET)

@@ -98,7 +98,8 @@ class ForkServer:
     def _on_dead(self) -> None:
         if self._loop is not None and self._sock is not None:
             self._loop.remove_reader(self._sock.fileno())
-        for fut in [*self._replies.values(), *self._exits.values()]:
+        pending: list[asyncio.Future[Any]] = [*self._replies.values(), *self._exits.values()]
+        for fut in pending:
             if not fut.done():
                 fut.set_exception(LauncherDied("the fork server died"))
         self._replies.clear()

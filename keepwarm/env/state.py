@@ -11,10 +11,10 @@ INITIALIZING → BUSY is the on-demand cold start: Init ran because an invocatio
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class EnvState(str, Enum):
+class EnvState(StrEnum):
     NEW = "new"
     INITIALIZING = "initializing"
     IDLE = "idle"

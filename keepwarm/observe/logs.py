@@ -35,7 +35,9 @@ def runtime_version(runtime: str) -> tuple[str, str]:
 
 def init_start(runtime: str, region: str) -> str:
     version, arn = runtime_version(runtime)
-    return f"INIT_START Runtime Version: {version}\tRuntime Version ARN: {arn.format(region=region)}\n"
+    return (
+        f"INIT_START Runtime Version: {version}\tRuntime Version ARN: {arn.format(region=region)}\n"
+    )
 
 
 def start(request_id: str, version: str) -> str:

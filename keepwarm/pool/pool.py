@@ -11,7 +11,8 @@ import asyncio
 import random
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from keepwarm.config import FunctionConfig
 from keepwarm.env.environment import LocalEnvironment
@@ -44,7 +45,9 @@ class FunctionPool:
     def policy(self) -> KeepAlivePolicy:
         server = self.host.server
         return KeepAlivePolicy(
-            self.config.keep_alive_s if self.config.keep_alive_s is not None else server.keep_alive_s,
+            self.config.keep_alive_s
+            if self.config.keep_alive_s is not None
+            else server.keep_alive_s,
             self.config.max_lifetime_s
             if self.config.max_lifetime_s is not None
             else server.max_lifetime_s,
@@ -87,8 +90,8 @@ class FunctionPool:
             env.invocations, self.max_invocations, self.reuse_mode, self._rng.random()
         )
 
-    def _spawn_task(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn_task(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -146,7 +149,9 @@ class FunctionPool:
         """Stop taking work; idle environments stop now, busy ones when they finish."""
         self.draining = True
         stoppable = [
-            e for e in self.envs.values() if e.state in (EnvState.IDLE, EnvState.RESET, EnvState.NEW)
+            e
+            for e in self.envs.values()
+            if e.state in (EnvState.IDLE, EnvState.RESET, EnvState.NEW)
         ]
         await asyncio.gather(*(e.shutdown() for e in stoppable))
 

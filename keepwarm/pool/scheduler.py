@@ -8,12 +8,12 @@ the number of environments: the pool hands over only the few facts a decision ne
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from keepwarm.errors import Throttled
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     WARM = "warm"  # reuse an idle environment
     RESET = "reset"  # reuse an environment whose process was reset (Init runs again)
     COLD = "cold"  # create a new environment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import textwrap
 import threading
 from pathlib import Path
@@ -14,8 +15,7 @@ from keepwarm import FunctionConfig, Runtime
 HANDLER = textwrap.dedent(
     """
     import os
-    import time
-    from pathlib import Path
+    import socket
 
     from keepwarm import orc
 
@@ -26,22 +26,17 @@ HANDLER = textwrap.dedent(
         return {"key": key, "loaded_by": os.getpid()}
 
 
-    def _meet(gate, parties):
-        # A cross-process barrier: keeps this invocation busy until `parties` are inside,
-        # so the runtime has to serve them from separate environments.
-        path = Path(gate)
-        with path.open("a") as f:
-            f.write(f"{os.getpid()}\\n")
-        deadline = time.monotonic() + 20
-        while len(path.read_text().splitlines()) < parties:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the other invocation never arrived")
-            time.sleep(0.005)
+    def _meet(port):
+        # Environments have private /tmp, so the barrier is a socket: the test answers only
+        # once every invocation is inside, forcing them into separate environments.
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            if sock.recv(1) != b"g":
+                raise RuntimeError("gate closed")
 
 
     def handler(event, context):
-        if event.get("gate"):
-            _meet(event["gate"], event["parties"])
+        if event.get("gate_port"):
+            _meet(event["gate_port"])
         value = CACHE.get_or_set(event["k"], lambda: slow_lookup(event["k"]))
         return {"value": value, "stats": CACHE.stats(), "pid": os.getpid()}
     """
@@ -93,23 +88,31 @@ def test_a_new_environment_starts_with_an_empty_cache(config: FunctionConfig) ->
         assert (body["stats"]["hits"], body["stats"]["misses"]) == (0, 1)
 
 
-def test_concurrent_environments_each_have_their_own_l1(
-    config: FunctionConfig, tmp_path: Path
-) -> None:
-    gate = tmp_path / "gate"
-    with Runtime([config]) as rt:
+def _open_gate(listener: socket.socket, parties: int) -> None:
+    """Accept ``parties`` connections, then release them all at once."""
+    conns = [listener.accept()[0] for _ in range(parties)]
+    for conn in conns:
+        conn.sendall(b"g")
+        conn.close()
+
+
+def test_concurrent_environments_each_have_their_own_l1(config: FunctionConfig) -> None:
+    with Runtime([config]) as rt, socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(30)
+        port = listener.getsockname()[1]
         _call(rt, {"k": "user:1"})  # warm one environment first
         results: list[tuple[str, str, dict[str, Any]]] = []
         lock = threading.Lock()
 
         def invoke() -> None:
-            outcome = _call(rt, {"k": "user:1", "gate": str(gate), "parties": 2})
+            outcome = _call(rt, {"k": "user:1", "gate_port": port})
             with lock:
                 results.append(outcome)
 
         threads = [threading.Thread(target=invoke) for _ in range(2)]
         for thread in threads:
             thread.start()
+        _open_gate(listener, 2)
         for thread in threads:
             thread.join()
         assert len({env for _, env, _ in results}) == 2

@@ -14,8 +14,18 @@ from keepwarm.audit.static.javascript import JS_SUFFIXES, JavaScriptEngine, js_s
 from keepwarm.audit.static.pyengine import PythonEngine
 from keepwarm.audit.static.suppress import is_suppressed, python_suppressions
 
-_SKIP_DIRS = frozenset({"node_modules", "__pycache__", ".venv", "venv", ".git", ".aws-sam",
-                        "site-packages", ".keepwarm"})
+_SKIP_DIRS = frozenset(
+    {
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".git",
+        ".aws-sam",
+        "site-packages",
+        ".keepwarm",
+    }
+)
 _HANDLER_LINE = re.compile(r"^\s*Handler:\s*['\"]?([\w./@-]+)['\"]?\s*$", re.MULTILINE)
 _TEMPLATES = ("template.yaml", "template.yml")
 

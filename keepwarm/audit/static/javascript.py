@@ -35,8 +35,9 @@ _MemoKey = tuple[str, int, tuple[tuple[bool, bool] | None, ...]]
 class JavaScriptEngine:
     """Analyses the JavaScript files under one code directory."""
 
-    def __init__(self, root: Path, display: dict[Path, str], templates: dict[str, set[str]],
-                 out: Collector) -> None:
+    def __init__(
+        self, root: Path, display: dict[Path, str], templates: dict[str, set[str]], out: Collector
+    ) -> None:
         self.root = root
         self.display = display
         self.templates = templates
@@ -63,10 +64,16 @@ class JavaScriptEngine:
         tree = parse(source)
         display = self.display.get(path, str(path))
         if tree.root_node.has_error:
-            bad = next((n for n in walk(tree.root_node) if n.is_error or n.is_missing),
-                       tree.root_node)
-            self.out.emit("KW001", display, bad.start_point.row + 1, 1,
-                          "cannot parse: JavaScript syntax error")
+            bad = next(
+                (n for n in walk(tree.root_node) if n.is_error or n.is_missing), tree.root_node
+            )
+            self.out.emit(
+                "KW001",
+                display,
+                bad.start_point.row + 1,
+                1,
+                "cannot parse: JavaScript syntax error",
+            )
             return None
         mod = JsModule(path, display, source, tree)
         index_js(mod)
@@ -96,13 +103,19 @@ class JavaScriptEngine:
         for node in walk(mod.root):
             if node.type in FUNCTION_TYPES:
                 params = params_of(node)
-                if len(params) >= 2 and params[0][:1] and params[0][0] in _EVENT and \
-                        params[1][:1] and params[1][0] in _CONTEXT:
+                if (
+                    len(params) >= 2
+                    and params[0][:1]
+                    and params[0][0] in _EVENT
+                    and params[1][:1]
+                    and params[1][0] in _CONTEXT
+                ):
                     entries.setdefault(node.id, node)
         return list(entries.values())
 
-    def analyze(self, mod: JsModule, fn: Node, args: list[Taint | None],
-                depth: int) -> Taint | None:
+    def analyze(
+        self, mod: JsModule, fn: Node, args: list[Taint | None], depth: int
+    ) -> Taint | None:
         sig = tuple(None if a is None else (a.direct, a.secret) for a in args)
         key: _MemoKey = (str(mod.path), fn.start_byte, sig)
         if key in self.memo:
@@ -153,8 +166,9 @@ class _Resolver:
         self.engine = engine
         self.depth = depth
 
-    def resolve(self, fa: JsFunction, call: Node,
-                args: list[Taint | None]) -> Taint | None | type[Ellipsis]:
+    def resolve(
+        self, fa: JsFunction, call: Node, args: list[Taint | None]
+    ) -> Taint | type[Ellipsis] | None:
         target = self.engine.target(fa, call)
         if target is None:
             return ...

@@ -16,8 +16,15 @@ import tree_sitter_javascript
 
 Node = tree_sitter.Node
 FUNCTION_TYPES = frozenset(
-    {"function_declaration", "function_expression", "arrow_function", "method_definition",
-     "generator_function_declaration", "generator_function", "function"}
+    {
+        "function_declaration",
+        "function_expression",
+        "arrow_function",
+        "method_definition",
+        "generator_function_declaration",
+        "generator_function",
+        "function",
+    }
 )
 _CONTAINER_CTORS = frozenset({"Map", "Set", "Array", "Object"})
 _CACHE_CTORS = frozenset({"LRUCache", "LRU", "QuickLRU", "TTLCache"})
@@ -104,8 +111,11 @@ def root_identifier(node: Node | None) -> Node | None:
             node = node.child_by_field_name("object")
         elif node.type == "call_expression":
             func = node.child_by_field_name("function")
-            node = func.child_by_field_name("object") if func is not None and \
-                func.type == "member_expression" else None
+            node = (
+                func.child_by_field_name("object")
+                if func is not None and func.type == "member_expression"
+                else None
+            )
         elif node.type == "parenthesized_expression":
             node = node.named_children[0] if node.named_children else None
         else:
@@ -183,8 +193,11 @@ def _index_declarator(mod: JsModule, decl: Node) -> None:
             mod.requires[names[0]] = req
         else:
             for prop in name_node.named_children:
-                exported = text(prop.child_by_field_name("key")) if prop.type == "pair_pattern" \
+                exported = (
+                    text(prop.child_by_field_name("key"))
+                    if prop.type == "pair_pattern"
                     else text(prop)
+                )
                 for local in pattern_names(prop):
                     mod.imported[local] = (req, exported)
         return
@@ -202,7 +215,8 @@ def _index_declarator(mod: JsModule, decl: Node) -> None:
         elif ctor.rsplit(".", 1)[-1] in _CACHE_CTORS:
             mod.caches.add(name)
     elif value.type == "call_expression" and text(value.child_by_field_name("function")) in (
-            "Object.create",):
+        "Object.create",
+    ):
         mod.containers[name] = value.start_point.row + 1
     literal = string_value(value)
     if literal is not None and literal.startswith("/tmp"):
@@ -253,7 +267,7 @@ def _index_export_assignment(mod: JsModule, expr: Node) -> None:
         return
     prefix = next((p for p in ("module.exports.", "exports.") if left.startswith(p)), None)
     if prefix is not None:
-        name = left[len(prefix):]
+        name = left[len(prefix) :]
         target = mod.functions.get(text(right)) if right.type == "identifier" else right
         if target is not None and target.type in FUNCTION_TYPES:
             mod.exports[name] = target
@@ -261,8 +275,12 @@ def _index_export_assignment(mod: JsModule, expr: Node) -> None:
         for prop in right.named_children:
             key = prop.child_by_field_name("key") if prop.type == "pair" else prop
             value = prop.child_by_field_name("value") if prop.type == "pair" else prop
-            target = mod.functions.get(text(value)) if value is not None and \
-                value.type in ("identifier", "shorthand_property_identifier") else value
+            target = (
+                mod.functions.get(text(value))
+                if value is not None
+                and value.type in ("identifier", "shorthand_property_identifier")
+                else value
+            )
             if key is not None and target is not None and target.type in FUNCTION_TYPES:
                 mod.exports[text(key)] = target
 
@@ -275,16 +293,27 @@ def _index_eviction(mod: JsModule, node: Node) -> None:
             mod.evicted.add(text(root))
     elif node.type == "call_expression":
         func = node.child_by_field_name("function")
-        if func is not None and func.type == "member_expression" and \
-                text(func.child_by_field_name("property")) in _EVICTORS:
+        if (
+            func is not None
+            and func.type == "member_expression"
+            and text(func.child_by_field_name("property")) in _EVICTORS
+        ):
             root = root_identifier(func.child_by_field_name("object"))
             if root is not None:
                 mod.evicted.add(text(root))
     elif node.type == "binary_expression" and text(node.child_by_field_name("operator")) in (
-            ">", ">=", "<", "<=", "===", "=="):
+        ">",
+        ">=",
+        "<",
+        "<=",
+        "===",
+        "==",
+    ):
         for sub in walk(node):
             if sub.type == "member_expression" and text(sub.child_by_field_name("property")) in (
-                    "size", "length"):
+                "size",
+                "length",
+            ):
                 root = root_identifier(sub.child_by_field_name("object"))
                 if root is not None and text(root) != "Object":
                     mod.evicted.add(text(root))

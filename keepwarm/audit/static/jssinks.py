@@ -19,12 +19,34 @@ from keepwarm.audit.static.jstaint import MUTATORS, JsFunction
 from keepwarm.audit.static.taint import Taint, is_secret_name, join_all
 
 _KIND_TEXT = {"global": "module global", "closure": "closure variable", "class": "class property"}
-_WRITERS = frozenset({"writeFileSync", "writeFile", "appendFileSync", "appendFile",
-                      "createWriteStream", "copyFileSync", "copyFile"})
+_WRITERS = frozenset(
+    {
+        "writeFileSync",
+        "writeFile",
+        "appendFileSync",
+        "appendFile",
+        "createWriteStream",
+        "copyFileSync",
+        "copyFile",
+    }
+)
 _REMOVERS = frozenset({"unlinkSync", "unlink", "rmSync", "rm", "rmdirSync", "rmdir"})
-_INIT_TIME = frozenset({"Math.random", "Date.now", "crypto.randomUUID", "crypto.randomBytes",
-                        "crypto.getRandomValues", "uuid.v4", "uuid.v1", "uuidv4", "randomUUID",
-                        "randomBytes", "performance.now", "nanoid"})
+_INIT_TIME = frozenset(
+    {
+        "Math.random",
+        "Date.now",
+        "crypto.randomUUID",
+        "crypto.randomBytes",
+        "crypto.getRandomValues",
+        "uuid.v4",
+        "uuid.v1",
+        "uuidv4",
+        "randomUUID",
+        "randomBytes",
+        "performance.now",
+        "nanoid",
+    }
+)
 
 
 @dataclass
@@ -98,7 +120,9 @@ def _mutation(fa: JsFunction, call: Node) -> JsStore | None:
     if text(func.child_by_field_name("property")) not in MUTATORS:
         return None
     owner = _owner(fa, func.child_by_field_name("object"))
-    if owner is None:
+    if owner is None or (
+        owner[0] == "global" and owner[1] not in fa.mod.containers and owner[1] not in fa.mod.caches
+    ):
         return None
     key: Taint | None = None
     if text(func.child_by_field_name("property")) == "set" and args:
@@ -113,20 +137,32 @@ def _report(fa: JsFunction, s: JsStore, out: Collector) -> None:
         return
     where = f"{_KIND_TEXT[s.kind]} '{s.target}'"
     if (s.value and s.value.secret) or (s.key and s.key.secret) or is_secret_name(s.target):
-        emit_at(out, mod, "KW104", s.node,
-                f"secret request data ({tainted.source}) kept in {where} beyond the invocation")
-    leak = (f"request data ({tainted.source}) stored in {where}; it survives into the next "
-            "invocation")
+        emit_at(
+            out,
+            mod,
+            "KW104",
+            s.node,
+            f"secret request data ({tainted.source}) kept in {where} beyond the invocation",
+        )
+    leak = (
+        f"request data ({tainted.source}) stored in {where}; it survives into the next invocation"
+    )
     if s.container is None:
         if s.value is not None:
             emit_at(out, mod, "KW101", s.node, leak)
         return
-    if s.value is not None and s.value.direct and s.container not in mod.caches:
+    keyed_cache = s.container in mod.caches or (s.key is not None and s.container in mod.evicted)
+    if s.value is not None and s.value.direct and not keyed_cache:
         emit_at(out, mod, "KW101", s.node, leak)
     if s.kind == "global" and s.container in mod.containers and s.container not in mod.evicted:
-        emit_at(out, mod, "KW102", s.node,
-                f"module-level container '{s.container}' (line {mod.containers[s.container]}) "
-                "grows with request-derived entries and is never evicted")
+        emit_at(
+            out,
+            mod,
+            "KW102",
+            s.node,
+            f"module-level container '{s.container}' (line {mod.containers[s.container]}) "
+            "grows with request-derived entries and is never evicted",
+        )
 
 
 @dataclass(frozen=True)
@@ -177,12 +213,16 @@ def _path_of(fa: JsFunction, node: Node | None, names: dict[str, _TmpPath]) -> _
     if node.type == "identifier":
         name = text(node)
         const = fa.mod.tmp_consts.get(name)
-        return names.get(name) or (_TmpPath(True, const, frozenset({const, name})) if const
-                                   else None)
+        return names.get(name) or (
+            _TmpPath(True, const, frozenset({const, name})) if const else None
+        )
     if node.type == "template_string":
         head = text(node)[1:]
-        return _TmpPath(False, head.split("${")[0] + "{...}", frozenset()) if head.startswith(
-            "/tmp") else None
+        return (
+            _TmpPath(False, head.split("${")[0] + "{...}", frozenset())
+            if head.startswith("/tmp")
+            else None
+        )
     if node.type == "binary_expression":
         base = _path_of(fa, node.child_by_field_name("left"), names)
         return None if base is None else _TmpPath(False, base.text + "{...}", base.roots)
@@ -205,26 +245,35 @@ def _path_call(fa: JsFunction, node: Node, names: dict[str, _TmpPath]) -> _TmpPa
             return None
         rest = [string_value(a) for a in args[1:]]
         if all(r is not None for r in rest):
-            return _TmpPath(base.fixed, "/".join([base.text, *[str(r) for r in rest]]),
-                            base.roots)
+            return _TmpPath(base.fixed, "/".join([base.text, *[str(r) for r in rest]]), base.roots)
         return _TmpPath(False, base.text + "/{...}", base.roots)
     return None
 
 
-def _report_tmp(fa: JsFunction, node: Node, path: _TmpPath, data: Taint | None,
-                out: Collector) -> None:
+def _report_tmp(
+    fa: JsFunction, node: Node, path: _TmpPath, data: Taint | None, out: Collector
+) -> None:
     what = "request data" if data is not None else "a file"
     if path.fixed:
-        msg = (f"writes {what} to fixed path '{path.text}' and never removes it; the next "
-               "invocation in this environment finds it there")
+        msg = (
+            f"writes {what} to fixed path '{path.text}' and never removes it; the next "
+            "invocation in this environment finds it there"
+        )
     else:
-        msg = (f"writes {what} to per-request path '{path.text}' and never removes it; files "
-               "accumulate in this environment's /tmp")
+        msg = (
+            f"writes {what} to per-request path '{path.text}' and never removes it; files "
+            "accumulate in this environment's /tmp"
+        )
     emit_at(out, fa.mod, "KW103", node, msg)
     if data is not None and data.secret:
-        emit_at(out, fa.mod, "KW104", node,
-                f"secret request data ({data.source}) written to '{path.text}', which outlives "
-                "the invocation")
+        emit_at(
+            out,
+            fa.mod,
+            "KW104",
+            node,
+            f"secret request data ({data.source}) written to '{path.text}', which outlives "
+            "the invocation",
+        )
 
 
 def check_init_time(mod: JsModule, out: Collector) -> None:
@@ -240,6 +289,11 @@ def check_init_time(mod: JsModule, out: Collector) -> None:
         else:
             continue
         if name in _INIT_TIME or name == "new Date" or name.endswith(".randomUUID"):
-            emit_at(out, mod, "KW106", node,
-                    f"{name}() is evaluated once at init, so every invocation (and every "
-                    "restored snapshot) shares its value")
+            emit_at(
+                out,
+                mod,
+                "KW106",
+                node,
+                f"{name}() is evaluated once at init, so every invocation (and every "
+                "restored snapshot) shares its value",
+            )

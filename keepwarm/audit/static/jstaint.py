@@ -24,18 +24,69 @@ from keepwarm.audit.static.jsscope import (
 from keepwarm.audit.static.taint import Taint, access, join_all, mark_secret
 
 _TRANSFORM_METHODS = frozenset(
-    {"toString", "trim", "toUpperCase", "toLowerCase", "slice", "substring", "substr", "split",
-     "concat", "map", "filter", "join", "replace", "padStart", "padEnd", "flat", "valueOf",
-     "toJSON", "get", "entries", "values", "keys", "at", "find", "trimStart", "trimEnd"}
+    {
+        "toString",
+        "trim",
+        "toUpperCase",
+        "toLowerCase",
+        "slice",
+        "substring",
+        "substr",
+        "split",
+        "concat",
+        "map",
+        "filter",
+        "join",
+        "replace",
+        "padStart",
+        "padEnd",
+        "flat",
+        "valueOf",
+        "toJSON",
+        "get",
+        "entries",
+        "values",
+        "keys",
+        "at",
+        "find",
+        "trimStart",
+        "trimEnd",
+    }
 )
 _TRANSFORM_FUNCS = frozenset(
-    {"JSON.parse", "JSON.stringify", "String", "Object.assign", "structuredClone",
-     "Buffer.from", "Object.entries", "Object.values", "Object.keys", "Array.from",
-     "decodeURIComponent", "encodeURIComponent", "Object.fromEntries", "Number", "parseInt",
-     "parseFloat", "atob", "btoa"}
+    {
+        "JSON.parse",
+        "JSON.stringify",
+        "String",
+        "Object.assign",
+        "structuredClone",
+        "Buffer.from",
+        "Object.entries",
+        "Object.values",
+        "Object.keys",
+        "Array.from",
+        "decodeURIComponent",
+        "encodeURIComponent",
+        "Object.fromEntries",
+        "Number",
+        "parseInt",
+        "parseFloat",
+        "atob",
+        "btoa",
+    }
 )
-_SANITIZERS = frozenset({"Boolean", "Array.isArray", "console.log", "console.error", "isNaN",
-                         "console.info", "console.warn", "Number.isInteger"})
+_SANITIZERS = frozenset(
+    {
+        "Boolean",
+        "Array.isArray",
+        "console.log",
+        "console.error",
+        "isNaN",
+        "console.info",
+        "console.warn",
+        "Number.isInteger",
+    }
+)
 _NO_TAINT_OPS = frozenset({"==", "===", "!=", "!==", "<", ">", "<=", ">=", "instanceof", "in"})
 MUTATORS = frozenset({"push", "unshift", "set", "add", "splice", "fill"})
 
@@ -43,8 +94,9 @@ MUTATORS = frozenset({"push", "unshift", "set", "add", "splice", "fill"})
 class JsResolver(Protocol):
     """Resolves a call to analysable code; ``...`` when the callee is opaque."""
 
-    def resolve(self, fa: JsFunction, call: Node,
-                args: list[Taint | None]) -> Taint | None | type[Ellipsis]: ...
+    def resolve(
+        self, fa: JsFunction, call: Node, args: list[Taint | None]
+    ) -> Taint | type[Ellipsis] | None: ...
 
 
 @dataclass
@@ -87,8 +139,11 @@ class JsFunction:
                 self._step(node)
             if before == self.env:
                 break
-        returns = [self.eval(n.named_children[0]) for n in self.nodes()
-                   if n.type == "return_statement" and n.named_children]
+        returns = [
+            self.eval(n.named_children[0])
+            for n in self.nodes()
+            if n.type == "return_statement" and n.named_children
+        ]
         body = self.fn.child_by_field_name("body")
         if body is not None and body.type != "statement_block":
             returns.append(self.eval(body))
@@ -97,11 +152,16 @@ class JsFunction:
     def _step(self, node: Node) -> None:
         kind = node.type
         if kind == "variable_declarator":
-            self.bind(node.child_by_field_name("name"), self.eval(node.child_by_field_name("value")))
-        elif kind in ("assignment_expression", "augmented_assignment_expression"):
-            self.bind(node.child_by_field_name("left"), self.eval(node.child_by_field_name("right")))
-        elif kind == "for_in_statement":
-            self.bind(node.child_by_field_name("left"), self.eval(node.child_by_field_name("right")))
+            self.bind(
+                node.child_by_field_name("name"), self.eval(node.child_by_field_name("value"))
+            )
+        elif (
+            kind in ("assignment_expression", "augmented_assignment_expression")
+            or kind == "for_in_statement"
+        ):
+            self.bind(
+                node.child_by_field_name("left"), self.eval(node.child_by_field_name("right"))
+            )
         elif kind == "call_expression":
             self._bind_call(node)
 
@@ -124,12 +184,17 @@ class JsFunction:
             return None
         name = text(func)
         for node in self.nodes():
-            if node.type == "function_declaration" and text(
-                    node.child_by_field_name("name")) == name:
+            if (
+                node.type == "function_declaration"
+                and text(node.child_by_field_name("name")) == name
+            ):
                 return node
-            if node.type == "variable_declarator" and text(node.child_by_field_name("name")) == \
-                    name and (v := node.child_by_field_name("value")) is not None and \
-                    v.type in FUNCTION_TYPES:
+            if (
+                node.type == "variable_declarator"
+                and text(node.child_by_field_name("name")) == name
+                and (v := node.child_by_field_name("value")) is not None
+                and v.type in FUNCTION_TYPES
+            ):
                 return v
         return None
 
@@ -140,11 +205,20 @@ class JsFunction:
             self._bind_name(text(target), t)
         elif target.type in ("member_expression", "subscript_expression"):
             key = target.child_by_field_name("property") or target.child_by_field_name("index")
-            name = text(key) if key is not None and key.type == "property_identifier" else \
-                string_value(key)
+            name = (
+                text(key)
+                if key is not None and key.type == "property_identifier"
+                else string_value(key)
+            )
             self.bind(target.child_by_field_name("object"), mark_secret(t, name))
-        elif target.type in ("object_pattern", "array_pattern", "assignment_pattern",
-                             "pair_pattern", "rest_pattern", "parenthesized_expression"):
+        elif target.type in (
+            "object_pattern",
+            "array_pattern",
+            "assignment_pattern",
+            "pair_pattern",
+            "rest_pattern",
+            "parenthesized_expression",
+        ):
             for child in target.named_children:
                 if child.type != "property_identifier":
                     self.bind(child, t)
@@ -180,9 +254,14 @@ class JsFunction:
 
     def _member(self, node: Node) -> Taint | None:
         key = node.child_by_field_name("property") or node.child_by_field_name("index")
-        name = text(key) if key is not None and key.type == "property_identifier" else \
-            string_value(key)
-        shown = f".{name}" if key is not None and key.type == "property_identifier" else f"[{name!r}]"
+        name = (
+            text(key)
+            if key is not None and key.type == "property_identifier"
+            else string_value(key)
+        )
+        shown = (
+            f".{name}" if key is not None and key.type == "property_identifier" else f"[{name!r}]"
+        )
         return access(self.eval(node.child_by_field_name("object")), name, shown)
 
     def _object(self, node: Node) -> Taint | None:
@@ -190,8 +269,7 @@ class JsFunction:
         for prop in node.named_children:
             if prop.type == "pair":
                 key = prop.child_by_field_name("key")
-                name = string_value(key) if key is not None and key.type == "string" else \
-                    text(key)
+                name = string_value(key) if key is not None and key.type == "string" else text(key)
                 parts.append(mark_secret(self.eval(prop.child_by_field_name("value")), name))
             elif prop.type == "shorthand_property_identifier":
                 parts.append(self.env.get(text(prop)))
@@ -202,17 +280,28 @@ class JsFunction:
     def _binary(self, node: Node) -> Taint | None:
         if text(node.child_by_field_name("operator")) in _NO_TAINT_OPS:
             return None
-        return join_all([self.eval(node.child_by_field_name("left")),
-                         self.eval(node.child_by_field_name("right"))])
+        return join_all(
+            [
+                self.eval(node.child_by_field_name("left")),
+                self.eval(node.child_by_field_name("right")),
+            ]
+        )
 
     def _unary(self, node: Node) -> Taint | None:
         op = text(node.child_by_field_name("operator"))
-        return None if op in ("!", "typeof", "void", "delete") else self.eval(
-            node.child_by_field_name("argument"))
+        return (
+            None
+            if op in ("!", "typeof", "void", "delete")
+            else self.eval(node.child_by_field_name("argument"))
+        )
 
     def _ternary(self, node: Node) -> Taint | None:
-        return join_all([self.eval(node.child_by_field_name("consequence")),
-                         self.eval(node.child_by_field_name("alternative"))])
+        return join_all(
+            [
+                self.eval(node.child_by_field_name("consequence")),
+                self.eval(node.child_by_field_name("alternative")),
+            ]
+        )
 
     def _call(self, node: Node) -> Taint | None:
         args = self.args(node)
@@ -241,12 +330,49 @@ class JsFunction:
         return None if joined is None else joined.derived()
 
 
-_CONSTANTS = frozenset({"string", "number", "true", "false", "null", "undefined", "regex",
-                        "comment", "property_identifier"})
-_BUILTINS = frozenset({"console", "JSON", "Math", "Object", "Array", "String", "Number",
-                       "Promise", "Date", "Buffer", "process", "require", "module", "exports",
-                       "undefined", "Error", "Map", "Set", "Symbol", "globalThis", "setTimeout",
-                       "Boolean", "parseInt", "parseFloat", "encodeURIComponent", "this"})
+_CONSTANTS = frozenset(
+    {
+        "string",
+        "number",
+        "true",
+        "false",
+        "null",
+        "undefined",
+        "regex",
+        "comment",
+        "property_identifier",
+    }
+)
+_BUILTINS = frozenset(
+    {
+        "console",
+        "JSON",
+        "Math",
+        "Object",
+        "Array",
+        "String",
+        "Number",
+        "Promise",
+        "Date",
+        "Buffer",
+        "process",
+        "require",
+        "module",
+        "exports",
+        "undefined",
+        "Error",
+        "Map",
+        "Set",
+        "Symbol",
+        "globalThis",
+        "setTimeout",
+        "Boolean",
+        "parseInt",
+        "parseFloat",
+        "encodeURIComponent",
+        "this",
+    }
+)
 _EVAL: dict[str, Callable[[JsFunction, Node], Taint | None]] = {
     "identifier": JsFunction._identifier,
     "shorthand_property_identifier": JsFunction._identifier,

@@ -31,8 +31,9 @@ _MemoKey = tuple[str, int, int, frozenset[tuple[str, bool, bool]], bool]
 class PythonEngine:
     """Analyses the Python files under one code directory."""
 
-    def __init__(self, root: Path, display: dict[Path, str], templates: dict[str, set[str]],
-                 out: Collector) -> None:
+    def __init__(
+        self, root: Path, display: dict[Path, str], templates: dict[str, set[str]], out: Collector
+    ) -> None:
         self.root = root
         self.display = display
         self.templates = templates
@@ -100,8 +101,16 @@ class PythonEngine:
                 return mod, ".".join(parts[cut:])
         return None
 
-    def analyze(self, mod: PyModule, fn: FuncNode, params: dict[str, Taint], *,
-                shared_self: bool, outer: dict[str, Taint], depth: int) -> Taint | None:
+    def analyze(
+        self,
+        mod: PyModule,
+        fn: FuncNode,
+        params: dict[str, Taint],
+        *,
+        shared_self: bool,
+        outer: dict[str, Taint],
+        depth: int,
+    ) -> Taint | None:
         sig = frozenset((k, v.direct, v.secret) for k, v in params.items())
         key: _MemoKey = (mod.key, fn.lineno, fn.col_offset, sig, shared_self)
         if key in self.memo:
@@ -109,8 +118,14 @@ class PythonEngine:
         if key in self.active or depth > _MAX_DEPTH:
             return None
         self.active.add(key)
-        fa = FunctionAnalysis(mod, fn, _Resolver(self, depth), env=dict(params),
-                              outer_env=outer, shared_self=shared_self)
+        fa = FunctionAnalysis(
+            mod,
+            fn,
+            _Resolver(self, depth),
+            env=dict(params),
+            outer_env=outer,
+            shared_self=shared_self,
+        )
         fa.run()
         check_stores(fa, self.out)
         check_tmp(fa, self.out)
@@ -118,8 +133,9 @@ class PythonEngine:
         self.memo[key] = fa.returns
         return fa.returns
 
-    def target(self, fa: FunctionAnalysis, call: ast.Call) -> tuple[PyModule, FuncNode, bool,
-                                                                     bool] | None:
+    def target(
+        self, fa: FunctionAnalysis, call: ast.Call
+    ) -> tuple[PyModule, FuncNode, bool, bool] | None:
         """Resolve a call to (module, function, is_bound_method, self_is_module_level)."""
         func = call.func
         mod = fa.mod
@@ -146,8 +162,9 @@ class PythonEngine:
             return (mod, method, True, True) if method else None
         return self._imported(mod, func)
 
-    def _imported(self, mod: PyModule, func: ast.expr) -> tuple[PyModule, FuncNode, bool,
-                                                                 bool] | None:
+    def _imported(
+        self, mod: PyModule, func: ast.expr
+    ) -> tuple[PyModule, FuncNode, bool, bool] | None:
         name = mod.canonical(func)
         found = self._load_prefix(name) if name else None
         if found is None:
@@ -164,19 +181,25 @@ class _Resolver:
         self.engine = engine
         self.depth = depth
 
-    def resolve(self, fa: FunctionAnalysis, call: ast.Call, args: list[Taint | None],
-                kwargs: dict[str, Taint | None]) -> Taint | None | type[Ellipsis]:
+    def resolve(
+        self,
+        fa: FunctionAnalysis,
+        call: ast.Call,
+        args: list[Taint | None],
+        kwargs: dict[str, Taint | None],
+    ) -> Taint | type[Ellipsis] | None:
         target = self.engine.target(fa, call)
         if target is None:
             return ...
         mod, fn, bound, shared = target
-        names = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]][int(bound):]
+        names = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]][int(bound) :]
         params = {n: t for n, t in zip(names, args, strict=False) if t is not None}
         params.update({k: t for k, t in kwargs.items() if t is not None and k != "**"})
         _check_memo(mod, fn, [*args, *kwargs.values()], self.engine.out)
         outer = {**fa.outer_env, **fa.env} if mod.enclosing_function(fn) is fa.fn else {}
-        return self.engine.analyze(mod, fn, params, shared_self=shared, outer=outer,
-                                   depth=self.depth + 1)
+        return self.engine.analyze(
+            mod, fn, params, shared_self=shared, outer=outer, depth=self.depth + 1
+        )
 
 
 def _check_memo(mod: PyModule, fn: FuncNode, args: list[Taint | None], out: Collector) -> None:
@@ -186,12 +209,21 @@ def _check_memo(mod: PyModule, fn: FuncNode, args: list[Taint | None], out: Coll
     for deco in fn.decorator_list:
         name = mod.canonical(deco.func if isinstance(deco, ast.Call) else deco) or ""
         unbounded = name == "functools.cache" or (
-            name == "functools.lru_cache" and isinstance(deco, ast.Call) and any(
+            name == "functools.lru_cache"
+            and isinstance(deco, ast.Call)
+            and any(
                 k.arg == "maxsize" and isinstance(k.value, ast.Constant) and k.value.value is None
-                for k in deco.keywords))
+                for k in deco.keywords
+            )
+        )
         if unbounded:
-            emit_at(out, mod, "KW102", deco,
-                    f"{fn.name}() memoises request-derived arguments in an unbounded cache")
+            emit_at(
+                out,
+                mod,
+                "KW102",
+                deco,
+                f"{fn.name}() memoises request-derived arguments in an unbounded cache",
+            )
 
 
 def _nested_def(fn: FuncNode, name: str) -> FuncNode | None:

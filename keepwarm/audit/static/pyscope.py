@@ -20,7 +20,9 @@ HANDLER_NAMES = frozenset({"handler", "lambda_handler"})
 _PLAIN = frozenset(
     {"dict", "list", "set", "defaultdict", "OrderedDict", "Counter", "deque", "bytearray"}
 )
-_BOUNDED_CTORS = frozenset({"LRUCache", "TTLCache", "LFUCache", "FIFOCache", "RRCache", "TLRUCache"})
+_BOUNDED_CTORS = frozenset(
+    {"LRUCache", "TTLCache", "LFUCache", "FIFOCache", "RRCache", "TLRUCache"}
+)
 EVICTORS = frozenset({"pop", "popitem", "clear", "remove", "popleft", "discard", "expire"})
 
 
@@ -146,7 +148,9 @@ def _index_toplevel(mod: PyModule, node: ast.stmt) -> None:
         mod.classes[node.name] = node
     elif isinstance(node, ast.Import):
         for a in node.names:
-            mod.aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+            mod.aliases[a.asname or a.name.split(".")[0]] = (
+                a.name if a.asname else a.name.split(".")[0]
+            )
     elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
         for a in node.names:
             mod.aliases[a.asname or a.name] = f"{node.module}.{a.name}"

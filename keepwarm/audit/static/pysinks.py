@@ -16,13 +16,23 @@ from keepwarm.audit.static.taint import Taint, is_secret_name
 _KIND_TEXT = {"global": "module global", "closure": "closure variable", "class": "class attribute"}
 _KEYED = frozenset({"setdefault", "__setitem__", "put", "set"})
 _INIT_TIME = frozenset(
-    {"uuid.uuid1", "uuid.uuid4", "time.time", "time.time_ns", "datetime.datetime.now",
-     "datetime.datetime.utcnow", "datetime.datetime.today", "datetime.date.today", "os.urandom",
-     "os.getrandom"}
+    {
+        "uuid.uuid1",
+        "uuid.uuid4",
+        "time.time",
+        "time.time_ns",
+        "datetime.datetime.now",
+        "datetime.datetime.utcnow",
+        "datetime.datetime.today",
+        "datetime.date.today",
+        "os.urandom",
+        "os.getrandom",
+    }
 )
 _INIT_PREFIXES = ("random.", "secrets.", "numpy.random.", "np.random.")
-_MUTABLE_CTORS = frozenset({"dict", "list", "set", "defaultdict", "OrderedDict", "Counter",
-                            "deque", "bytearray"})
+_MUTABLE_CTORS = frozenset(
+    {"dict", "list", "set", "defaultdict", "OrderedDict", "Counter", "deque", "bytearray"}
+)
 
 
 @dataclass
@@ -38,8 +48,9 @@ class Store:
 
 
 def emit_at(out: Collector, mod: PyModule, rule: str, node: ast.AST, message: str) -> None:
-    out.emit(rule, mod.display, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1,
-             message)
+    out.emit(
+        rule, mod.display, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1, message
+    )
 
 
 def check_stores(fa: FunctionAnalysis, out: Collector) -> None:
@@ -99,7 +110,8 @@ def _target_store(fa: FunctionAnalysis, target: ast.AST, value: Taint | None) ->
         root = root_name(target.value)
         if owner and root:
             key = fa.eval(target.slice)
-            return Store(target, owner, root, value, key, container=root)
+            shown = dotted(target.value) or root
+            return Store(target, owner, shown, value, key, container=root)
     return None
 
 
@@ -108,7 +120,7 @@ def _method_store(fa: FunctionAnalysis, call: ast.Call, func: ast.Attribute) -> 
         return None
     owner = _owner(fa, func.value)
     root = root_name(func.value)
-    if not owner or not root:
+    if not owner or not root or not _is_state(fa.mod, owner, root):
         return None
     args = [fa.eval(a) for a in call.args] + [fa.eval(k.value) for k in call.keywords]
     key: Taint | None = None
@@ -128,23 +140,55 @@ def _report(fa: FunctionAnalysis, s: Store, out: Collector) -> None:
     where = f"{_KIND_TEXT[s.kind]} '{s.target}'"
     secret = (s.value and s.value.secret) or (s.key and s.key.secret)
     if secret or is_secret_name(s.target):
-        emit_at(out, mod, "KW104", s.node,
-                f"secret request data ({tainted.source}) kept in {where} beyond the invocation")
+        emit_at(
+            out,
+            mod,
+            "KW104",
+            s.node,
+            f"secret request data ({tainted.source}) kept in {where} beyond the invocation",
+        )
     if s.container is None:
         if s.value is not None:
-            emit_at(out, mod, "KW101", s.node,
-                    f"request data ({s.value.source}) stored in {where}; it survives into the "
-                    "next invocation")
+            emit_at(
+                out,
+                mod,
+                "KW101",
+                s.node,
+                f"request data ({s.value.source}) stored in {where}; it survives into the "
+                "next invocation",
+            )
         return
-    is_cache = s.container in mod.caches
-    if s.value is not None and s.value.direct and not is_cache:
-        emit_at(out, mod, "KW101", s.node,
-                f"request data ({s.value.source}) stored in {where}; it survives into the next "
-                "invocation")
+    if s.value is not None and s.value.direct and not _keyed_cache(mod, s):
+        emit_at(
+            out,
+            mod,
+            "KW101",
+            s.node,
+            f"request data ({s.value.source}) stored in {where}; it survives into the next "
+            "invocation",
+        )
     if s.kind == "global" and s.container in mod.containers and s.container not in mod.evicted:
-        emit_at(out, mod, "KW102", s.node,
-                f"module-level container '{s.container}' (line {mod.containers[s.container]}) "
-                "grows with request-derived entries and is never evicted")
+        emit_at(
+            out,
+            mod,
+            "KW102",
+            s.node,
+            f"module-level container '{s.container}' (line {mod.containers[s.container]}) "
+            "grows with request-derived entries and is never evicted",
+        )
+
+
+def _is_state(mod: PyModule, owner: str, root: str) -> bool:
+    """Method calls only count as stores on known containers/caches, not on API clients."""
+    return owner != "global" or root in mod.containers or root in mod.caches
+
+
+def _keyed_cache(mod: PyModule, s: Store) -> bool:
+    """A bounded cache keyed by request data is a cache, not a leak: values are only handed
+    back to a request presenting the same key. Unkeyed or unbounded storage is a leak."""
+    if s.container in mod.caches:
+        return True
+    return s.key is not None and s.container in mod.evicted
 
 
 def check_module(mod: PyModule, out: Collector) -> None:
@@ -153,8 +197,11 @@ def check_module(mod: PyModule, out: Collector) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             _mutable_defaults(mod, node, out)
     scopes: list[ast.AST] = [mod.tree]
-    scopes += [n for n in ast.walk(mod.tree) if isinstance(n, ast.ClassDef)
-               and mod.enclosing_function(n) is None]
+    scopes += [
+        n
+        for n in ast.walk(mod.tree)
+        if isinstance(n, ast.ClassDef) and mod.enclosing_function(n) is None
+    ]
     for scope in scopes:
         for node in own_nodes(scope):
             if isinstance(node, ast.Call):
@@ -166,22 +213,33 @@ def _init_time_call(mod: PyModule, node: ast.Call, out: Collector) -> None:
     if name is None or name.endswith("SystemRandom"):
         return
     if name in _INIT_TIME or name.startswith(_INIT_PREFIXES):
-        emit_at(out, mod, "KW106", node,
-                f"{name}() is evaluated once at init, so every invocation (and every restored "
-                "snapshot) shares its value")
+        emit_at(
+            out,
+            mod,
+            "KW106",
+            node,
+            f"{name}() is evaluated once at init, so every invocation (and every restored "
+            "snapshot) shares its value",
+        )
 
 
-def _mutable_defaults(mod: PyModule, fn: ast.FunctionDef | ast.AsyncFunctionDef,
-                      out: Collector) -> None:
+def _mutable_defaults(
+    mod: PyModule, fn: ast.FunctionDef | ast.AsyncFunctionDef, out: Collector
+) -> None:
     a = fn.args
     positional = [*a.posonlyargs, *a.args]
-    pairs = list(zip(positional[len(positional) - len(a.defaults):], a.defaults, strict=True))
+    pairs = list(zip(positional[len(positional) - len(a.defaults) :], a.defaults, strict=True))
     pairs += [(p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is not None]
     for param, default in pairs:
         if _is_mutable(default) and _mutated(fn, param.arg):
-            emit_at(out, mod, "KW105", default,
-                    f"mutable default of '{param.arg}' in {fn.name}() is mutated; it is created "
-                    "once and shared by every invocation")
+            emit_at(
+                out,
+                mod,
+                "KW105",
+                default,
+                f"mutable default of '{param.arg}' in {fn.name}() is mutated; it is created "
+                "once and shared by every invocation",
+            )
 
 
 def _is_mutable(node: ast.expr) -> bool:

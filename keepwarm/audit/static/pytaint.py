@@ -27,24 +27,108 @@ from keepwarm.audit.static.pyscope import (
 from keepwarm.audit.static.taint import Taint, access, join_all, mark_secret
 
 MUTATORS = frozenset(
-    {"append", "extend", "insert", "add", "update", "setdefault", "appendleft", "extendleft",
-     "__setitem__", "put", "set", "push"}
+    {
+        "append",
+        "extend",
+        "insert",
+        "add",
+        "update",
+        "setdefault",
+        "appendleft",
+        "extendleft",
+        "__setitem__",
+        "put",
+        "set",
+        "push",
+    }
 )
 _TRANSFORM_METHODS = frozenset(
-    {"get", "copy", "items", "values", "keys", "upper", "lower", "strip", "lstrip", "rstrip",
-     "split", "rsplit", "replace", "encode", "decode", "format", "title", "casefold", "join",
-     "splitlines", "partition", "removeprefix", "removesuffix", "model_dump", "dict", "to_dict"}
+    {
+        "get",
+        "copy",
+        "items",
+        "values",
+        "keys",
+        "upper",
+        "lower",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "split",
+        "rsplit",
+        "replace",
+        "encode",
+        "decode",
+        "format",
+        "title",
+        "casefold",
+        "join",
+        "splitlines",
+        "partition",
+        "removeprefix",
+        "removesuffix",
+        "model_dump",
+        "dict",
+        "to_dict",
+    }
 )
 _TRANSFORM_FUNCS = frozenset(
-    {"str", "dict", "list", "tuple", "set", "frozenset", "int", "float", "bytes", "sorted",
-     "reversed", "json.loads", "json.dumps", "copy.copy", "copy.deepcopy", "base64.b64decode",
-     "base64.b64encode", "urllib.parse.unquote", "urllib.parse.parse_qs", "dataclasses.asdict",
-     "types.SimpleNamespace", "collections.OrderedDict", "repr", "format", "next", "iter",
-     "zip", "enumerate", "map", "filter", "min", "max", "sum", "abs", "round"}
+    {
+        "str",
+        "dict",
+        "list",
+        "tuple",
+        "set",
+        "frozenset",
+        "int",
+        "float",
+        "bytes",
+        "sorted",
+        "reversed",
+        "json.loads",
+        "json.dumps",
+        "copy.copy",
+        "copy.deepcopy",
+        "base64.b64decode",
+        "base64.b64encode",
+        "urllib.parse.unquote",
+        "urllib.parse.parse_qs",
+        "dataclasses.asdict",
+        "types.SimpleNamespace",
+        "collections.OrderedDict",
+        "repr",
+        "format",
+        "next",
+        "iter",
+        "zip",
+        "enumerate",
+        "map",
+        "filter",
+        "min",
+        "max",
+        "sum",
+        "abs",
+        "round",
+    }
 )
 _SANITIZERS = frozenset(
-    {"len", "bool", "isinstance", "hasattr", "callable", "type", "id", "issubclass", "print",
-     "logging.info", "logging.debug", "logging.warning", "logging.error", "any", "all"}
+    {
+        "len",
+        "bool",
+        "isinstance",
+        "hasattr",
+        "callable",
+        "type",
+        "id",
+        "issubclass",
+        "print",
+        "logging.info",
+        "logging.debug",
+        "logging.warning",
+        "logging.error",
+        "any",
+        "all",
+    }
 )
 
 
@@ -52,9 +136,12 @@ class CallResolver(Protocol):
     """Resolves a call to analysable code; returns its result taint or ``...`` if opaque."""
 
     def resolve(
-        self, fa: FunctionAnalysis, call: ast.Call, args: list[Taint | None],
+        self,
+        fa: FunctionAnalysis,
+        call: ast.Call,
+        args: list[Taint | None],
         kwargs: dict[str, Taint | None],
-    ) -> Taint | None | type[Ellipsis]: ...
+    ) -> Taint | type[Ellipsis] | None: ...
 
 
 @dataclass
@@ -105,8 +192,11 @@ class FunctionAnalysis:
             if before == self.env:
                 break
         self.returns = join_all(
-            [self.eval(n.value) for n in self.nodes()
-             if isinstance(n, ast.Return | ast.Yield) and n.value is not None]
+            [
+                self.eval(n.value)
+                for n in self.nodes()
+                if isinstance(n, ast.Return | ast.Yield) and n.value is not None
+            ]
         )
 
     def _step(self, node: ast.AST) -> None:
@@ -164,8 +254,13 @@ class FunctionAnalysis:
             return handler(self, node)
         if isinstance(node, ast.Compare | ast.Lambda | ast.Constant):
             return None
-        return join_all([self.eval(c) for c in ast.iter_child_nodes(node)
-                         if isinstance(c, ast.expr | ast.keyword | ast.comprehension)])
+        return join_all(
+            [
+                self.eval(c)
+                for c in ast.iter_child_nodes(node)
+                if isinstance(c, ast.expr | ast.keyword | ast.comprehension)
+            ]
+        )
 
     def _name(self, node: ast.AST) -> Taint | None:
         assert isinstance(node, ast.Name)
@@ -182,8 +277,10 @@ class FunctionAnalysis:
 
     def _dict(self, node: ast.AST) -> Taint | None:
         assert isinstance(node, ast.Dict)
-        parts = [mark_secret(self.eval(v), const_str(k)) for k, v in zip(node.keys, node.values,
-                                                                         strict=True)]
+        parts = [
+            mark_secret(self.eval(v), const_str(k))
+            for k, v in zip(node.keys, node.values, strict=True)
+        ]
         return join_all(parts + [self.eval(k) for k in node.keys])
 
     def _comprehension(self, node: ast.AST) -> Taint | None:

@@ -67,8 +67,7 @@ class TmpTracker:
         if base is None:
             return None
         fixed = base.fixed and all(isinstance(v, ast.Constant) for v in node.values[1:])
-        return TmpPath(fixed, base.text + ("" if fixed else "/{...}"), base.roots,
-                       base.auto_clean)
+        return TmpPath(fixed, base.text + ("" if fixed else "/{...}"), base.roots, base.auto_clean)
 
     def _call(self, node: ast.Call) -> TmpPath | None:
         name = self.fa.mod.canonical(node.func) or ""
@@ -98,8 +97,11 @@ class TmpTracker:
         if isinstance(node, ast.Assign):
             self._assign(node.targets, node.value)
         elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
-            name = self.fa.mod.canonical(node.context_expr.func) if isinstance(
-                node.context_expr, ast.Call) else None
+            name = (
+                self.fa.mod.canonical(node.context_expr.func)
+                if isinstance(node.context_expr, ast.Call)
+                else None
+            )
             if name == "tempfile.TemporaryDirectory":
                 var = node.optional_vars.id
                 self.names[var] = TmpPath(False, "/tmp/<tempdir>", frozenset({var}), True)
@@ -111,13 +113,18 @@ class TmpTracker:
     def _assign(self, targets: list[ast.expr], value: ast.expr) -> None:
         name = self.fa.mod.canonical(value.func) if isinstance(value, ast.Call) else None
         for target in targets:
-            if name == "tempfile.mkstemp" and isinstance(target, ast.Tuple) and len(
-                    target.elts) == 2 and isinstance(target.elts[1], ast.Name):
+            if (
+                name == "tempfile.mkstemp"
+                and isinstance(target, ast.Tuple)
+                and len(target.elts) == 2
+                and isinstance(target.elts[1], ast.Name)
+            ):
                 var = target.elts[1].id
                 self.names[var] = TmpPath(False, "/tmp/<mkstemp>", frozenset({var}))
             elif isinstance(target, ast.Name) and (path := self.path_of(value)):
-                self.names[target.id] = TmpPath(path.fixed, path.text,
-                                                path.roots | {target.id}, path.auto_clean)
+                self.names[target.id] = TmpPath(
+                    path.fixed, path.text, path.roots | {target.id}, path.auto_clean
+                )
 
     def _removed(self, node: ast.Call) -> TmpPath | None:
         name = self.fa.mod.canonical(node.func) or ""
@@ -147,8 +154,9 @@ def check_tmp(fa: FunctionAnalysis, out: Collector) -> None:
         _report(fa, node, path, data, out)
 
 
-def _write(fa: FunctionAnalysis, tracker: TmpTracker,
-           node: ast.Call) -> tuple[TmpPath, Taint | None] | None:
+def _write(
+    fa: FunctionAnalysis, tracker: TmpTracker, node: ast.Call
+) -> tuple[TmpPath, Taint | None] | None:
     name = fa.mod.canonical(node.func) or ""
     if name in _OPENERS and node.args:
         path = tracker.path_of(node.args[0])
@@ -202,8 +210,9 @@ def _handles(fa: FunctionAnalysis, tracker: TmpTracker) -> dict[int, Taint | Non
     return written
 
 
-def _handle_write(fa: FunctionAnalysis, node: ast.Call,
-                  bound: dict[str, ast.Call]) -> tuple[ast.Call | None, Taint | None]:
+def _handle_write(
+    fa: FunctionAnalysis, node: ast.Call, bound: dict[str, ast.Call]
+) -> tuple[ast.Call | None, Taint | None]:
     func = node.func
     if isinstance(func, ast.Attribute) and func.attr in ("write", "writelines") and node.args:
         target = func.value
@@ -225,22 +234,33 @@ def _extend(base: TmpPath | None, part: ast.AST) -> TmpPath | None:
         return None
     text = const_str(part)
     if text is not None:
-        return TmpPath(base.fixed, f"{base.text.rstrip('/')}/{text.lstrip('/')}", base.roots,
-                       base.auto_clean)
+        return TmpPath(
+            base.fixed, f"{base.text.rstrip('/')}/{text.lstrip('/')}", base.roots, base.auto_clean
+        )
     return TmpPath(False, f"{base.text.rstrip('/')}/{{...}}", base.roots, base.auto_clean)
 
 
-def _report(fa: FunctionAnalysis, node: ast.Call, path: TmpPath, data: Taint | None,
-            out: Collector) -> None:
+def _report(
+    fa: FunctionAnalysis, node: ast.Call, path: TmpPath, data: Taint | None, out: Collector
+) -> None:
     what = "request data" if data is not None else "a file"
     if path.fixed:
-        msg = (f"writes {what} to fixed path '{path.text}' and never removes it; the next "
-               "invocation in this environment finds it there")
+        msg = (
+            f"writes {what} to fixed path '{path.text}' and never removes it; the next "
+            "invocation in this environment finds it there"
+        )
     else:
-        msg = (f"writes {what} to per-request path '{path.text}' and never removes it; files "
-               "accumulate in this environment's /tmp")
+        msg = (
+            f"writes {what} to per-request path '{path.text}' and never removes it; files "
+            "accumulate in this environment's /tmp"
+        )
     emit_at(out, fa.mod, "KW103", node, msg)
     if data is not None and data.secret:
-        emit_at(out, fa.mod, "KW104", node,
-                f"secret request data ({data.source}) written to '{path.text}', which outlives "
-                "the invocation")
+        emit_at(
+            out,
+            fa.mod,
+            "KW104",
+            node,
+            f"secret request data ({data.source}) written to '{path.text}', which outlives "
+            "the invocation",
+        )

@@ -29,8 +29,7 @@ def render(report: AuditReport, fmt: str) -> str:
 
 def render_text(report: AuditReport) -> str:
     lines = [
-        f"{f.path}:{f.line}:{f.col}: {f.rule_id} {f.severity.value}: {f.message} "
-        f"(hint: {f.hint})"
+        f"{f.path}:{f.line}:{f.col}: {f.rule_id} {f.severity.value}: {f.message} (hint: {f.hint})"
         for f in report.findings
     ]
     counts = report.counts()
@@ -89,12 +88,14 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
             "ruleIndex": rule_ids.index(f.rule_id),
             "level": _SARIF_LEVEL[f.severity],
             "message": {"text": f"{f.message} (hint: {f.hint})"},
-            "locations": [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
-                    "region": {"startLine": f.line, "startColumn": f.col},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": f.line, "startColumn": f.col},
+                    }
                 }
-            }],
+            ],
             "partialFingerprints": {"primaryLocationLineHash": f"{f.rule_id}:{f.path}:{f.line}"},
         }
         for f in report.findings
@@ -102,12 +103,16 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "keepwarm",
-                "rules": [_sarif_rule(RULES[r]) for r in rule_ids],
-            }},
-            "results": results,
-            "columnKind": "unicodeCodePoints",
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "keepwarm",
+                        "rules": [_sarif_rule(RULES[r]) for r in rule_ids],
+                    }
+                },
+                "results": results,
+                "columnKind": "unicodeCodePoints",
+            }
+        ],
     }

@@ -12,12 +12,36 @@ import re
 from dataclasses import dataclass
 
 _SECRET_WORDS = frozenset(
-    {"card", "cards", "cvv", "cvc", "cvv2", "password", "passwords", "passwd", "pwd", "secret",
-     "secrets", "token", "tokens", "ssn", "apikey", "passcode", "pin"}
+    {
+        "card",
+        "cards",
+        "cvv",
+        "cvc",
+        "cvv2",
+        "password",
+        "passwords",
+        "passwd",
+        "pwd",
+        "secret",
+        "secrets",
+        "token",
+        "tokens",
+        "ssn",
+        "apikey",
+        "passcode",
+        "pin",
+    }
 )
 _SECRET_PAIRS = frozenset(
-    {("api", "key"), ("security", "code"), ("credit", "card"), ("card", "number"),
-     ("private", "key"), ("access", "key"), ("secret", "key")}
+    {
+        ("api", "key"),
+        ("security", "code"),
+        ("credit", "card"),
+        ("card", "number"),
+        ("private", "key"),
+        ("access", "key"),
+        ("secret", "key"),
+    }
 )
 _WORD_SPLIT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 

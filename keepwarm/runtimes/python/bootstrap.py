@@ -7,18 +7,17 @@ the keepwarm server.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import sys
 from typing import Any, NoReturn, Protocol
 
-import simplejson
-
 from keepwarm.runtimes.python.context import make_context
 from keepwarm.runtimes.python.errors import FaultError, format_unhandled_log, invoke_error_payload
 from keepwarm.runtimes.python.handler import load_handler
 from keepwarm.runtimes.python.logs import install_logging
-from keepwarm.runtimes.python.marshal import marshal_result, unmarshal_event
+from keepwarm.runtimes.python.marshal import marshal_result, to_json, unmarshal_event
 from keepwarm.runtimes.python.transport import Event
 
 _TRACE = "_X_AMZN_TRACE_ID"
@@ -40,10 +39,8 @@ class _Current:
 
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
-        except (OSError, ValueError, AttributeError):
-            pass
 
 
 def _report(options: dict[str, Any]) -> dict[str, Any]:
@@ -53,10 +50,8 @@ def _report(options: dict[str, Any]) -> dict[str, Any]:
     report: dict[str, Any] = {"rss_kb": max(usage, kids)}
     orc = sys.modules.get("keepwarm.orc")
     if orc is not None:
-        try:
+        with contextlib.suppress(Exception):  # stats must never break an environment
             report["orc"] = orc.stats.snapshot_all()
-        except Exception:  # noqa: BLE001 - stats must never break an environment
-            pass
     return report
 
 
@@ -67,7 +62,7 @@ def _init(transport: Transport) -> Any:
         payload = fault.payload("")
         sys.stdout.write(format_unhandled_log(payload, init=True) + "\n")
         _flush()
-        transport.init_error(fault.error_type, simplejson.dumps(payload).encode())
+        transport.init_error(fault.error_type, to_json(payload).encode())
         sys.exit(1)
 
 
@@ -87,11 +82,11 @@ def _handle(handler: Any, event: Event, transport: Transport) -> None:
         )
         result = handler(unmarshal_event(event.body, event.content_type), context)
         body, content_type = marshal_result(result)
-    except Exception as exc:  # noqa: BLE001 - any handler error is reported, as on AWS
+    except Exception as exc:
         payload = invoke_error_payload(exc, event.request_id)
         sys.stdout.write(format_unhandled_log(payload) + "\n")
         _flush()
-        transport.error(event.request_id, simplejson.dumps(payload).encode())
+        transport.error(event.request_id, to_json(payload).encode())
         return
     _flush()
     transport.respond(event.request_id, body, content_type)

@@ -23,7 +23,7 @@ def encode(meta: dict[str, Any], body: bytes = b"") -> bytes:
     return HEADER.pack(len(raw), len(body)) + raw + body
 
 
-def decode_meta(raw: bytes | memoryview) -> dict[str, Any]:
+def decode_meta(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
     value = _loads(bytes(raw))
     if not isinstance(value, dict):
         raise ValueError("frame meta must be a JSON object")
@@ -47,7 +47,9 @@ class FrameBuffer:
             if len(buf) < end:
                 break
             meta_end = pos + HEADER.size + meta_len
-            frames.append((decode_meta(buf[pos + HEADER.size : meta_end]), bytes(buf[meta_end:end])))
+            frames.append(
+                (decode_meta(buf[pos + HEADER.size : meta_end]), bytes(buf[meta_end:end]))
+            )
             pos = end
         if pos:
             del buf[:pos]
