@@ -7,6 +7,7 @@ the fresh-interpreter launch mode (the benchmark's baseline, and a fallback).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -66,7 +67,29 @@ def run(spec: dict[str, Any], ctl_fd: int, log_fd: int) -> NoReturn:
         traceback.print_exc()
         sys.stderr.flush()
         os._exit(SETUP_FAILED)
-    _become_runtime(spec, ctl_fd)
+    try:
+        _become_runtime(spec, ctl_fd)
+    except SystemExit as exc:
+        _exit_like_python(exc)
+    except BaseException:
+        traceback.print_exc()
+        _exit_like_python(SystemExit(1))
+
+
+def _exit_like_python(exc: SystemExit) -> NoReturn:
+    """A forked runtime cannot return to the interpreter's own exit path: mimic it."""
+    code = exc.code
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code & 0xFF
+    else:
+        sys.stderr.write(f"{code}\n")
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":

@@ -271,6 +271,7 @@ class LocalEnvironment:
         self.stream.line(logs.start(invocation.request_id, self.config.version))
         answer, init_ms = await self._init(self.config.timeout_s)
         if answer.kind == "ready":
+            self.stream.line(logs.init_report(init_ms, "invoke", None))
             self._to(EnvState.BUSY)
             return await self._dispatch(run)
         self._log_init_failure(answer, init_ms, "invoke")

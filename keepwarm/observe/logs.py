@@ -72,8 +72,12 @@ def report(
     return line + "\n"
 
 
-def init_report(init_ms: float, phase: str, status: str, error_type: str | None = None) -> str:
-    line = f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: {phase}\tStatus: {status}"
+def init_report(
+    init_ms: float, phase: str, status: str | None, error_type: str | None = None
+) -> str:
+    line = f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: {phase}"
+    if status:
+        line += f"\tStatus: {status}"
     if error_type:
         line += f"\tError Type: {error_type}"
     return line + "\n"

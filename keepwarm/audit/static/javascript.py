@@ -23,7 +23,7 @@ from keepwarm.audit.static.jsscope import (
 from keepwarm.audit.static.jssinks import check_init_time, check_stores, check_tmp
 from keepwarm.audit.static.jstaint import JsFunction, seed_params
 from keepwarm.audit.static.suppress import add_suppression, parse_marker
-from keepwarm.audit.static.taint import Taint
+from keepwarm.audit.static.taint import CallResult, Taint
 
 JS_SUFFIXES = frozenset({".js", ".mjs", ".cjs"})
 _EVENT = frozenset({"event", "evt", "_event"})
@@ -166,13 +166,11 @@ class _Resolver:
         self.engine = engine
         self.depth = depth
 
-    def resolve(
-        self, fa: JsFunction, call: Node, args: list[Taint | None]
-    ) -> Taint | type[Ellipsis] | None:
+    def resolve(self, fa: JsFunction, call: Node, args: list[Taint | None]) -> CallResult | None:
         target = self.engine.target(fa, call)
         if target is None:
-            return ...
-        return self.engine.analyze(target[0], target[1], args, self.depth + 1)
+            return None
+        return CallResult(self.engine.analyze(target[0], target[1], args, self.depth + 1))
 
 
 def js_suppressions(source: str) -> dict[int, set[str]]:

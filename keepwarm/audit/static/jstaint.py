@@ -21,7 +21,7 @@ from keepwarm.audit.static.jsscope import (
     text,
     walk,
 )
-from keepwarm.audit.static.taint import Taint, access, join_all, mark_secret
+from keepwarm.audit.static.taint import CallResult, Taint, access, join_all, mark_secret
 
 _TRANSFORM_METHODS = frozenset(
     {
@@ -96,7 +96,7 @@ class JsResolver(Protocol):
 
     def resolve(
         self, fa: JsFunction, call: Node, args: list[Taint | None]
-    ) -> Taint | type[Ellipsis] | None: ...
+    ) -> CallResult | None: ...
 
 
 @dataclass
@@ -169,9 +169,12 @@ class JsFunction:
         func = call.child_by_field_name("function")
         args = self.args(call)
         self.eval(call)
-        if func is not None and func.type == "member_expression":
-            if text(func.child_by_field_name("property")) in MUTATORS:
-                self.bind(func.child_by_field_name("object"), join_all(args))
+        if (
+            func is not None
+            and func.type == "member_expression"
+            and text(func.child_by_field_name("property")) in MUTATORS
+        ):
+            self.bind(func.child_by_field_name("object"), join_all(args))
         callee = self.nested_callee(func)
         if callee is not None:
             for names, t in zip(params_of(callee), args, strict=False):
@@ -306,8 +309,8 @@ class JsFunction:
     def _call(self, node: Node) -> Taint | None:
         args = self.args(node)
         resolved = self.resolver.resolve(self, node, args)
-        if resolved is not Ellipsis:
-            return resolved if isinstance(resolved, Taint) else None
+        if resolved is not None:
+            return resolved.taint
         func = node.child_by_field_name("function")
         name = text(func)
         if name in _SANITIZERS:

@@ -22,7 +22,7 @@ from keepwarm.audit.static.pyscope import (
 from keepwarm.audit.static.pysinks import check_module, check_stores, emit_at
 from keepwarm.audit.static.pytaint import FunctionAnalysis, param_taint
 from keepwarm.audit.static.pytmp import check_tmp
-from keepwarm.audit.static.taint import Taint, join_all
+from keepwarm.audit.static.taint import CallResult, Taint, join_all
 
 _MAX_DEPTH = 8
 _MemoKey = tuple[str, int, int, frozenset[tuple[str, bool, bool]], bool]
@@ -187,19 +187,20 @@ class _Resolver:
         call: ast.Call,
         args: list[Taint | None],
         kwargs: dict[str, Taint | None],
-    ) -> Taint | type[Ellipsis] | None:
+    ) -> CallResult | None:
         target = self.engine.target(fa, call)
         if target is None:
-            return ...
+            return None
         mod, fn, bound, shared = target
         names = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]][int(bound) :]
         params = {n: t for n, t in zip(names, args, strict=False) if t is not None}
         params.update({k: t for k, t in kwargs.items() if t is not None and k != "**"})
         _check_memo(mod, fn, [*args, *kwargs.values()], self.engine.out)
         outer = {**fa.outer_env, **fa.env} if mod.enclosing_function(fn) is fa.fn else {}
-        return self.engine.analyze(
+        result = self.engine.analyze(
             mod, fn, params, shared_self=shared, outer=outer, depth=self.depth + 1
         )
+        return CallResult(result)
 
 
 def _check_memo(mod: PyModule, fn: FuncNode, args: list[Taint | None], out: Collector) -> None:

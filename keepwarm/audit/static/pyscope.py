@@ -135,8 +135,8 @@ def index_module(mod: PyModule) -> None:
         for child in ast.iter_child_nodes(parent):
             mod.parents[child] = parent
     mod.globals = bound_names(mod.tree)
-    for node in mod.tree.body:
-        _index_toplevel(mod, node)
+    for stmt in mod.tree.body:
+        _index_toplevel(mod, stmt)
     for node in ast.walk(mod.tree):
         _index_eviction(mod, node)
 
@@ -174,18 +174,18 @@ def _index_global_value(mod: PyModule, name: str, value: ast.expr) -> None:
             mod.caches.add(name)
         else:
             mod.containers[name] = value.lineno
-    elif ctor in _BOUNDED_CTORS or (
-        isinstance(value, ast.Call) and (mod.canonical(value.func) or "").startswith("keepwarm.orc")
-    ):
+    elif ctor in _BOUNDED_CTORS or _is_cache_factory(mod, value):
         mod.caches.add(name)
-    elif isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
-        if (mod.canonical(value.func) or "").split(".")[0] in {"orc", "cachetools"}:
-            mod.caches.add(name)
     if ctor and ctor in mod.classes:
         mod.instances[name] = ctor
-    if isinstance(value, ast.Constant) and isinstance(value.value, str):
-        if value.value.startswith("/tmp"):
-            mod.tmp_consts[name] = value.value
+    if isinstance(value, ast.Constant) and str(value.value).startswith("/tmp"):
+        mod.tmp_consts[name] = str(value.value)
+
+
+def _is_cache_factory(mod: PyModule, value: ast.expr) -> bool:
+    """``orc.Cache(...)``, ``keepwarm.orc.Cache(...)`` or any ``cachetools.*`` constructor."""
+    name = mod.canonical(value.func) if isinstance(value, ast.Call) else None
+    return name is not None and name.startswith(("keepwarm.orc", "orc.", "cachetools."))
 
 
 def _index_eviction(mod: PyModule, node: ast.AST) -> None:
@@ -208,9 +208,10 @@ def _index_eviction(mod: PyModule, node: ast.AST) -> None:
         fn = mod.enclosing_function(node)
         if fn is not None:
             for sub in own_nodes(fn):
-                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                    if sub.id in node.names and sub.id in mod.containers:
-                        mod.evicted.add(sub.id)
+                if not (isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store)):
+                    continue
+                if sub.id in node.names and sub.id in mod.containers:
+                    mod.evicted.add(sub.id)
 
 
 def root_name(node: ast.AST) -> str | None:

@@ -68,9 +68,12 @@ def _stores(fa: FunctionAnalysis) -> list[Store]:
         elif isinstance(node, ast.AugAssign | ast.AnnAssign) and node.value is not None:
             if s := _target_store(fa, node.target, fa.eval(node.value)):
                 found.append(s)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if s := _method_store(fa, node, node.func):
-                found.append(s)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and (s := _method_store(fa, node, node.func))
+        ):
+            found.append(s)
     return found
 
 
@@ -265,8 +268,8 @@ def _mutated(fn: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
         elif isinstance(node, ast.Delete):
             mutated = mutated or any(root_name(t) == name for t in node.targets)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in MUTATORS | {"pop", "clear", "remove"}:
-                mutated = mutated or root_name(node.func.value) == name
+            mutating = node.func.attr in MUTATORS | {"pop", "clear", "remove"}
+            mutated = mutated or (mutating and root_name(node.func.value) == name)
     return mutated
 
 

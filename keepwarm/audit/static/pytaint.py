@@ -24,7 +24,7 @@ from keepwarm.audit.static.pyscope import (
     dotted,
     own_nodes,
 )
-from keepwarm.audit.static.taint import Taint, access, join_all, mark_secret
+from keepwarm.audit.static.taint import CallResult, Taint, access, join_all, mark_secret
 
 MUTATORS = frozenset(
     {
@@ -141,7 +141,7 @@ class CallResolver(Protocol):
         call: ast.Call,
         args: list[Taint | None],
         kwargs: dict[str, Taint | None],
-    ) -> Taint | type[Ellipsis] | None: ...
+    ) -> CallResult | None: ...
 
 
 @dataclass
@@ -302,8 +302,8 @@ class FunctionAnalysis:
         args = [self.eval(a) for a in node.args]
         kwargs = {k.arg or "**": self.eval(k.value) for k in node.keywords}
         resolved = self.resolver.resolve(self, node, args, kwargs)
-        if resolved is not Ellipsis:
-            return resolved if isinstance(resolved, Taint) else None
+        if resolved is not None:
+            return resolved.taint
         return self._opaque_call(node, args, kwargs)
 
     def _opaque_call(

@@ -8,7 +8,9 @@ every rule (id, shortDescription, fullDescription, help, default level) and resu
 from __future__ import annotations
 
 import json
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from keepwarm.audit.static.findings import RULES, AuditReport, Finding, Rule, Severity
 
@@ -80,6 +82,14 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
     }
 
 
+def _artifact(path: str) -> dict[str, str]:
+    """Repository-relative URI (what code scanning maps to files); ``file://`` for files
+    outside the working directory, which have no meaningful relative form."""
+    if PurePosixPath(path).is_absolute():
+        return {"uri": Path(path).as_uri()}
+    return {"uri": quote(path), "uriBaseId": "%SRCROOT%"}
+
+
 def to_sarif(report: AuditReport) -> dict[str, Any]:
     rule_ids = list(RULES)
     results = [
@@ -91,7 +101,7 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": _artifact(f.path),
                         "region": {"startLine": f.line, "startColumn": f.col},
                     }
                 }

@@ -8,6 +8,7 @@ keying a cache by request data only grows it (KW102). Both analysers share this 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -60,7 +61,7 @@ def is_secret_name(name: str) -> bool:
     words = name_words(name)
     if any(w in _SECRET_WORDS for w in words):
         return True
-    return any(pair in _SECRET_PAIRS for pair in zip(words, words[1:], strict=False))
+    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(words))
 
 
 @dataclass(frozen=True)
@@ -106,3 +107,10 @@ def access(t: Taint | None, name: str | None, shown: str) -> Taint | None:
         return None
     source = t.source + shown if name is not None and len(t.source) < 40 else t.source
     return mark_secret(Taint(t.direct, t.secret, source), name)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What an analysed callee returns; a resolver answers ``None`` for opaque callees."""
+
+    taint: Taint | None

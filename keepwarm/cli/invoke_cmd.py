@@ -1,0 +1,109 @@
+"""``keepwarm invoke``: run a function from a template, like ``sam local invoke``, but reused.
+
+Unlike ``sam local invoke``, ``--times`` and ``--concurrency`` run in one set of environments,
+so warm reuse and concurrency are visible in the output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from keepwarm.api import AsyncRuntime
+from keepwarm.config import ServerConfig
+from keepwarm.errors import KeepwarmError
+from keepwarm.invocation import InvocationResult
+from keepwarm.template import load_template, template_file
+
+from .render import show
+
+
+def read_event(event_file: Path | None, payload: str | None) -> Any:
+    if event_file is not None and payload is not None:
+        raise typer.BadParameter("give either --event or --payload, not both")
+    if event_file is not None:
+        text = sys.stdin.read() if str(event_file) == "-" else event_file.read_text()
+    else:
+        text = payload if payload is not None else "{}"
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"the event is not valid JSON: {exc}") from exc
+
+
+async def run_local(
+    template: Path, name: str, event: Any, times: int, concurrency: int, server: ServerConfig
+) -> list[InvocationResult]:
+    functions = load_template(template_file(template))
+    results: list[InvocationResult] = []
+    async with AsyncRuntime(functions, server=server) as rt:
+        for _ in range(times):
+            batch = await asyncio.gather(*(rt.invoke(name, event) for _ in range(concurrency)))
+            results.extend(batch)
+    return results
+
+
+def invoke(
+    function: Annotated[str, typer.Argument(help="Function name (logical id or FunctionName).")],
+    template: Annotated[Path, typer.Option("-t", "--template", help="SAM template.")] = Path(
+        "template.yaml"
+    ),
+    event: Annotated[
+        Path | None, typer.Option("-e", "--event", help="Event JSON file ('-' for stdin).")
+    ] = None,
+    payload: Annotated[str | None, typer.Option("--payload", help="Event as JSON text.")] = None,
+    times: Annotated[int, typer.Option("--times", min=1, help="Sequential rounds.")] = 1,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Concurrent calls per round.")
+    ] = 1,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Logs and state.")] = Path(
+        ".keepwarm"
+    ),
+    reuse: Annotated[
+        str, typer.Option("--reuse", help="Reuse chaos: always, never or random:P.")
+    ] = "always",
+    max_invocations_per_env: Annotated[
+        int | None, typer.Option("--max-invocations-per-env", min=1)
+    ] = None,
+    check_leaks: Annotated[
+        bool, typer.Option("--check-leaks", help="Report request data left behind.")
+    ] = False,
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", help="Invoke through a running keepwarm serve.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Payloads only, no logs.")] = False,
+) -> None:
+    """Invoke a function and print each result with its log lines (cold/warm shown)."""
+    console = Console()
+    body = read_event(event, payload)
+    if endpoint is not None:
+        raise SystemExit(_remote(console, endpoint, function, body, times, quiet))
+    server = ServerConfig(
+        data_dir=data_dir, reuse=reuse, max_invocations_per_env=max_invocations_per_env,
+        check_leaks=check_leaks,
+    )
+    try:
+        results = asyncio.run(run_local(template, function, body, times, concurrency, server))
+    except KeepwarmError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(2) from exc
+    for result in results:
+        show(console, result, logs=not quiet)
+    raise SystemExit(1 if any(r.function_error for r in results) else 0)
+
+
+def _remote(console: Console, endpoint: str, name: str, event: Any, times: int, quiet: bool) -> int:
+    from keepwarm.cli.remote import invoke_remote
+
+    failed = False
+    for _ in range(times):
+        answer = invoke_remote(endpoint, name, json.dumps(event).encode(), None, not quiet)
+        console.print_json(json.dumps(answer))
+        failed = failed or bool(answer.get("FunctionError"))
+    return 1 if failed else 0

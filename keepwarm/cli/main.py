@@ -1,0 +1,55 @@
+"""The ``keepwarm`` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from keepwarm import __version__
+from keepwarm.cli import audit_cmd, invoke_cmd
+
+app = typer.Typer(
+    name="keepwarm",
+    help="Run AWS-Lambda-style functions locally, with Lambda's environment reuse reproduced.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"keepwarm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """keepwarm: AWS-Lambda-style execution environments, reused like Lambda reuses them."""
+
+
+app.command()(invoke_cmd.invoke)
+
+
+@app.command()
+def demo(
+    template: Annotated[Path | None, typer.Option("-t", "--template")] = None,
+    keep_alive: Annotated[float, typer.Option("--keep-alive")] = 1.0,
+) -> None:
+    """A short tour of warm reuse, caching, concurrency and idle reclaim on the examples."""
+    from keepwarm.cli.demo import EXAMPLES, run_demo
+
+    run_demo(template or EXAMPLES, keep_alive)
+
+
+audit_cmd.register(app)
+
+if __name__ == "__main__":
+    app()

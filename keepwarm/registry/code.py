@@ -1,0 +1,115 @@
+"""Deployment packages: unpacked safely into the data dir, addressed by their SHA-256.
+
+Why so careful: a zip is untrusted input. Entries that escape the target (``../``, absolute
+paths), symlinks (which could point anywhere once mounted at /var/task) and zip bombs (headers
+that lie about sizes) are all rejected before anything becomes visible to a function.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from keepwarm.errors import InvalidParameterValue
+
+UNZIPPED_LIMIT = 262_144_000
+BAD_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
+_CHUNK = 1 << 16
+
+
+def sha256_b64(data: bytes) -> str:
+    """CodeSha256 as Lambda reports it: base64 of the raw digest."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def _member_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
+    """The safe relative path of an entry, or None if the entry must be rejected."""
+    name = info.filename.replace("\\", "/")
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or name.startswith("/") or ":" in path.parts[0:1]:
+        return None
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return None
+    return path
+
+
+def _copy_capped(src: io.BufferedIOBase, dst: io.BufferedWriter, budget: int) -> int:
+    written = 0
+    while chunk := src.read(_CHUNK):
+        written += len(chunk)
+        if written > budget:
+            raise InvalidParameterValue(
+                f"Unzipped size must be smaller than {UNZIPPED_LIMIT} bytes"
+            )
+        dst.write(chunk)
+    return written
+
+
+def _extract(archive: zipfile.ZipFile, target: Path) -> None:
+    infos = archive.infolist()
+    if sum(i.file_size for i in infos) > UNZIPPED_LIMIT:
+        raise InvalidParameterValue(f"Unzipped size must be smaller than {UNZIPPED_LIMIT} bytes")
+    budget = UNZIPPED_LIMIT
+    for info in infos:
+        rel = _member_path(info)
+        if rel is None:
+            raise InvalidParameterValue(BAD_ZIP)
+        dest = target.joinpath(*rel.parts)
+        if info.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(info) as src, open(dest, "wb") as out:
+            budget -= _copy_capped(src, out, budget)  # type: ignore[arg-type]
+        mode = (info.external_attr >> 16) & 0o777
+        os.chmod(dest, 0o755 if mode & 0o111 else 0o644)
+
+
+def unpack(zip_bytes: bytes, root: Path) -> Path:
+    """Unpack into ``root/<sha256 hex>`` (once; the same package reuses the same directory)."""
+    digest = hashlib.sha256(zip_bytes).hexdigest()
+    final = root / digest
+    if final.is_dir():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=root))
+    try:
+        try:
+            with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
+                _extract(archive, staging)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as exc:
+            raise InvalidParameterValue(BAD_ZIP) from exc
+        os.chmod(staging, 0o755)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def directory_digest(path: Path) -> tuple[str, int]:
+    """A stand-in CodeSha256 and CodeSize for a template's code directory (no zip exists).
+
+    Hashes names, sizes and mtimes rather than contents: cheap on big trees, and it still
+    changes whenever a file does, which is all a client can observe.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            try:
+                st = os.stat(full)
+            except OSError:
+                continue
+            size += st.st_size
+            digest.update(f"{os.path.relpath(full, path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return base64.b64encode(digest.digest()).decode(), size

@@ -1,0 +1,92 @@
+"""Function names, ARNs and qualifiers, parsed and validated as Lambda does.
+
+Why here: Invoke and every control-plane operation accept the same forms (name, ``name:qual``,
+partial ARN ``acct:function:name``, full ARN) and must reject the same inputs with the same words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from keepwarm.errors import InvalidParameterValue, ValidationError
+
+LATEST = "$LATEST"
+FUNCTION_NAME_PATTERN = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?"
+    r"([a-zA-Z0-9-_\.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+)
+QUALIFIER_PATTERN = r"(|[a-zA-Z0-9$_-]+)"
+ALIAS_PATTERN = r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+_FULL = re.compile(
+    r"arn:(?:aws[a-zA-Z-]*)?:lambda:(?P<region>[a-z]{2}(?:-gov)?-[a-z]+-\d):(?P<acct>\d{12}):"
+    r"function:(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qual>\$LATEST|[a-zA-Z0-9-_]+))?"
+)
+_PARTIAL = re.compile(
+    r"(?P<acct>\d{12}):function:(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qual>\$LATEST|[a-zA-Z0-9-_]+))?"
+)
+_SHORT = re.compile(r"(?P<name>[a-zA-Z0-9-_]{1,64})(?::(?P<qual>\$LATEST|[a-zA-Z0-9-_]+))?")
+_VERSION = re.compile(r"[0-9]+")
+
+
+def constraint(value: object, field: str, rule: str) -> ValidationError:
+    """Lambda's one-line validation message."""
+    return ValidationError(
+        f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
+        f"constraint: Member must {rule}"
+    )
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    """A parsed FunctionName path parameter, with the qualifier from wherever it came."""
+
+    name: str
+    qualifier: str | None
+
+    @property
+    def version_or_alias(self) -> str:
+        return self.qualifier or LATEST
+
+
+def parse_function(raw: str, query_qualifier: str | None = None) -> FunctionRef:
+    """Name, partial or full ARN, ``:qualifier``, plus ``?Qualifier=``; they must agree."""
+    if not raw or len(raw) > 170:
+        raise constraint(raw, "functionName", "have length less than or equal to 170")
+    match = _FULL.fullmatch(raw) or _PARTIAL.fullmatch(raw) or _SHORT.fullmatch(raw)
+    if match is None or len(match["name"]) > 64:
+        raise constraint(
+            raw, "functionName", f"satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"
+        )
+    derived = match["qual"]
+    if query_qualifier is not None and query_qualifier != "":
+        check_qualifier(query_qualifier)
+        if derived is not None and derived != query_qualifier:
+            raise InvalidParameterValue(
+                "The derived qualifier from the function name does not match the specified "
+                "qualifier."
+            )
+        derived = query_qualifier
+    return FunctionRef(match["name"], derived)
+
+
+def check_qualifier(qualifier: str) -> None:
+    if len(qualifier) > 128 or not re.fullmatch(QUALIFIER_PATTERN, qualifier):
+        raise constraint(
+            qualifier, "qualifier", f"satisfy regular expression pattern: {QUALIFIER_PATTERN}"
+        )
+
+
+def check_alias_name(name: str) -> None:
+    if not name or len(name) > 128 or not re.fullmatch(ALIAS_PATTERN, name):
+        raise constraint(name, "name", f"satisfy regular expression pattern: {ALIAS_PATTERN}")
+
+
+def is_version(qualifier: str) -> bool:
+    return bool(_VERSION.fullmatch(qualifier))
+
+
+def parse_function_arn(arn: str) -> FunctionRef | None:
+    """A Lambda function ARN (a destination), or None for any other kind of ARN."""
+    match = _FULL.fullmatch(arn)
+    return FunctionRef(match["name"], match["qual"]) if match else None

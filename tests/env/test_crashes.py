@@ -1,0 +1,103 @@
+"""A runtime that dies mid-invocation: Runtime.ExitError texts, reset, nothing else affected."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from keepwarm import AsyncRuntime, Runtime, ServerConfig
+from tests.helpers import REPORT_RE, function
+
+CRASHER = """
+import ctypes, os, signal, sys
+
+calls = 0
+
+def handler(event, context):
+    global calls
+    calls += 1
+    how = event.get("how")
+    if how == "sys.exit":
+        sys.exit(event.get("code", 3))
+    if how == "os._exit":
+        os._exit(event.get("code", 5))
+    if how == "segfault":
+        ctypes.string_at(0)
+    if how == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if how == "abort":
+        os.abort()
+    return calls
+"""
+
+CASES = [
+    ({"how": "sys.exit", "code": 3}, "Runtime exited with error: exit status 3"),
+    ({"how": "sys.exit", "code": 0}, "Runtime exited without providing a reason"),
+    ({"how": "os._exit", "code": 5}, "Runtime exited with error: exit status 5"),
+    ({"how": "segfault"}, "Runtime exited with error: signal: segmentation fault"),
+    ({"how": "sigkill"}, "Runtime exited with error: signal: killed"),
+    ({"how": "abort"}, "Runtime exited with error: signal: aborted"),
+]
+
+
+@pytest.mark.parametrize(("event", "message"), CASES, ids=[c[1] for c in CASES])
+def test_crash_gives_exit_error_and_the_environment_recovers(
+    tmp_path: Path, server: ServerConfig, event: dict[str, object], message: str
+) -> None:
+    with Runtime([function(tmp_path, "crash", CRASHER)], server=server) as rt:
+        assert rt.invoke("crash").json() == 1
+        crashed = rt.invoke("crash", event)
+        after = rt.invoke("crash")
+    assert crashed.function_error == "Unhandled"
+    assert json.loads(crashed.payload) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {crashed.request_id} Error: {message}",
+    }
+    assert f"RequestId: {crashed.request_id} Error: {message}\nRuntime.ExitError" in crashed.logs
+    report = REPORT_RE.search(crashed.logs)
+    assert report is not None and report["etype"] == "Runtime.ExitError"
+    assert after.json() == 1  # globals reset: Init ran again
+    assert after.env_id == crashed.env_id
+
+
+def test_handled_errors_do_not_reset(tmp_path: Path, server: ServerConfig) -> None:
+    source = """
+    calls = 0
+
+    class PaymentDeclined(Exception):
+        pass
+
+    def handler(event, context):
+        global calls
+        calls += 1
+        if event.get("fail"):
+            raise PaymentDeclined("card declined")
+        return calls
+    """
+    with Runtime([function(tmp_path, "f", source)], server=server) as rt:
+        rt.invoke("f")
+        failed = rt.invoke("f", {"fail": True})
+        after = rt.invoke("f")
+    body = json.loads(failed.payload)
+    assert body["errorType"] == "PaymentDeclined" and body["errorMessage"] == "card declined"
+    assert body["requestId"] == failed.request_id
+    assert body["stackTrace"][0].startswith('  File "/var/task/app.py", line ')
+    assert "[ERROR] PaymentDeclined: card declined" in failed.logs
+    assert after.json() == 3 and after.env_id == failed.env_id
+
+
+def test_a_crash_does_not_disturb_other_invocations(tmp_path: Path, server: ServerConfig) -> None:
+    slow = "import time\n\ndef handler(event, context):\n    time.sleep(0.5)\n    return 'ok'\n"
+
+    async def main() -> tuple[object, object]:
+        fns = [function(tmp_path, "crash", CRASHER), function(tmp_path, "slow", slow)]
+        async with AsyncRuntime(fns, server=server) as rt:
+            crashed, ok = await asyncio.gather(
+                rt.invoke("crash", {"how": "segfault"}), rt.invoke("slow")
+            )
+            return crashed.error_type, ok.json()
+
+    assert asyncio.run(main()) == ("Runtime.ExitError", "ok")

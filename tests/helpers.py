@@ -1,0 +1,68 @@
+"""Small helpers shared by the suites: write a function's code, wait for files, list processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import textwrap
+import time
+from pathlib import Path
+
+from keepwarm import FunctionConfig
+
+REPORT_RE = re.compile(
+    r"REPORT RequestId: (?P<id>[0-9a-f-]{36})\tDuration: (?P<d>\d+\.\d{2}) ms\t"
+    r"Billed Duration: (?P<b>\d+) ms\tMemory Size: (?P<m>\d+) MB\t"
+    r"Max Memory Used: (?P<u>\d+) MB\t(Init Duration: (?P<i>\d+\.\d{2}) ms\t)?"
+    r"(Status: (?P<status>\w+)(\tError Type: (?P<etype>[\w.]+))?)?$",
+    re.MULTILINE,
+)
+
+
+def write_code(directory: Path, files: dict[str, str]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, source in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source))
+    return directory
+
+
+def function(
+    tmp: Path, name: str, source: str, handler: str = "app.handler", **kw: object
+) -> FunctionConfig:
+    code = write_code(tmp / f"code-{name}", {handler.rsplit(".", 1)[0] + ".py": source})
+    return FunctionConfig(name=name, handler=handler, code_dir=code, **kw)  # type: ignore[arg-type]
+
+
+def wait_for(predicate: object, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def keepwarm_processes() -> list[int]:
+    """Processes that are keepwarm environments or fork servers (for leak checks)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"keepwarm.env.zygote" in cmd and alive(int(entry)):
+            found.append(int(entry))
+    return found
