@@ -1,0 +1,233 @@
+"""What the registry knows about a function, and the AWS shapes it is reported in.
+
+Why specs are frozen: a published version is an immutable snapshot of ``$LATEST`` (code and
+configuration), so a version is just a ``FunctionSpec`` with another ``version``; updates build
+a new spec and never touch the old one, exactly as environments must never see a half-update.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keepwarm.config import FunctionConfig, ServerConfig
+
+LATEST = "$LATEST"
+# Fields that make a new published version differ from the last one.
+_VERSIONED = (
+    "runtime", "role", "handler", "description", "timeout", "memory", "environment",
+    "ephemeral_storage", "architectures", "code_sha256", "dead_letter_target", "tracing_mode",
+    "layers",
+)  # fmt: skip
+
+
+def now_iso() -> str:
+    """``LastModified`` as Lambda writes it: ``2018-11-27T15:10:45.123+0000``."""
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}+0000"
+
+
+def new_revision() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One version's code and configuration (``$LATEST`` or a published number)."""
+
+    name: str
+    handler: str
+    runtime: str
+    role: str
+    code_dir: str
+    code_sha256: str
+    code_size: int
+    description: str = ""
+    timeout: int = 3
+    memory: int = 128
+    environment: dict[str, str] = field(default_factory=dict)
+    ephemeral_storage: int = 512
+    architectures: tuple[str, ...] = ("x86_64",)
+    dead_letter_target: str | None = None
+    tracing_mode: str = "PassThrough"
+    layers: tuple[str, ...] = ()
+    version: str = LATEST
+    revision_id: str = field(default_factory=new_revision)
+    last_modified: str = field(default_factory=now_iso)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def changed(self, **changes: Any) -> FunctionSpec:
+        """A new spec with a new RevisionId and LastModified (every update gets both)."""
+        return dataclasses.replace(
+            self, revision_id=new_revision(), last_modified=now_iso(), **changes
+        )
+
+    def same_as(self, other: FunctionSpec) -> bool:
+        return all(getattr(self, k) == getattr(other, k) for k in _VERSIONED)
+
+    def to_config(self, reserved: int | None) -> FunctionConfig:
+        """The runtime's view: what environments of this version are created from."""
+        return FunctionConfig(
+            name=self.name,
+            handler=self.handler,
+            code_dir=Path(self.code_dir),
+            runtime=self.runtime,
+            memory_mb=self.memory,
+            timeout_s=self.timeout,
+            environment=dict(self.environment),
+            reserved_concurrency=reserved,
+            ephemeral_storage_mb=self.ephemeral_storage,
+            version=self.version,
+            revision=self.revision_id,
+            **self.extras,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["architectures"] = list(self.architectures)
+        data["layers"] = list(self.layers)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FunctionSpec:
+        data = dict(data)
+        data["architectures"] = tuple(data.get("architectures", ("x86_64",)))
+        data["layers"] = tuple(data.get("layers", ()))
+        return cls(**data)
+
+
+@dataclass
+class Alias:
+    name: str
+    function_version: str
+    description: str = ""
+    weights: dict[str, float] = field(default_factory=dict)
+    revision_id: str = field(default_factory=new_revision)
+
+
+@dataclass
+class FunctionRecord:
+    """A function: ``$LATEST``, its published versions, aliases and function-level settings."""
+
+    latest: FunctionSpec
+    origin: str = "api"  # api | template
+    state: str = "Pending"
+    last_update_status: str = "Successful"
+    versions: dict[str, FunctionSpec] = field(default_factory=dict)
+    aliases: dict[str, Alias] = field(default_factory=dict)
+    reserved: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    event_invoke: dict[str, dict[str, Any]] = field(default_factory=dict)
+    next_version: int = 1
+
+    @property
+    def name(self) -> str:
+        return self.latest.name
+
+    def spec(self, version: str) -> FunctionSpec | None:
+        return self.latest if version == LATEST else self.versions.get(version)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "latest": self.latest.to_dict(),
+            "origin": self.origin,
+            "state": self.state,
+            "last_update_status": self.last_update_status,
+            "versions": {k: v.to_dict() for k, v in self.versions.items()},
+            "aliases": {k: dataclasses.asdict(a) for k, a in self.aliases.items()},
+            "reserved": self.reserved,
+            "tags": self.tags,
+            "event_invoke": self.event_invoke,
+            "next_version": self.next_version,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FunctionRecord:
+        return cls(
+            latest=FunctionSpec.from_dict(data["latest"]),
+            origin=data.get("origin", "api"),
+            state=data.get("state", "Active"),
+            last_update_status=data.get("last_update_status", "Successful"),
+            versions={k: FunctionSpec.from_dict(v) for k, v in data.get("versions", {}).items()},
+            aliases={k: Alias(**a) for k, a in data.get("aliases", {}).items()},
+            reserved=data.get("reserved"),
+            tags=dict(data.get("tags", {})),
+            event_invoke=dict(data.get("event_invoke", {})),
+            next_version=int(data.get("next_version", 1)),
+        )
+
+
+# -- AWS shapes --------------------------------------------------------------------------------
+_STATE_REASONS = {
+    "Pending": ("The function is being created.", "Creating"),
+    "Active": (None, None),
+}
+
+
+def configuration(
+    spec: FunctionSpec,
+    server: ServerConfig,
+    *,
+    state: str = "Active",
+    update_status: str = "Successful",
+    listing: bool = False,
+) -> dict[str, Any]:
+    """FunctionConfiguration (contract §5.2); ListFunctions omits the state fields (§5.3)."""
+    qualifier = None if spec.version == LATEST else spec.version
+    out: dict[str, Any] = {
+        "FunctionName": spec.name,
+        "FunctionArn": server.function_arn(spec.name, qualifier),
+        "Runtime": spec.runtime,
+        "Role": spec.role,
+        "Handler": spec.handler,
+        "CodeSize": spec.code_size,
+        "Description": spec.description,
+        "Timeout": spec.timeout,
+        "MemorySize": spec.memory,
+        "LastModified": spec.last_modified,
+        "CodeSha256": spec.code_sha256,
+        "Version": spec.version,
+        "Environment": {"Variables": dict(spec.environment)},
+        "TracingConfig": {"Mode": spec.tracing_mode},
+        "RevisionId": spec.revision_id,
+        "PackageType": "Zip",
+        "Architectures": list(spec.architectures),
+        "EphemeralStorage": {"Size": spec.ephemeral_storage},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{spec.name}"},
+    }
+    if spec.layers:
+        out["Layers"] = [{"Arn": arn, "CodeSize": 0} for arn in spec.layers]
+    if spec.dead_letter_target:
+        out["DeadLetterConfig"] = {"TargetArn": spec.dead_letter_target}
+    if listing:
+        return out
+    reason, code = _STATE_REASONS.get(state, (None, None))
+    out["State"] = state
+    if reason:
+        out["StateReason"], out["StateReasonCode"] = reason, code
+    out["LastUpdateStatus"] = update_status
+    if update_status == "InProgress":
+        out["LastUpdateStatusReason"] = "The function is being created."
+        out["LastUpdateStatusReasonCode"] = "Creating"
+    out["RuntimeVersionConfig"] = {
+        "RuntimeVersionArn": f"arn:aws:lambda:{server.region}::runtime:keepwarm-{spec.runtime}"
+    }
+    return out
+
+
+def alias_shape(alias: Alias, function: str, server: ServerConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "AliasArn": server.function_arn(function, alias.name),
+        "Name": alias.name,
+        "FunctionVersion": alias.function_version,
+        "Description": alias.description,
+        "RevisionId": alias.revision_id,
+    }
+    if alias.weights:
+        out["RoutingConfig"] = {"AdditionalVersionWeights": dict(alias.weights)}
+    return out

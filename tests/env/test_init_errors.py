@@ -1,0 +1,99 @@
+"""Init failures (§9.2): the runtime's error body reaches the caller; Init re-runs each time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from keepwarm import FunctionConfig, Runtime, ServerConfig
+from tests.helpers import REPORT_RE, write_code
+
+CASES = [
+    (
+        "nodot",
+        {"app.py": "def handler(e, c):\n    return 1\n"},
+        "Runtime.MalformedHandlerName",
+        "Bad handler 'nodot': not enough values to unpack (expected 2, got 1)",
+    ),
+    (
+        "missing.handler",
+        {"app.py": "x = 1\n"},
+        "Runtime.ImportModuleError",
+        "Unable to import module 'missing': No module named 'missing'",
+    ),
+    (
+        "app.nothere",
+        {"app.py": "x = 1\n"},
+        "Runtime.HandlerNotFound",
+        "Handler 'nothere' missing on module 'app'",
+    ),
+    (
+        "app.handler",
+        {"app.py": "def handler(e, c)\n    return 1\n"},
+        "Runtime.UserCodeSyntaxError",
+        "Syntax error in module 'app': expected ':' (app.py, line 1)",
+    ),
+    (
+        "app.handler",
+        {"app.py": "class ConfigMissing(Exception):\n    pass\n\nraise ConfigMissing('no DB_URL')\n"},
+        "ConfigMissing",
+        "no DB_URL",
+    ),
+    (
+        "sys.handler",
+        {"app.py": "x = 1\n"},
+        "Runtime.BuiltInModuleConflict",
+        "Cannot use built-in module sys as a handler module",
+    ),
+]
+
+
+@pytest.mark.parametrize(("handler", "files", "error_type", "message"), CASES, ids=[c[2] for c in CASES])
+def test_init_error_reaches_the_caller_and_init_reruns(
+    tmp_path: Path,
+    server: ServerConfig,
+    handler: str,
+    files: dict[str, str],
+    error_type: str,
+    message: str,
+) -> None:
+    code = write_code(tmp_path / "code", files)
+    cfg = FunctionConfig(name="broken", handler=handler, code_dir=code)
+    with Runtime([cfg], server=server) as rt:
+        first = rt.invoke("broken")
+        second = rt.invoke("broken")
+    for result in (first, second):
+        body = json.loads(result.payload)
+        assert result.function_error == "Unhandled"
+        assert (body["errorType"], body["errorMessage"]) == (error_type, message)
+        assert body["requestId"] == ""
+        assert isinstance(body["stackTrace"], list)
+        report = REPORT_RE.search(result.logs)
+        assert report is not None and report["etype"] == error_type and report["i"] is None
+        assert f"Phase: invoke\tStatus: error\tError Type: {error_type}" in result.logs
+    assert f"Phase: init\tStatus: error\tError Type: {error_type}" in first.logs
+    assert "Phase: init" not in second.logs
+    assert first.env_id == second.env_id
+
+
+def test_init_that_exits_is_an_exit_error(tmp_path: Path, server: ServerConfig) -> None:
+    code = write_code(tmp_path / "code", {"app.py": "import sys\nsys.exit(7)\n"})
+    with Runtime([FunctionConfig(name="f", handler="app.handler", code_dir=code)], server=server) as rt:
+        result = rt.invoke("f")
+    assert json.loads(result.payload) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {result.request_id} Error: Runtime exited with error: "
+        "exit status 7",
+    }
+
+
+def test_init_runs_module_code_exactly_once_per_environment(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    source = "import os\ninits = []\ninits.append(os.getpid())\n\ndef handler(e, c):\n    return inits\n"
+    code = write_code(tmp_path / "code", {"app.py": source})
+    with Runtime([FunctionConfig(name="f", handler="app.handler", code_dir=code)], server=server) as rt:
+        results = [rt.invoke("f").json() for _ in range(5)]
+    assert all(r == results[0] and len(r) == 1 for r in results)
