@@ -221,8 +221,11 @@ class ServerConfig:
     reuse: str = "always"
     max_invocations_per_env: int | None = None
     launch_mode: str = "fork"
+    memory_enforcement: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.memory_enforcement not in ("auto", "rss"):
+            raise InvalidParameterValue("memory_enforcement must be auto or rss.")
         if self.launch_mode not in ("fork", "fresh"):
             raise InvalidParameterValue("launch_mode must be fork or fresh.")
         if self.concurrency_limit < 1:

@@ -26,6 +26,6 @@ def headline(result: InvocationResult) -> Text:
 def show(console: Console, result: InvocationResult, *, logs: bool = True) -> None:
     console.print(headline(result))
     payload = result.payload.decode(errors="replace")
-    console.print(Text(payload), style="red" if result.function_error else None)
+    console.print(Text(payload), style="red" if result.function_error else None, soft_wrap=True)
     if logs and result.logs:
-        console.print(Text(result.logs.rstrip("\n")), style="dim")
+        console.print(Text(result.logs.rstrip("\n")), style="dim", soft_wrap=True)

@@ -12,6 +12,8 @@ import socket
 from typing import Any, Protocol
 
 from keepwarm.invocation import Invocation
+from keepwarm.runtime_api.server import RuntimeApiServer
+from keepwarm.runtime_api.state import Event, RuntimeState
 from keepwarm.runtimes.python import wire
 
 
@@ -120,3 +122,80 @@ class PipeChannel:
         self._stop_reading()
         self._fd = -1
         self._sock.close()
+
+
+class RuntimeApiChannel:
+    """The Runtime API 2018-06-01 as a ``Channel``: one loopback HTTP endpoint per environment.
+
+    What Node, ``provided.*`` runtimes (awslambdaric, any ``bootstrap``) and the Python runtime in
+    ``runtime-api`` mode speak. It stands between the endpoint's state object and the
+    environment: it forwards every verb unchanged, adding the process's peak RSS to ``next``
+    reports when the runtime sends none (only keepwarm's own Python runtime does).
+    Open it *before* the process starts: its address goes into ``AWS_LAMBDA_RUNTIME_API``.
+    """
+
+    def __init__(self, sink: RuntimeSink) -> None:
+        self._sink = sink
+        self._state = RuntimeState(self)
+        self._server = RuntimeApiServer(self._state)
+        self._pid: int | None = None
+
+    @classmethod
+    async def open(cls, sink: RuntimeSink) -> RuntimeApiChannel:
+        channel = cls(sink)
+        await channel._server.start()
+        return channel
+
+    @property
+    def address(self) -> str:
+        return self._server.address
+
+    def attach(self, pid: int) -> None:
+        """The runtime's process, once started (for Max Memory Used)."""
+        self._pid = pid
+
+    # -- RuntimeSink, forwarded ----------------------------------------------------------------
+    def runtime_next(self, report: dict[str, Any]) -> None:
+        if "rss_kb" not in report and self._pid is not None:
+            report = {**report, "rss_kb": _peak_rss_kb(self._pid)}
+        self._sink.runtime_next(report)
+
+    def runtime_response(self, request_id: str, body: bytes, content_type: str) -> None:
+        self._sink.runtime_response(request_id, body, content_type)
+
+    def runtime_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
+        self._sink.runtime_error(request_id, body, error_type)
+
+    def runtime_init_error(self, error_type: str | None, body: bytes) -> None:
+        self._sink.runtime_init_error(error_type, body)
+
+    # -- Channel -------------------------------------------------------------------------------
+    def deliver(self, invocation: Invocation, deadline_ms: int) -> None:
+        self._state.deliver(
+            Event(
+                request_id=invocation.request_id,
+                deadline_ms=deadline_ms,
+                invoked_arn=invocation.invoked_arn,
+                body=invocation.payload,
+                content_type=invocation.content_type,
+                client_context=invocation.client_context,
+                cognito_identity=invocation.cognito_identity,
+                trace_id=invocation.trace_id,
+            )
+        )
+
+    def close(self) -> None:
+        self._state.close()
+        self._server.close()
+
+
+def _peak_rss_kb(pid: int) -> int:
+    """VmHWM of a process (its peak resident set), 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0

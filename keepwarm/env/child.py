@@ -53,7 +53,14 @@ def _become_runtime(spec: dict[str, Any], ctl_fd: int) -> NoReturn:
     from keepwarm.runtimes.python import bootstrap, transport
 
     _python_path(spec["task_root"])
-    bootstrap.main(transport.PipeTransport(ctl_fd), spec.get("options", {}))
+    options = spec.get("options", {})
+    chosen: bootstrap.Transport
+    if options.get("transport") == "runtime-api":
+        os.close(ctl_fd)
+        chosen = transport.RuntimeApiTransport(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    else:
+        chosen = transport.PipeTransport(ctl_fd)
+    bootstrap.main(chosen, options)
 
 
 def run(spec: dict[str, Any], ctl_fd: int, log_fd: int) -> NoReturn:

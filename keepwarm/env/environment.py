@@ -20,10 +20,10 @@ from typing import Any
 from keepwarm import errors
 from keepwarm.config import FunctionConfig
 from keepwarm.env.cgroup import EnvCgroup
-from keepwarm.env.channel import Channel, PipeChannel
+from keepwarm.env.channel import Channel, PipeChannel, RuntimeApiChannel
 from keepwarm.env.host import EnvHost
 from keepwarm.env.launcher import Spawned, describe_exit
-from keepwarm.env.spec import Placement, lambda_variables, launch_spec
+from keepwarm.env.spec import Placement, exec_argv, lambda_variables, launch_spec
 from keepwarm.env.state import EnvState, check_transition
 from keepwarm.invocation import Invocation, InvocationResult, StartKind
 from keepwarm.observe import logs
@@ -99,12 +99,16 @@ class LocalEnvironment:
 
     # -- process -------------------------------------------------------------------------------
     async def _spawn(self) -> None:
+        argv = exec_argv(self.config, self.placement)
+        api: RuntimeApiChannel | None = None
+        if argv is not None or self.host.server.python_transport != "pipe":
+            api = await RuntimeApiChannel.open(self)  # listening before the process exists
         env = lambda_variables(
             self.config,
             self.host.server,
             self.placement,
             self.stream.name,
-            "127.0.0.1:9001",
+            api.address if api is not None else "127.0.0.1:9001",
             self.provisioned,
         )
         if self.host.cgroups is not None and self._cgroup is None:
@@ -112,17 +116,31 @@ class LocalEnvironment:
         if self._cgroup is not None:
             self._oom_base = self._cgroup.oom_kills()
         mode = "fork" if self.host.server.launch_mode == "fork" else "fresh"
+        options: dict[str, Any] = {"check_leaks": self.config.check_leaks}
+        if api is not None:
+            options["transport"] = "runtime-api"
         spec = launch_spec(
             self.config,
             self.placement,
             env,
-            mode,
+            "exec" if argv is not None else mode,
+            argv=argv,
             cgroup_procs=self._cgroup.procs_files if self._cgroup else None,
-            options={"check_leaks": self.config.check_leaks},
+            options=options,
         )
-        proc = await self.host.launcher.spawn(spec)
+        try:
+            proc = await self.host.launcher.spawn(spec)
+        except BaseException:
+            if api is not None:
+                api.close()
+            raise
         self._proc = proc
-        self._channel = PipeChannel(proc.control, self)
+        if api is None:
+            self._channel = PipeChannel(proc.control, self)
+        else:
+            proc.control.close()
+            api.attach(proc.pid)
+            self._channel = api
         self._loop.add_reader(proc.log_fd, self._drain_logs, proc)
         proc.exited.add_done_callback(lambda fut: self._on_exit(proc, fut))
 
@@ -331,6 +349,10 @@ class LocalEnvironment:
             return _error_body(errors.SANDBOX_TIMEDOUT, message), "Unhandled", "application/json"
         if answer.prior is not None and answer.prior.kind == "init_error":
             return answer.prior.body, "Unhandled", "application/json"
+        if answer.prior is not None and answer.prior.kind in ("response", "error"):
+            # Runtime API: answered, then exited (Node's uncaught exception): the caller
+            # already has its answer on Lambda; the exit only resets the environment.
+            return self._payload(run, answer.prior)
         exit_text = describe_exit(answer.status if answer.status is not None else 9)
         error_type = errors.RUNTIME_OOM if answer.oom else errors.RUNTIME_EXIT
         return (

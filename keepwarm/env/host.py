@@ -76,12 +76,14 @@ class EnvHost:
                 self.namespace = os.path.isdir(VAR_TASK)
         if mode == "namespace" and not self.namespace:
             raise RuntimeError("isolation=namespace needs root and mount namespaces")
-        if not self.namespace and mode != "none":
+        if not self.namespace:
+            why = "isolation is off" if mode == "none" else "not running as root"
             self.warnings.append(
-                "keepwarm: not running as root: environments share the host /tmp namespace "
-                "(private TMPDIR per environment instead) and see their code at its real path"
+                f"keepwarm: {why}: environments share the host's /tmp (each gets a private "
+                "TMPDIR instead) and see their code at its real path, not /var/task"
             )
-        self.cgroups = CgroupManager.detect(f"keepwarm-{os.getpid()}")
+        if self.server.memory_enforcement == "auto":
+            self.cgroups = CgroupManager.detect(f"keepwarm-{os.getpid()}")
         if self.cgroups is None:
             self.warnings.append(
                 "keepwarm: no writable cgroup memory controller: memory limits are enforced by "

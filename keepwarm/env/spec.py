@@ -8,6 +8,7 @@ the server's own environment variables).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ from keepwarm.config import FunctionConfig, ServerConfig
 VAR_TASK = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 XRAY_HOST = "169.254.79.129"
+OPT_BOOTSTRAP = "/opt/bootstrap"
+NODE_BOOTSTRAP = Path(__file__).resolve().parent.parent / "runtimes" / "node" / "bootstrap.js"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,12 @@ def lambda_variables(
     }
     if config.runtime_family != "custom":
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{config.runtime}"
+    if config.runtime_family == "node":
+        major = config.runtime.removeprefix("nodejs").split(".")[0]
+        env["NODE_PATH"] = (
+            f"/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:"
+            f"{RUNTIME_DIR}/node_modules:{RUNTIME_DIR}:{task_root}"
+        )
     if not placement.namespace:
         env["TMPDIR"] = str(placement.tmp_dir)
     env.update(config.environment)
@@ -109,3 +118,22 @@ def launch_spec(
         "argv": argv or [],
         "options": options or {},
     }
+
+
+def exec_argv(config: FunctionConfig, placement: Placement) -> list[str] | None:
+    """What a Node or custom runtime's process execs (after isolation set-up); None for Python.
+
+    Node: the machine's ``node`` running keepwarm's bootstrap, old space capped at 90% of the
+    function's memory as Lambda's own Node bootstrap does. Custom: ``bootstrap`` in the code
+    directory, else ``/opt/bootstrap`` (contract §2.6); a missing one fails the exec (exit 127).
+    """
+    family = config.runtime_family
+    if family == "node":
+        node = shutil.which("node") or "/usr/bin/node"
+        heap = config.memory_mb * 9 // 10
+        return [node, f"--max-old-space-size={heap}", str(NODE_BOOTSTRAP)]
+    if family == "custom":
+        if not (config.code_dir / "bootstrap").exists() and os.path.exists(OPT_BOOTSTRAP):
+            return [OPT_BOOTSTRAP]
+        return [f"{placement.task_root(config)}/bootstrap"]
+    return None

@@ -105,3 +105,36 @@ def test_max_memory_used_is_the_real_peak(tmp_path: Path, server: ServerConfig) 
         big = rt.invoke("m", {"mb": 200})
     assert small.max_memory_mb < 100
     assert 200 <= big.max_memory_mb < 512
+
+
+def test_memory_limit_without_cgroups_by_watching_rss(tmp_path: Path) -> None:
+    server = ServerConfig(data_dir=tmp_path / "data", memory_enforcement="rss")
+    source = """
+    import time
+
+    def handler(event, context):
+        blocks = []
+        while True:
+            blocks.append(bytearray(8 * 1024 * 1024))
+            time.sleep(0.01)
+    """
+    with Runtime([function(tmp_path, "hog", source, memory_mb=128, timeout_s=30)], server=server) as rt:
+        result = rt.invoke("hog")
+    assert result.error_type == "Runtime.OutOfMemory"
+    assert result.json()["errorMessage"].endswith("Runtime exited with error: signal: killed")
+
+
+def test_init_longer_than_the_init_timeout_is_retried_in_the_invoke(tmp_path: Path) -> None:
+    server = ServerConfig(data_dir=tmp_path / "data", init_timeout_s=0.3)
+    source = """
+    import time
+    time.sleep(5)
+
+    def handler(event, context):
+        return "never"
+    """
+    with Runtime([function(tmp_path, "slowinit", source, timeout_s=1)], server=server) as rt:
+        result = rt.invoke("slowinit")
+    assert result.error_type == "Sandbox.Timedout"
+    assert "Phase: init\tStatus: timeout" in result.logs
+    assert "Phase: invoke\tStatus: timeout" in result.logs

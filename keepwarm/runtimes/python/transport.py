@@ -1,13 +1,17 @@
-"""How the Python runtime talks to keepwarm: the fast framed socket (default).
+"""How the Python runtime talks to keepwarm: the fast framed socket (default) or the Runtime API.
 
 Both transports offer the Runtime API's verbs: ``next``, ``respond``, ``error``, ``init_error``.
-A response is held until the following ``next`` so that both leave in one write: the server
-then learns "answered" and "ready for the next event" together, and a caller that invokes again
-right after its answer always finds this environment idle.
+With the pipe, a response is held until the following ``next`` so that both leave in one write:
+the server then learns "answered" and "ready for the next event" together, and a caller that
+invokes again right after its answer always finds this environment idle. Over the Runtime API
+the two are separate requests, as for awslambdaric; the server ends an invocation at the
+following ``/next`` either way, so the behaviour is the same.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
 from dataclasses import dataclass
@@ -72,3 +76,64 @@ class PipeTransport:
                 os._exit(0)
             self._ready.extend(self._frames.feed(data))
         return self._ready.pop(0)
+
+
+_API = "/2018-06-01/runtime"
+
+
+class RuntimeApiTransport:
+    """The Runtime API 2018-06-01 over one keep-alive HTTP connection (stdlib ``http.client``).
+
+    What awslambdaric does, minus its C++ client: no timeout on ``/next`` (contract §2.1). The
+    statistics that the pipe sends with ``next`` travel in a ``Keepwarm-Report`` header, which
+    the server may ignore. A closed endpoint means the environment is going away: exit quietly.
+    """
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        self._conn = http.client.HTTPConnection(host, int(port), timeout=None)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        try:
+            self._conn.request(method, path, body=body, headers=headers or {})
+            response = self._conn.getresponse()
+            return response, response.read()
+        except (OSError, http.client.HTTPException):
+            os._exit(0)
+
+    def next(self, report: dict[str, Any] | None = None) -> Event:
+        headers = {"Keepwarm-Report": json.dumps(report, separators=(",", ":"))} if report else {}
+        response, body = self._call("GET", f"{_API}/invocation/next", headers=headers)
+        head = response.headers
+        return Event(
+            request_id=head.get("Lambda-Runtime-Aws-Request-Id", ""),
+            deadline_ms=int(head.get("Lambda-Runtime-Deadline-Ms") or 0),
+            invoked_arn=head.get("Lambda-Runtime-Invoked-Function-Arn", ""),
+            body=body,
+            content_type=head.get("Content-Type", ""),
+            client_context=head.get("Lambda-Runtime-Client-Context"),
+            cognito_identity=head.get("Lambda-Runtime-Cognito-Identity"),
+            trace_id=head.get("Lambda-Runtime-Trace-Id"),
+            tenant_id=head.get("Lambda-Runtime-Aws-Tenant-Id"),
+        )
+
+    def respond(self, request_id: str, body: bytes, content_type: str) -> None:
+        path = f"{_API}/invocation/{request_id}/response"
+        self._call("POST", path, body, {"Content-Type": content_type})
+
+    def error(self, request_id: str, body: bytes) -> None:
+        path = f"{_API}/invocation/{request_id}/error"
+        self._call("POST", path, body, {"Content-Type": "application/json"})
+
+    def init_error(self, error_type: str, body: bytes) -> None:
+        headers = {
+            "Content-Type": "application/json",
+            "Lambda-Runtime-Function-Error-Type": error_type,
+        }
+        self._call("POST", f"{_API}/init/error", body, headers)

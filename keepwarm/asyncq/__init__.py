@@ -1,0 +1,1 @@
+"""Durable asynchronous invocation: a SQLite queue and a dispatcher with Lambda's retry policy."""

@@ -1,0 +1,298 @@
+"""CreateFunction, GetFunction, ListFunctions, UpdateFunction*, DeleteFunction.
+
+Why the order of effects: code is unpacked and every value validated before any state changes;
+the router gets the new version before the record says so, so an invocation never finds a
+record whose environments cannot be created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+from typing import Any
+
+from keepwarm.config import FunctionConfig
+from keepwarm.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict
+from keepwarm.registry import code, inputs
+from keepwarm.registry.base import RegistryBase
+from keepwarm.registry.model import LATEST, FunctionRecord, FunctionSpec, configuration
+from keepwarm.registry.names import FunctionRef, constraint, parse_function
+
+PAGE_LIMIT = 50
+_LAMBDA_FIELDS = frozenset(
+    {"name", "handler", "code_dir", "runtime", "memory_mb", "timeout_s", "environment",
+     "reserved_concurrency", "ephemeral_storage_mb", "version", "revision"}
+)  # fmt: skip
+
+
+class FunctionOps(RegistryBase):
+    # -- start-up ------------------------------------------------------------------------------
+    async def load(self, templates: list[FunctionConfig]) -> None:
+        """Stored functions, then template functions (a template wins over a stored name)."""
+        stored = await asyncio.to_thread(self.store.load_all) if self.store else []
+        for record in stored:
+            record.state, record.last_update_status = "Active", "Successful"
+            self.records[record.name] = record
+        for config in templates:
+            self.records[config.name] = template_record(config)
+        for record in self.records.values():
+            await self.deploy(record, record.latest)
+            for spec in record.versions.values():
+                await self.deploy(record, spec)
+        await asyncio.to_thread(self._collect_garbage)
+
+    def _collect_garbage(self) -> None:
+        """Code directories no version refers to any more (deletes are deferred to here so a
+        draining environment never loses its code)."""
+        if not self.code_root.is_dir():
+            return
+        used = {
+            Path(s.code_dir).resolve()
+            for r in self.records.values()
+            for s in (r.latest, *r.versions.values())
+        }
+        for fdir in self.code_root.iterdir():
+            if fdir.name not in self.records:
+                shutil.rmtree(fdir, ignore_errors=True)
+                continue
+            for entry in fdir.iterdir():
+                if entry.is_dir() and entry.resolve() not in used:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    entry.with_suffix(".zip").unlink(missing_ok=True)
+
+    # -- create --------------------------------------------------------------------------------
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        fields = inputs.create_fields(body)
+        ref = parse_function(str(fields["name"]))
+        if ref.qualifier is not None:
+            raise InvalidParameterValue("Unqualified function name expected for CreateFunction.")
+        fields["name"] = ref.name
+        if ref.name in self.records:
+            raise ResourceConflict(f"Function already exist: {ref.name}")
+        self.code_root.mkdir(parents=True, exist_ok=True)
+        inputs.validate(fields, self.code_root)
+        code_dir, sha, size = await self._unpack(ref.name, inputs.zip_bytes(body.get("Code")))
+        spec = FunctionSpec(code_dir=str(code_dir), code_sha256=sha, code_size=size, **fields)
+        if ref.name in self.records:  # raced with another create while unpacking
+            raise ResourceConflict(f"Function already exist: {ref.name}")
+        record = FunctionRecord(latest=spec, tags=dict(body.get("Tags") or {}))
+        self.records[ref.name] = record
+        reserved = body.get("ReservedConcurrentExecutions")
+        if isinstance(reserved, int):
+            record.reserved = reserved
+        await self.deploy(record, spec)
+        shown = spec
+        if body.get("Publish"):
+            shown = await self._publish(record)
+        out = configuration(shown, self.server, state="Pending")
+        self.settle(record)
+        await self.persist(record)
+        return out
+
+    async def _unpack(self, name: str, data: bytes) -> tuple[Path, str, int]:
+        root = self.code_root / name
+        code_dir = await asyncio.to_thread(code.unpack, data, root)
+        zip_path = code_dir.with_suffix(".zip")
+        if not zip_path.exists():
+            await asyncio.to_thread(zip_path.write_bytes, data)
+        return code_dir, code.sha256_b64(data), len(data)
+
+    async def _publish(self, record: FunctionRecord, description: str | None = None) -> FunctionSpec:
+        """Snapshot ``$LATEST`` as the next number (shared with PublishVersion)."""
+        number = str(record.next_version)
+        record.next_version += 1
+        spec = record.latest.changed(version=number)
+        if description is not None:
+            spec = spec.changed(description=description)
+        record.versions[number] = spec
+        await self.deploy(record, spec)
+        return spec
+
+    # -- read ----------------------------------------------------------------------------------
+    def get_configuration(self, ref: FunctionRef) -> dict[str, Any]:
+        spec = self.spec_for(ref)
+        record = self.records[ref.name]
+        if spec.version == LATEST:
+            return configuration(
+                spec, self.server, state=record.state, update_status=record.last_update_status
+            )
+        return configuration(spec, self.server)
+
+    def get(self, ref: FunctionRef) -> dict[str, Any]:
+        record = self.record(ref.name, ref.qualifier)
+        config = self.get_configuration(ref)
+        spec = self.spec_for(ref)
+        location = f"{self.public_url}/_keepwarm/code/{record.name}/{Path(spec.code_dir).name}.zip"
+        out: dict[str, Any] = {
+            "Configuration": config,
+            "Code": {"RepositoryType": "S3", "Location": location},
+        }
+        if record.tags:
+            out["Tags"] = dict(record.tags)
+        if record.reserved is not None:
+            out["Concurrency"] = {"ReservedConcurrentExecutions": record.reserved}
+        return out
+
+    def code_zip(self, name: str, digest: str) -> Path:
+        record = self.record(name)
+        path = self.code_root / record.name / f"{digest}.zip"
+        if "/" in digest or not path.is_file():
+            raise InvalidParameterValue("No such code package.")
+        return path
+
+    def list(
+        self, marker: str | None, max_items: str | None, function_version: str | None
+    ) -> dict[str, Any]:
+        if function_version not in (None, "", "ALL"):
+            raise constraint(
+                function_version, "functionVersion", "satisfy enum value set: [ALL]"
+            )
+        specs: list[FunctionSpec] = []
+        for name in sorted(self.records):
+            record = self.records[name]
+            specs.append(record.latest)
+            if function_version == "ALL":
+                specs.extend(record.versions[v] for v in sorted(record.versions, key=int))
+        page, next_marker = paginate(specs, marker, max_items)
+        out: dict[str, Any] = {
+            "Functions": [configuration(s, self.server, listing=True) for s in page]
+        }
+        if next_marker:
+            out["NextMarker"] = next_marker
+        return out
+
+    # -- update --------------------------------------------------------------------------------
+    def _check_revision(self, record: FunctionRecord, body: dict[str, Any]) -> None:
+        wanted = body.get("RevisionId")
+        if wanted and wanted != record.latest.revision_id:
+            raise PreconditionFailed(
+                "The Revision Id provided does not match the latest Revision Id. Call the "
+                "GetFunction/GetAlias API to retrieve the latest Revision Id"
+            )
+
+    async def update_code(self, ref: FunctionRef, body: dict[str, Any]) -> dict[str, Any]:
+        record = self.record(ref.name)
+        self._check_revision(record, body)
+        changes: dict[str, Any] = {}
+        if body.get("Architectures") is not None:
+            changes["architectures"] = inputs.architectures(body["Architectures"])
+        data = inputs.zip_bytes({"ZipFile": body.get("ZipFile"), "S3Bucket": body.get("S3Bucket"),
+                                 "S3Key": body.get("S3Key"), "ImageUri": body.get("ImageUri")})
+        code_dir, sha, size = await self._unpack(record.name, data)
+        spec = record.latest.changed(
+            code_dir=str(code_dir), code_sha256=sha, code_size=size, **changes
+        )
+        if body.get("DryRun"):
+            return configuration(spec, self.server)
+        return await self._apply(record, spec, bool(body.get("Publish")))
+
+    async def update_configuration(self, ref: FunctionRef, body: dict[str, Any]) -> dict[str, Any]:
+        record = self.record(ref.name)
+        self._check_revision(record, body)
+        changes = inputs.config_changes(body)
+        merged = {**_spec_fields(record.latest), **changes}
+        self.code_root.mkdir(parents=True, exist_ok=True)
+        inputs.validate(merged, self.code_root)
+        spec = record.latest.changed(**changes)
+        return await self._apply(record, spec, False)
+
+    async def _apply(self, record: FunctionRecord, spec: FunctionSpec, publish: bool) -> dict[str, Any]:
+        record.latest = spec
+        record.last_update_status = "InProgress"
+        await self.deploy(record, spec)
+        shown = await self._publish(record) if publish else spec
+        out = configuration(shown, self.server, state=record.state, update_status="InProgress")
+        self.settle(record)
+        await self.persist(record)
+        return out
+
+    # -- delete --------------------------------------------------------------------------------
+    async def delete(self, ref: FunctionRef) -> None:
+        record = self.record(ref.name, ref.qualifier)
+        if ref.qualifier is None:
+            del self.records[record.name]
+            await self.runtime.router.remove(record.name)
+            if self.store is not None and record.origin == "api":
+                await self.store.delete(record.name)
+            return
+        await self.delete_version(record, ref.qualifier)
+
+    async def delete_version(self, record: FunctionRecord, qualifier: str) -> None:
+        if qualifier == LATEST:
+            raise InvalidParameterValue(
+                "$LATEST version cannot be deleted without deleting the function."
+            )
+        if qualifier not in record.versions:
+            raise InvalidParameterValue(
+                "Deletion of aliases is not currently supported."
+                if qualifier in record.aliases
+                else f"Function not found: {self.arn(record.name, qualifier)}"
+            )
+        users = sorted(a.name for a in record.aliases.values() if a.function_version == qualifier)
+        if users:
+            raise ResourceConflict(
+                f"Unable to delete version because the following aliases reference it: {users}"
+            )
+        del record.versions[qualifier]
+        await self.runtime.router.remove(record.name, qualifier)
+        await self.persist(record)
+
+
+def _spec_fields(spec: FunctionSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name, "handler": spec.handler, "runtime": spec.runtime, "role": spec.role,
+        "memory": spec.memory, "timeout": spec.timeout, "environment": spec.environment,
+        "ephemeral_storage": spec.ephemeral_storage, "description": spec.description,
+    }  # fmt: skip
+
+
+def paginate(
+    items: list[FunctionSpec], marker: str | None, max_items: str | None
+) -> tuple[list[FunctionSpec], str | None]:
+    """Marker = ``name:version`` of the first item of the page; at most 50 per page."""
+    size = PAGE_LIMIT
+    if max_items not in (None, ""):
+        try:
+            size = int(max_items)
+        except ValueError:
+            raise constraint(max_items, "maxItems", "be an integer") from None
+        if not 1 <= size <= 10000:
+            raise constraint(max_items, "maxItems", "have value between 1 and 10000")
+        size = min(size, PAGE_LIMIT)
+    keys = [f"{s.name}:{s.version}" for s in items]
+    start = 0
+    if marker:
+        if marker not in keys:
+            raise InvalidParameterValue(f"Invalid marker: {marker}")
+        start = keys.index(marker)
+    end = start + size
+    return items[start:end], keys[end] if end < len(keys) else None
+
+
+def template_record(config: FunctionConfig) -> FunctionRecord:
+    """A template function as a registry record (not persisted: the template is its source)."""
+    sha, size = code.directory_digest(config.code_dir)
+    extras = {
+        k: v
+        for k, v in vars(config).items()
+        if k not in _LAMBDA_FIELDS and k != "provisioned_concurrency"
+    }
+    extras["provisioned_concurrency"] = config.provisioned_concurrency
+    spec = FunctionSpec(
+        name=config.name,
+        handler=config.handler,
+        runtime=config.runtime,
+        role="arn:aws:iam::000000000000:role/keepwarm-template",
+        code_dir=str(config.code_dir),
+        code_sha256=sha,
+        code_size=size,
+        timeout=config.timeout_s,
+        memory=config.memory_mb,
+        environment=dict(config.environment),
+        ephemeral_storage=config.ephemeral_storage_mb,
+        extras=extras,
+    )
+    return FunctionRecord(
+        latest=spec, origin="template", state="Active", reserved=config.reserved_concurrency
+    )

@@ -1,0 +1,141 @@
+"""CreateFunction / UpdateFunction* request bodies → validated ``FunctionSpec`` changes.
+
+Why separate from the service: these are Lambda's input rules (which member is required, what
+a missing value defaults to, which words reject a bad one); the service only sequences effects.
+Value ranges are checked by ``FunctionConfig`` so a template, the Python API and the HTTP API
+reject the same things with the same messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from pathlib import Path
+from typing import Any
+
+from keepwarm.config import FunctionConfig
+from keepwarm.errors import InvalidParameterValue
+from keepwarm.registry.names import constraint
+
+ROLE_PATTERN = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
+ARCHITECTURES = ("x86_64", "arm64")
+
+
+def require(body: dict[str, Any], key: str, field: str) -> Any:
+    value = body.get(key)
+    if value is None:
+        raise constraint("null", field, "not be null")
+    return value
+
+
+def check_role(role: str) -> None:
+    if not isinstance(role, str) or not re.fullmatch(ROLE_PATTERN, role):
+        raise constraint(role, "role", f"satisfy regular expression pattern: {ROLE_PATTERN}")
+
+
+def zip_bytes(code: Any) -> bytes:
+    """``Code.ZipFile`` (base64 in JSON); S3 and image sources are not available locally."""
+    if not isinstance(code, dict):
+        raise InvalidParameterValue("Code must be an object with a ZipFile member.")
+    if code.get("ImageUri"):
+        raise InvalidParameterValue("keepwarm runs Zip packages only; ImageUri is not supported.")
+    if code.get("S3Bucket") or code.get("S3Key"):
+        raise InvalidParameterValue(
+            "keepwarm has no S3: upload the package as Code.ZipFile instead of S3Bucket/S3Key."
+        )
+    raw = code.get("ZipFile")
+    if not isinstance(raw, str) or not raw:
+        raise InvalidParameterValue("Please provide a source for function code.")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidParameterValue(
+            "Could not unzip uploaded file. Please check your file, then try to upload again."
+        ) from exc
+
+
+def config_changes(body: dict[str, Any]) -> dict[str, Any]:
+    """FunctionSpec fields named by a request body (only those present)."""
+    out: dict[str, Any] = {}
+    simple = {
+        "Handler": "handler",
+        "Runtime": "runtime",
+        "Role": "role",
+        "Description": "description",
+        "Timeout": "timeout",
+        "MemorySize": "memory",
+    }
+    for key, attr in simple.items():
+        if body.get(key) is not None:
+            out[attr] = body[key]
+    if "Environment" in body:
+        variables = (body.get("Environment") or {}).get("Variables") or {}
+        out["environment"] = {str(k): str(v) for k, v in variables.items()}
+    if body.get("EphemeralStorage") is not None:
+        out["ephemeral_storage"] = int(body["EphemeralStorage"].get("Size", 512))
+    if body.get("DeadLetterConfig") is not None:
+        out["dead_letter_target"] = body["DeadLetterConfig"].get("TargetArn") or None
+    if body.get("TracingConfig") is not None:
+        out["tracing_mode"] = body["TracingConfig"].get("Mode") or "PassThrough"
+    if body.get("Layers") is not None:
+        out["layers"] = tuple(body["Layers"])
+    if body.get("Architectures") is not None:
+        out["architectures"] = architectures(body["Architectures"])
+    return out
+
+
+def architectures(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) != 1 or value[0] not in ARCHITECTURES:
+        raise constraint(
+            value, "architectures", "satisfy enum value set: [x86_64, arm64] and have length 1"
+        )
+    return (str(value[0]),)
+
+
+def validate(fields: dict[str, Any], scratch_dir: Path) -> None:
+    """Run Lambda's value checks (through FunctionConfig) before anything is written."""
+    description = fields.get("description", "")
+    if len(description) > 256:
+        raise constraint(description, "description", "have length less than or equal to 256")
+    if "role" in fields:
+        check_role(fields["role"])
+    if len(fields.get("layers", ())) > 5:
+        raise InvalidParameterValue("Cannot reference more than 5 layers.")
+    for key in ("timeout", "memory", "ephemeral_storage"):
+        if key in fields and not isinstance(fields[key], int):
+            raise constraint(fields[key], key, "be an integer")
+    FunctionConfig(
+        name=fields["name"],
+        handler=fields["handler"],
+        code_dir=scratch_dir,
+        runtime=fields["runtime"],
+        memory_mb=fields["memory"],
+        timeout_s=fields["timeout"],
+        environment=fields["environment"],
+        ephemeral_storage_mb=fields["ephemeral_storage"],
+    )
+
+
+def create_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """Defaults of CreateFunction, overlaid with what the body gives."""
+    name = require(body, "FunctionName", "functionName")
+    check_role(require(body, "Role", "role"))
+    if body.get("PackageType", "Zip") != "Zip":
+        raise InvalidParameterValue("keepwarm runs Zip packages only; PackageType Image is not supported.")
+    if not body.get("Runtime") or not body.get("Handler"):
+        raise InvalidParameterValue(
+            "Runtime and Handler are mandatory parameters for functions created with deployment "
+            "packages."
+        )
+    fields: dict[str, Any] = {
+        "name": name,
+        "description": "",
+        "timeout": 3,
+        "memory": 128,
+        "environment": {},
+        "ephemeral_storage": 512,
+        "architectures": ("x86_64",),
+    }
+    fields.update(config_changes(body))
+    return fields

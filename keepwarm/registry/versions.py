@@ -1,0 +1,141 @@
+"""PublishVersion, ListVersionsByFunction and aliases.
+
+Why versions are pools: a published version is an immutable snapshot, so it gets environments of
+its own (``FunctionConfig(version="N")``) and ``X-Amz-Executed-Version`` is simply the pool's
+version; an alias is only a pointer resolved at invoke time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keepwarm.errors import (
+    FunctionNotFound,
+    InvalidParameterValue,
+    PreconditionFailed,
+    ResourceConflict,
+    ResourceNotFound,
+)
+from keepwarm.registry.functions import FunctionOps, paginate
+from keepwarm.registry.model import LATEST, Alias, FunctionRecord, configuration, new_revision
+from keepwarm.registry.model import alias_shape as _alias_shape
+from keepwarm.registry.names import FunctionRef, check_alias_name, is_version
+
+
+class VersionOps(FunctionOps):
+    async def publish_version(self, ref: FunctionRef, body: dict[str, Any]) -> dict[str, Any]:
+        record = self.record(ref.name)
+        latest = record.latest
+        if body.get("CodeSha256") and body["CodeSha256"] != latest.code_sha256:
+            raise InvalidParameterValue(
+                f"CodeSHA256 ({body['CodeSha256']}) is different from current CodeSHA256 in "
+                f"$LATEST ({latest.code_sha256}). Please try again."
+            )
+        if body.get("RevisionId") and body["RevisionId"] != latest.revision_id:
+            raise PreconditionFailed(
+                "The Revision Id provided does not match the latest Revision Id. Call the "
+                "GetFunction/GetAlias API to retrieve the latest Revision Id"
+            )
+        newest = max(record.versions, key=int, default=None)
+        if newest is not None and record.versions[newest].same_as(latest):
+            return configuration(record.versions[newest], self.server)
+        spec = await self._publish(record, body.get("Description"))
+        await self.persist(record)
+        return configuration(spec, self.server)
+
+    def list_versions(
+        self, ref: FunctionRef, marker: str | None, max_items: str | None
+    ) -> dict[str, Any]:
+        record = self.record(ref.name)
+        specs = [record.latest, *(record.versions[v] for v in sorted(record.versions, key=int))]
+        page, next_marker = paginate(specs, marker, max_items)
+        out: dict[str, Any] = {"Versions": [configuration(s, self.server) for s in page]}
+        if next_marker:
+            out["NextMarker"] = next_marker
+        return out
+
+    # -- aliases -------------------------------------------------------------------------------
+    def _check_version(self, record: FunctionRecord, version: str) -> None:
+        if version != LATEST and version not in record.versions:
+            raise FunctionNotFound(self.arn(record.name, version))
+
+    def _weights(self, record: FunctionRecord, body: dict[str, Any]) -> dict[str, float] | None:
+        routing = body.get("RoutingConfig")
+        if routing is None:
+            return None
+        weights = {str(k): float(v) for k, v in (routing.get("AdditionalVersionWeights") or {}).items()}
+        for version, weight in weights.items():
+            self._check_version(record, version)
+            if not 0.0 <= weight <= 1.0:
+                raise InvalidParameterValue(f"Invalid weight for version {version}: {weight}")
+        if sum(weights.values()) > 1.0:
+            raise InvalidParameterValue("The sum of the routing weights must not exceed 1.0.")
+        return weights
+
+    def _alias(self, record: FunctionRecord, name: str) -> Alias:
+        alias = record.aliases.get(name)
+        if alias is None:
+            raise ResourceNotFound(f"Cannot find alias arn: {self.arn(record.name, name)}")
+        return alias
+
+    async def create_alias(self, ref: FunctionRef, body: dict[str, Any]) -> dict[str, Any]:
+        record = self.record(ref.name)
+        name = str(body.get("Name") or "")
+        check_alias_name(name)
+        version = str(body.get("FunctionVersion") or "")
+        if not (version == LATEST or is_version(version)):
+            raise InvalidParameterValue(f"Invalid function version {version}")
+        self._check_version(record, version)
+        if name in record.aliases:
+            raise ResourceConflict(f"Alias already exists: {self.arn(record.name, name)}")
+        alias = Alias(name, version, str(body.get("Description") or ""))
+        alias.weights = self._weights(record, body) or {}
+        record.aliases[name] = alias
+        await self.persist(record)
+        return _alias_shape(alias, record.name, self.server)
+
+    def get_alias(self, ref: FunctionRef, name: str) -> dict[str, Any]:
+        record = self.record(ref.name)
+        return _alias_shape(self._alias(record, name), record.name, self.server)
+
+    async def update_alias(self, ref: FunctionRef, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        record = self.record(ref.name)
+        alias = self._alias(record, name)
+        if body.get("RevisionId") and body["RevisionId"] != alias.revision_id:
+            raise PreconditionFailed(
+                "The Revision Id provided does not match the latest Revision Id. Call the "
+                "GetFunction/GetAlias API to retrieve the latest Revision Id"
+            )
+        if body.get("FunctionVersion"):
+            self._check_version(record, str(body["FunctionVersion"]))
+            alias.function_version = str(body["FunctionVersion"])
+        if body.get("Description") is not None:
+            alias.description = str(body["Description"])
+        weights = self._weights(record, body)
+        if weights is not None:
+            alias.weights = weights
+        alias.revision_id = new_revision()
+        await self.persist(record)
+        return _alias_shape(alias, record.name, self.server)
+
+    async def delete_alias(self, ref: FunctionRef, name: str) -> None:
+        record = self.record(ref.name)
+        if record.aliases.pop(name, None) is not None:
+            record.event_invoke.pop(name, None)
+            await self.persist(record)
+
+    def list_aliases(
+        self, ref: FunctionRef, version: str | None, marker: str | None, max_items: str | None
+    ) -> dict[str, Any]:
+        record = self.record(ref.name)
+        aliases = [
+            _alias_shape(a, record.name, self.server)
+            for _, a in sorted(record.aliases.items())
+            if not version or a.function_version == version
+        ]
+        start = int(marker) if marker and marker.isdigit() else 0
+        size = min(int(max_items), 50) if max_items and max_items.isdigit() else 50
+        out: dict[str, Any] = {"Aliases": aliases[start : start + size]}
+        if start + size < len(aliases):
+            out["NextMarker"] = str(start + size)
+        return out

@@ -1,0 +1,117 @@
+"""What an environment sees: Lambda's variables and nothing of the host; its own /tmp; /var/task."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from keepwarm import AsyncRuntime, Runtime, ServerConfig
+from tests.helpers import function
+
+PROBE = """
+import os
+
+def handler(event, context):
+    if event.get("write"):
+        with open("/tmp/mine", "w") as fh:
+            fh.write(event["write"])
+    def read(path):
+        try:
+            return open(path).read()
+        except OSError as exc:
+            return type(exc).__name__
+    return {
+        "env": dict(os.environ),
+        "cwd": os.getcwd(),
+        "tmp": read("/tmp/mine"),
+        "tmpdir": os.environ.get("TMPDIR"),
+        "peek": [read(p) for p in event.get("peek", [])],
+        "ls": {p: os.path.isdir(p) and sorted(os.listdir(p)) for p in event.get("ls", [])},
+    }
+"""
+
+NAMESPACES = os.geteuid() == 0
+
+
+@pytest.fixture
+def host_secret() -> Iterator[str]:
+    os.environ["KEEPWARM_TEST_HOST_SECRET"] = "s3cr3t-host-value"
+    yield "KEEPWARM_TEST_HOST_SECRET"
+    del os.environ["KEEPWARM_TEST_HOST_SECRET"]
+
+
+def test_lambda_variables_present_host_variables_absent(
+    tmp_path: Path, server: ServerConfig, host_secret: str
+) -> None:
+    fn = function(tmp_path, "probe", PROBE, memory_mb=256, environment={"STAGE": "test"})
+    with Runtime([fn], server=server) as rt:
+        env = rt.invoke("probe").json()["env"]
+    assert host_secret not in env
+    assert "s3cr3t-host-value" not in env.values()
+    expected = {
+        "AWS_LAMBDA_FUNCTION_NAME": "probe",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/probe",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "_HANDLER": "app.handler",
+        "LAMBDA_RUNTIME_DIR": "/var/runtime",
+        "TZ": ":UTC",
+        "LANG": "en_US.UTF-8",
+        "LC_CTYPE": "C.UTF-8",
+        "SHLVL": "0",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "STAGE": "test",
+    }
+    assert {k: env.get(k) for k in expected} == expected
+    for key in ("AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_RUNTIME_API", "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PATH", "LD_LIBRARY_PATH"):
+        assert env.get(key), key
+    assert "AWS_LAMBDA_FUNCTION_TIMEOUT" not in env
+    assert env["AWS_ACCESS_KEY_ID"] != os.environ.get("AWS_ACCESS_KEY_ID")
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="mount namespaces need root")
+def test_code_at_var_task_and_data_dir_hidden(tmp_path: Path, server: ServerConfig) -> None:
+    fn = function(tmp_path, "probe", PROBE)
+    data = str(server.data_dir.resolve())
+    with Runtime([fn], server=server) as rt:
+        out = rt.invoke("probe", {"ls": ["/var/task", data]}).json()
+    assert out["cwd"] == "/var/task" and out["env"]["LAMBDA_TASK_ROOT"] == "/var/task"
+    assert out["ls"]["/var/task"] == ["app.py"]
+    assert out["ls"][data] in ([], False)
+
+
+def test_each_environment_has_a_private_tmp_that_persists_while_warm(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    async def main() -> list[dict[str, object]]:
+        fns = [function(tmp_path, "a", PROBE), function(tmp_path, "b", PROBE)]
+        async with AsyncRuntime(fns, server=server) as rt:
+            await rt.invoke("a", {"write": "from-a"})
+            await rt.invoke("b", {"write": "from-b"})
+            again_a, again_b = await rt.invoke("a"), await rt.invoke("b")
+            c1, c2 = await asyncio.gather(rt.invoke("a"), rt.invoke("a"))
+            return [again_a.json(), again_b.json(), c1.json(), c2.json()]
+
+    a, b, c1, c2 = asyncio.run(main())
+    assert (a["tmp"], b["tmp"]) == ("from-a", "from-b")
+    assert sorted([c1["tmp"], c2["tmp"]]) == ["FileNotFoundError", "from-a"]
+
+
+def test_without_namespaces_tmpdir_is_private(tmp_path: Path) -> None:
+    server = ServerConfig(data_dir=tmp_path / "data", isolation="none")
+    fn = function(tmp_path, "probe", PROBE)
+    with Runtime([fn], server=server) as rt:
+        out = rt.invoke("probe").json()
+        warnings = rt.warnings
+    assert out["tmpdir"] and out["tmpdir"].startswith(str((tmp_path / "data").resolve()))
+    assert out["cwd"] == str(fn.code_dir)
+    assert any("TMPDIR" in w for w in warnings)
