@@ -13,6 +13,10 @@ const { toRapidResponse } = require('./errors.js');
 
 const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
 
+function headerSafe(value) {
+  return String(value).replace(/[^\t\x20-\x7e]/g, '');
+}
+
 function serialize(body) {
   try {
     return JSON.stringify(body === undefined ? null : body);
@@ -75,13 +79,13 @@ class RapidClient {
 
   postInvocationError(error, id, callback) {
     const response = toRapidResponse(error);
-    const headers = { [ERROR_TYPE_HEADER]: String(response.errorType) };
+    const headers = { [ERROR_TYPE_HEADER]: headerSafe(response.errorType) };
     this._post(`/invocation/${encodeURIComponent(id)}/error`, serialize(response), headers, callback);
   }
 
   postInitError(error, callback) {
     const response = toRapidResponse(error);
-    const headers = { [ERROR_TYPE_HEADER]: String(response.errorType) };
+    const headers = { [ERROR_TYPE_HEADER]: headerSafe(response.errorType) };
     this._post('/init/error', serialize(response), headers, callback);
   }
 }

@@ -1,0 +1,85 @@
+"""AWS's REST-JSON shapes: the only place an error becomes a status code and a JSON body.
+
+Why one place: botocore reads the error code from ``x-amzn-ErrorType`` and the message from the
+body's ``message``; every handler raising ``keepwarm.errors`` types and this module rendering
+them is what keeps the shapes identical across the ~30 operations.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keepwarm.errors import InvalidRequestContent, RequestTooLarge, ServiceError, http_status
+
+JSON = "application/json"
+CONTROL_LIMIT = 69_905_067  # a 50 MB zip, base64-encoded, as Lambda's CreateFunction allows
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def json_response(data: Any, status: int = 200, request_id: str | None = None) -> Response:
+    return Response(
+        json.dumps(data, separators=(",", ":")),
+        status,
+        {"x-amzn-RequestId": request_id or new_request_id()},
+        media_type=JSON,
+    )
+
+
+def empty(status: int = 204, request_id: str | None = None) -> Response:
+    return Response(b"", status, {"x-amzn-RequestId": request_id or new_request_id()})
+
+
+def error_response(error: ServiceError, request_id: str | None = None) -> Response:
+    headers = {"x-amzn-ErrorType": error.code, "x-amzn-RequestId": request_id or new_request_id()}
+    return Response(json.dumps(error.body()), http_status(error), headers, media_type=JSON)
+
+
+def http_error_response(exc: HTTPException) -> Response:
+    """Routing misses (unknown path, wrong method), still in AWS's error shape."""
+    code = "UnknownOperationException" if exc.status_code in (404, 405) else "ServiceException"
+    body = {"Type": "User", "message": f"{exc.detail}"}
+    headers = {"x-amzn-ErrorType": code, "x-amzn-RequestId": new_request_id()}
+    return Response(json.dumps(body), exc.status_code, headers, media_type=JSON)
+
+
+async def read_body(request: Request, limit: int, too_large: Callable[[], ServiceError]) -> bytes:
+    """The body, refusing to buffer more than ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _control_too_large() -> ServiceError:
+    return RequestTooLarge(f"Request must be smaller than {CONTROL_LIMIT} bytes for the operation")
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """A control-plane request body: a JSON object (empty body → ``{}``)."""
+    body = await read_body(request, CONTROL_LIMIT, _control_too_large)
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidRequestContent("Could not parse request body into json: expected an object")
+    return data

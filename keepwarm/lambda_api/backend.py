@@ -1,0 +1,98 @@
+"""Everything a serving process runs, started and stopped in order on uvicorn's event loop.
+
+Why an object: the lifespan starts the runtime, the registry (stored and template functions),
+the async dispatcher and the watcher, and must stop them in the reverse order so that no
+environment and no child process outlives the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from keepwarm.api import AsyncRuntime
+from keepwarm.asyncq.dispatcher import Dispatcher
+from keepwarm.asyncq.policy import RetryPolicy
+from keepwarm.asyncq.store import EventStore
+from keepwarm.config import FunctionConfig, ServerConfig
+from keepwarm.registry.invoker import Invoker
+from keepwarm.registry.service import FunctionService
+from keepwarm.registry.store import FunctionStore
+
+log = logging.getLogger("keepwarm.serve")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    data_dir: Path = Path(".keepwarm")
+    template: Path | None = None
+    keep_alive_s: float | None = None
+    watch: bool = False
+    host: str = "127.0.0.1"
+    port: int = 9001
+    insecure: bool = False
+    activation_delay_s: float = 0.0
+    async_time_scale: float | None = None
+    shutdown_timeout_s: float = 30.0
+    persist: bool = True
+
+    def server_config(self) -> ServerConfig:
+        if self.keep_alive_s is None:
+            return ServerConfig(data_dir=self.data_dir)
+        return ServerConfig(data_dir=self.data_dir, keep_alive_s=self.keep_alive_s)
+
+
+class Backend:
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        self.runtime = AsyncRuntime(server=options.server_config())
+        self.service: FunctionService
+        self.dispatcher: Dispatcher
+        self.invoker: Invoker
+        self.shutting_down = False
+        self._watch_task: asyncio.Task[None] | None = None
+        self._watch_stop = asyncio.Event()
+
+    def templates(self) -> list[FunctionConfig]:
+        if self.options.template is None:
+            return []
+        from keepwarm.template import load_template, template_file
+
+        return load_template(template_file(self.options.template))
+
+    async def start(self) -> None:
+        data = self.options.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        templates = self.templates()
+        await self.runtime.start()
+        store = FunctionStore(data / "registry.db") if self.options.persist else None
+        self.service = FunctionService(
+            self.runtime, store, activation_delay_s=self.options.activation_delay_s
+        )
+        self.service.public_url = f"http://{self.options.host}:{self.options.port}"
+        await self.service.load(templates)
+        policy = RetryPolicy.from_env(self.options.async_time_scale)
+        self.dispatcher = Dispatcher(EventStore(data / "events.db"), self.service, policy)
+        await self.dispatcher.start()
+        self.invoker = Invoker(self.service, self.dispatcher)
+        if self.options.watch and self.options.template is not None:
+            from keepwarm.registry.watch import watch_template
+
+            self._watch_task = asyncio.ensure_future(
+                watch_template(self.options.template, self.service, self._watch_stop)
+            )
+
+    async def close(self) -> None:
+        self.shutting_down = True
+        if self._watch_task is not None:
+            self._watch_stop.set()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._watch_task, 5)
+        with contextlib.suppress(AttributeError):
+            await self.dispatcher.close(self.options.shutdown_timeout_s)
+        with contextlib.suppress(AttributeError):
+            await self.service.close()
+        await self.runtime.close()

@@ -1,0 +1,61 @@
+"""Invoke and InvokeAsync handlers: headers in, ``Invoker`` call, headers out."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keepwarm.errors import ServiceFailure
+from keepwarm.lambda_api import _render
+from keepwarm.lambda_api.backend import Backend
+from keepwarm.registry.invoker import SYNC_LIMIT, InvokeOutcome, InvokeRequest, too_large_sync
+from keepwarm.registry.names import parse_function
+
+
+def backend(request: Request) -> Backend:
+    value: Backend = request.app.state.backend
+    return value
+
+
+def _response(out: InvokeOutcome) -> Response:
+    headers = {"x-amzn-RequestId": out.request_id}
+    if out.executed_version is not None:
+        headers["X-Amz-Executed-Version"] = out.executed_version
+    if out.function_error is not None:
+        headers["X-Amz-Function-Error"] = out.function_error
+    if out.log_result is not None:
+        headers["X-Amz-Log-Result"] = out.log_result
+    media = out.content_type if out.status == 200 else None
+    return Response(out.payload, out.status, headers, media_type=media)
+
+
+async def invoke(request: Request) -> Response:
+    """POST /2015-03-31/functions/{FunctionName}/invocations"""
+    b = backend(request)
+    body = await _render.read_body(request, SYNC_LIMIT, too_large_sync)
+    headers = request.headers
+    req = InvokeRequest(
+        parse_function(request.path_params["FunctionName"], request.query_params.get("Qualifier")),
+        body,
+        headers.get("x-amz-invocation-type", "RequestResponse"),
+        headers.get("x-amz-log-type", "None"),
+        headers.get("x-amz-client-context"),
+    )
+    try:
+        return _response(await b.invoker.invoke(req))
+    except asyncio.CancelledError:
+        if not b.shutting_down:
+            raise
+        return _render.error_response(
+            ServiceFailure("keepwarm is shutting down: the invocation did not finish in time.")
+        )
+
+
+async def invoke_async(request: Request) -> Response:
+    """POST /2014-11-13/functions/{FunctionName}/invoke-async/ (deprecated)"""
+    body = await _render.read_body(request, SYNC_LIMIT, too_large_sync)
+    ref = parse_function(request.path_params["FunctionName"])
+    out = await backend(request).invoker.invoke_async_legacy(ref, body)
+    return Response(out.payload, 202, {"x-amzn-RequestId": out.request_id}, media_type="application/json")
