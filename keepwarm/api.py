@@ -18,9 +18,12 @@ from typing import Any, TypeVar
 
 from keepwarm.clock import Clock, SystemClock
 from keepwarm.config import FunctionConfig, ServerConfig
+from keepwarm.env.environment import LocalEnvironment
 from keepwarm.env.host import EnvHost
-from keepwarm.errors import InvalidRequestContent
+from keepwarm.env.state import EnvState
+from keepwarm.errors import InvalidRequestContent, Throttled
 from keepwarm.invocation import Invocation, InvocationResult
+from keepwarm.observe.metrics import Metrics
 from keepwarm.pool.pool import FunctionPool, Listener
 from keepwarm.pool.router import LATEST, Router
 
@@ -48,6 +51,18 @@ def _load(
     return configs
 
 
+def _tee(first: Listener, second: Listener | None) -> Listener:
+    """Metrics see every state change; the caller's listener, if any, sees it too."""
+    if second is None:
+        return first
+
+    def both(env: LocalEnvironment, old: EnvState, new: EnvState) -> None:
+        first(env, old, new)
+        second(env, old, new)
+
+    return both
+
+
 class AsyncRuntime:
     """Functions, their environments and the router, on the running event loop."""
 
@@ -67,7 +82,8 @@ class AsyncRuntime:
         self._reap_interval = reap_interval
         self._listener = listener
         self.host = EnvHost(self.server, self.clock)
-        self.router = Router(self.host, listener)
+        self.metrics = Metrics()
+        self.router = Router(self.host, _tee(self.metrics.on_state, listener))
 
     async def start(self) -> AsyncRuntime:
         await self.host.start()
@@ -102,7 +118,13 @@ class AsyncRuntime:
             invoked_arn=arn,
             client_context=client_context,
         )
-        return await self.router.invoke(pool.config.name, inv, version)
+        try:
+            result = await self.router.invoke(pool.config.name, inv, version)
+        except Throttled:
+            self.metrics.throttled(pool.config.name)
+            raise
+        self.metrics.record(result)
+        return result
 
     async def add(self, config: FunctionConfig) -> FunctionPool:
         return await self.router.add(config)

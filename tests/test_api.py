@@ -182,3 +182,16 @@ def test_event_reaches_the_handler_as_json(tmp_path: Path, server: ServerConfig)
     event = {"a": [1, 2, {"b": None}], "s": "x" * 1000}
     with Runtime([function(tmp_path, "echo", echo)], server=server) as rt:
         assert json.loads(rt.invoke("echo", event).payload) == event
+
+
+def test_runtime_is_safe_for_concurrent_threads(tmp_path: Path, server: ServerConfig) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    echo = "def handler(event, context):\n    return event['i']\n"
+    with Runtime([function(tmp_path, "echo", echo)], server=server) as rt:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda i: rt.invoke("echo", {"i": i}), range(64)))
+        envs = rt.environments("echo")
+    assert [r.json() for r in results] == list(range(64))
+    assert 1 <= len(envs) <= 8
+    assert sum(e["invocations"] for e in envs) == 64

@@ -104,7 +104,9 @@ class Dispatcher:
         try:
             target = self.service.target(FunctionRef(event.function, event.qualifier))
         except FunctionNotFound:
-            log.warning("keepwarm: dropping event %s: %s no longer exists", event.id, event.function)
+            log.warning(
+                "keepwarm: dropping event %s: %s no longer exists", event.id, event.function
+            )
             await self.store.finish(event)
             return
         except ServiceError:
@@ -117,7 +119,9 @@ class Dispatcher:
             payload=event.payload, request_id=event.id, invoked_arn=target.invoked_arn
         )
         try:
-            result = await self.service.runtime.router.invoke(target.name, invocation, target.version)
+            result = await self.service.runtime.router.invoke(
+                target.name, invocation, target.version
+            )
         except ServiceError:
             await self._backoff(event)
             return
@@ -129,7 +133,9 @@ class Dispatcher:
         event.next_at = time.time() + self.policy.throttle_delay(event.throttles)
         await self.store.reschedule(event)
 
-    async def _after(self, event: Event, settings: dict[str, Any], result: InvocationResult) -> None:
+    async def _after(
+        self, event: Event, settings: dict[str, Any], result: InvocationResult
+    ) -> None:
         event.attempts += 1
         event.last_result = {
             "executedVersion": result.executed_version,
@@ -187,7 +193,10 @@ class Dispatcher:
         }
         last = event.last_result
         if last is not None:
-            context: dict[str, Any] = {"statusCode": 200, "executedVersion": last["executedVersion"]}
+            context: dict[str, Any] = {
+                "statusCode": 200,
+                "executedVersion": last["executedVersion"],
+            }
             if last["functionError"]:
                 context["functionError"] = last["functionError"]
             out["responseContext"] = context

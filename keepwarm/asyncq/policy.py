@@ -33,7 +33,8 @@ class RetryPolicy:
 
     def throttle_delay(self, throttles: int) -> float:
         exponent = min(max(throttles - 1, 0), 30)
-        return min(self.throttle_base_s * 2**exponent, self.throttle_max_s) * self.time_scale
+        delay: float = self.throttle_base_s * 2.0**exponent
+        return min(delay, self.throttle_max_s) * self.time_scale
 
     def max_age(self, seconds: float) -> float:
         return seconds * self.time_scale

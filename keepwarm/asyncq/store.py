@@ -43,7 +43,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     created REAL NOT NULL
 );
 """
-_COLUMNS = "id, function, qualifier, payload, attempts, throttles, enqueued_at, next_at, last_result"
+_COLUMNS = (
+    "id, function, qualifier, payload, attempts, throttles, enqueued_at, next_at, last_result"
+)
 
 
 @dataclass

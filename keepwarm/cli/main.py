@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keepwarm import __version__
-from keepwarm.cli import audit_cmd, invoke_cmd
+from keepwarm.cli import audit_cmd, invoke_cmd, serve_cmd
 
 app = typer.Typer(
     name="keepwarm",
@@ -50,6 +50,7 @@ def demo(
 
 
 audit_cmd.register(app)
+serve_cmd.register(app)
 
 if __name__ == "__main__":
     app()

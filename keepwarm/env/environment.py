@@ -25,7 +25,7 @@ from keepwarm.env.host import EnvHost
 from keepwarm.env.launcher import Spawned, describe_exit
 from keepwarm.env.spec import Placement, exec_argv, lambda_variables, launch_spec
 from keepwarm.env.state import EnvState, check_transition
-from keepwarm.invocation import Invocation, InvocationResult, StartKind
+from keepwarm.invocation import Invocation, InvocationResult, LeakRecord, StartKind
 from keepwarm.observe import logs
 
 MAX_RESPONSE = 6_291_556
@@ -73,6 +73,7 @@ class LocalEnvironment:
         self.created = self.last_used = host.clock.monotonic()
         self.invocations = 0
         self.orc_stats: dict[str, Any] = {}
+        self._leaks: list[dict[str, Any]] = []
         self.stream = logs.LogStream(host.log_root, config.name, config.version)
         hide = (str(host.data_dir.resolve()),) if host.namespace else ()
         self.placement = Placement(env_id, host.env_root / env_id / "tmp", host.namespace, hide)
@@ -116,7 +117,8 @@ class LocalEnvironment:
         if self._cgroup is not None:
             self._oom_base = self._cgroup.oom_kills()
         mode = "fork" if self.host.server.launch_mode == "fork" else "fresh"
-        options: dict[str, Any] = {"check_leaks": self.config.check_leaks}
+        check_leaks = self.config.check_leaks or self.host.server.check_leaks
+        options: dict[str, Any] = {"check_leaks": check_leaks}
         if api is not None:
             options["transport"] = "runtime-api"
         spec = launch_spec(
@@ -194,6 +196,7 @@ class LocalEnvironment:
         self._rss_kb = int(report.get("rss_kb", self._rss_kb))
         if "orc" in report:
             self.orc_stats = report["orc"]
+        self._leaks = list(report.get("leaks") or [])
         answer, self._pending = self._pending or Answer("ready"), None
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(answer)
@@ -382,6 +385,7 @@ class LocalEnvironment:
         status, error_type = self._platform_lines(run, answer)
         rid = run.invocation.request_id
         max_mb = self._max_memory_mb()
+        leaks = self._leak_records(rid, answer)
         self.stream.line(logs.end(rid))
         self.stream.line(
             logs.report(
@@ -412,9 +416,26 @@ class LocalEnvironment:
             logs=self.stream.end_capture(),
             executed_version=self.config.version,
             content_type=content_type,
+            leaks=leaks,
         )
         self._to(EnvState.IDLE if answer.kind in ("response", "error") else EnvState.RESET)
         return result
+
+    def _leak_records(self, rid: str, answer: Answer) -> tuple[LeakRecord, ...]:
+        """The runtime's leak findings for this invocation, each also written as a LEAK line."""
+        found, self._leaks = self._leaks, []
+        if answer.kind not in ("response", "error"):
+            return ()
+        records = tuple(
+            LeakRecord(rid, str(f.get("location", "")), str(f.get("field", "")))
+            for f in found
+            if f.get("requestId", rid) == rid
+        )
+        for record in records:
+            self.stream.line(
+                f"LEAK RequestId: {rid}\tLocation: {record.location}\tField: {record.event_field}\n"
+            )
+        return records
 
     def _max_memory_mb(self) -> int:
         peak = self._rss_kb * 1024

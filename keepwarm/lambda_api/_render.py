@@ -20,6 +20,7 @@ from keepwarm.errors import InvalidRequestContent, RequestTooLarge, ServiceError
 
 JSON = "application/json"
 CONTROL_LIMIT = 69_905_067  # a 50 MB zip, base64-encoded, as Lambda's CreateFunction allows
+DRAIN_LIMIT = 128 * 1024 * 1024
 
 
 def new_request_id() -> str:
@@ -53,17 +54,24 @@ def http_error_response(exc: HTTPException) -> Response:
 
 
 async def read_body(request: Request, limit: int, too_large: Callable[[], ServiceError]) -> bytes:
-    """The body, refusing to buffer more than ``limit`` bytes."""
+    """The body, refusing to buffer more than ``limit`` bytes.
+
+    An oversize body is still read (and dropped) up to a cap, so the client gets the 413
+    instead of a connection reset while it is still sending.
+    """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isdigit() and int(declared) > DRAIN_LIMIT:
         raise too_large()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
+        if size > DRAIN_LIMIT:
             raise too_large()
-        chunks.append(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+    if size > limit:
+        raise too_large()
     return b"".join(chunks)
 
 

@@ -59,7 +59,8 @@ class Backend:
     def templates(self) -> list[FunctionConfig]:
         if self.options.template is None:
             return []
-        from keepwarm.template import load_template, template_file
+        from keepwarm._cfn import template_file
+        from keepwarm.template import load_template
 
         return load_template(template_file(self.options.template))
 

@@ -58,4 +58,6 @@ async def invoke_async(request: Request) -> Response:
     body = await _render.read_body(request, SYNC_LIMIT, too_large_sync)
     ref = parse_function(request.path_params["FunctionName"])
     out = await backend(request).invoker.invoke_async_legacy(ref, body)
-    return Response(out.payload, 202, {"x-amzn-RequestId": out.request_id}, media_type="application/json")
+    return Response(
+        out.payload, 202, {"x-amzn-RequestId": out.request_id}, media_type="application/json"
+    )

@@ -26,6 +26,7 @@ class Router:
         self.host = host
         self.pools: dict[tuple[str, str], FunctionPool] = {}
         self.reserved: dict[str, int] = {}
+        self.reserved_total = 0  # sum(self.reserved.values()), kept incrementally: O(1) placement
         self.inflight_by_name: defaultdict[str, int] = defaultdict(int)
         self.account_inflight = 0
         self.unreserved_inflight = 0
@@ -57,13 +58,13 @@ class Router:
         for key in keys:
             await self._retire(self.pools.pop(key))
         if version is None:
-            self.reserved.pop(name, None)
+            self.set_reserved(name, None)
 
     def set_reserved(self, name: str, value: int | None) -> None:
-        if value is None:
-            self.reserved.pop(name, None)
-        else:
+        self.reserved_total -= self.reserved.pop(name, 0)
+        if value is not None:
             self.reserved[name] = value
+            self.reserved_total += value
 
     def pool(self, name: str, version: str = LATEST) -> FunctionPool:
         pool = self.pools.get((name, version))
@@ -88,7 +89,7 @@ class Router:
             account_inflight=self.account_inflight,
             account_limit=self.host.server.concurrency_limit,
             unreserved_inflight=self.unreserved_inflight,
-            reserved_total=sum(self.reserved.values()),
+            reserved_total=self.reserved_total,
         )
 
     async def invoke(

@@ -111,5 +111,7 @@ def directory_digest(path: Path) -> tuple[str, int]:
             except OSError:
                 continue
             size += st.st_size
-            digest.update(f"{os.path.relpath(full, path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            digest.update(
+                f"{os.path.relpath(full, path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
+            )
     return base64.b64encode(digest.digest()).decode(), size

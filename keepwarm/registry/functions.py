@@ -98,7 +98,9 @@ class FunctionOps(RegistryBase):
             await asyncio.to_thread(zip_path.write_bytes, data)
         return code_dir, code.sha256_b64(data), len(data)
 
-    async def _publish(self, record: FunctionRecord, description: str | None = None) -> FunctionSpec:
+    async def _publish(
+        self, record: FunctionRecord, description: str | None = None
+    ) -> FunctionSpec:
         """Snapshot ``$LATEST`` as the next number (shared with PublishVersion)."""
         number = str(record.next_version)
         record.next_version += 1
@@ -145,9 +147,7 @@ class FunctionOps(RegistryBase):
         self, marker: str | None, max_items: str | None, function_version: str | None
     ) -> dict[str, Any]:
         if function_version not in (None, "", "ALL"):
-            raise constraint(
-                function_version, "functionVersion", "satisfy enum value set: [ALL]"
-            )
+            raise constraint(function_version, "functionVersion", "satisfy enum value set: [ALL]")
         specs: list[FunctionSpec] = []
         for name in sorted(self.records):
             record = self.records[name]
@@ -177,8 +177,14 @@ class FunctionOps(RegistryBase):
         changes: dict[str, Any] = {}
         if body.get("Architectures") is not None:
             changes["architectures"] = inputs.architectures(body["Architectures"])
-        data = inputs.zip_bytes({"ZipFile": body.get("ZipFile"), "S3Bucket": body.get("S3Bucket"),
-                                 "S3Key": body.get("S3Key"), "ImageUri": body.get("ImageUri")})
+        data = inputs.zip_bytes(
+            {
+                "ZipFile": body.get("ZipFile"),
+                "S3Bucket": body.get("S3Bucket"),
+                "S3Key": body.get("S3Key"),
+                "ImageUri": body.get("ImageUri"),
+            }
+        )
         code_dir, sha, size = await self._unpack(record.name, data)
         spec = record.latest.changed(
             code_dir=str(code_dir), code_sha256=sha, code_size=size, **changes
@@ -197,7 +203,9 @@ class FunctionOps(RegistryBase):
         spec = record.latest.changed(**changes)
         return await self._apply(record, spec, False)
 
-    async def _apply(self, record: FunctionRecord, spec: FunctionSpec, publish: bool) -> dict[str, Any]:
+    async def _apply(
+        self, record: FunctionRecord, spec: FunctionSpec, publish: bool
+    ) -> dict[str, Any]:
         record.latest = spec
         record.last_update_status = "InProgress"
         await self.deploy(record, spec)

@@ -122,7 +122,9 @@ def create_fields(body: dict[str, Any]) -> dict[str, Any]:
     name = require(body, "FunctionName", "functionName")
     check_role(require(body, "Role", "role"))
     if body.get("PackageType", "Zip") != "Zip":
-        raise InvalidParameterValue("keepwarm runs Zip packages only; PackageType Image is not supported.")
+        raise InvalidParameterValue(
+            "keepwarm runs Zip packages only; PackageType Image is not supported."
+        )
     if not body.get("Runtime") or not body.get("Handler"):
         raise InvalidParameterValue(
             "Runtime and Handler are mandatory parameters for functions created with deployment "

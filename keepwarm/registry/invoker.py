@@ -68,7 +68,7 @@ def check_payload(payload: bytes) -> bytes:
         snippet = payload[:200].decode(errors="replace")
         raise InvalidRequestContent(
             "Could not parse request body into json: Could not parse payload into json: "
-            f"{exc.msg}\n at [Source: (byte[])\"{snippet}\"; line: {exc.lineno}, "
+            f'{exc.msg}\n at [Source: (byte[])"{snippet}"; line: {exc.lineno}, '
             f"column: {exc.colno}]"
         ) from exc
     return payload
@@ -78,12 +78,16 @@ def decode_client_context(raw: str | None) -> str | None:
     if raw is None or raw == "":
         return None
     if len(raw) > CLIENT_CONTEXT_LIMIT:
-        raise constraint(raw, "clientContext", f"have length less than or equal to {CLIENT_CONTEXT_LIMIT}")
+        raise constraint(
+            raw, "clientContext", f"have length less than or equal to {CLIENT_CONTEXT_LIMIT}"
+        )
     try:
         text = base64.b64decode(raw, validate=True).decode()
         json.loads(text)
     except (binascii.Error, ValueError) as exc:
-        raise InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.") from exc
+        raise InvalidRequestContent(
+            "Client context must be a valid Base64-encoded JSON object."
+        ) from exc
     return text
 
 

@@ -95,11 +95,15 @@ class SettingsOps(VersionOps):
             raise ResourceNotFound(
                 f"The function {self.arn(record.name, key)} doesn't have an EventInvokeConfig"
             )
-        base = old if merge and old else {
-            "MaximumRetryAttempts": DEFAULT_RETRIES,
-            "MaximumEventAgeInSeconds": DEFAULT_MAX_AGE,
-            "DestinationConfig": {"OnSuccess": {}, "OnFailure": {}},
-        }
+        base = (
+            old
+            if merge and old
+            else {
+                "MaximumRetryAttempts": DEFAULT_RETRIES,
+                "MaximumEventAgeInSeconds": DEFAULT_MAX_AGE,
+                "DestinationConfig": {"OnSuccess": {}, "OnFailure": {}},
+            }
+        )
         cfg = dict(base)
         if body.get("MaximumRetryAttempts") is not None:
             cfg["MaximumRetryAttempts"] = _int_in(
@@ -148,8 +152,14 @@ class SettingsOps(VersionOps):
         return {
             "MaximumRetryAttempts": cfg["MaximumRetryAttempts"] if cfg else DEFAULT_RETRIES,
             "MaximumEventAgeInSeconds": cfg["MaximumEventAgeInSeconds"] if cfg else DEFAULT_MAX_AGE,
-            "OnSuccess": (cfg or {}).get("DestinationConfig", {}).get("OnSuccess", {}).get("Destination"),
-            "OnFailure": (cfg or {}).get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
+            "OnSuccess": (cfg or {})
+            .get("DestinationConfig", {})
+            .get("OnSuccess", {})
+            .get("Destination"),
+            "OnFailure": (cfg or {})
+            .get("DestinationConfig", {})
+            .get("OnFailure", {})
+            .get("Destination"),
             "DeadLetterTarget": dlq,
             "Reserved": record.reserved if record else None,
         }

@@ -45,7 +45,9 @@ class FunctionStore:
         await self._db.run(write)
 
     async def delete(self, name: str) -> None:
-        await self._db.run(lambda conn: conn.execute("DELETE FROM functions WHERE name = ?", (name,)))
+        await self._db.run(
+            lambda conn: conn.execute("DELETE FROM functions WHERE name = ?", (name,))
+        )
 
     def close(self) -> None:
         self._db.close()

@@ -63,7 +63,9 @@ class VersionOps(FunctionOps):
         routing = body.get("RoutingConfig")
         if routing is None:
             return None
-        weights = {str(k): float(v) for k, v in (routing.get("AdditionalVersionWeights") or {}).items()}
+        weights = {
+            str(k): float(v) for k, v in (routing.get("AdditionalVersionWeights") or {}).items()
+        }
         for version, weight in weights.items():
             self._check_version(record, version)
             if not 0.0 <= weight <= 1.0:
@@ -98,7 +100,9 @@ class VersionOps(FunctionOps):
         record = self.record(ref.name)
         return _alias_shape(self._alias(record, name), record.name, self.server)
 
-    async def update_alias(self, ref: FunctionRef, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def update_alias(
+        self, ref: FunctionRef, name: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         record = self.record(ref.name)
         alias = self._alias(record, name)
         if body.get("RevisionId") and body["RevisionId"] != alias.revision_id:

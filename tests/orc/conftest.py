@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from orc_helpers import RedisServer, TickClock
+from tests.orc.orc_helpers import RedisServer, TickClock
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import threading
 from typing import Any
 
 import pytest
-from orc_helpers import TickClock
+from tests.orc.orc_helpers import TickClock
 
 from keepwarm import orc
 from keepwarm.orc._size import estimate

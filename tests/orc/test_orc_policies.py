@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from orc_helpers import TickClock
+from tests.orc.orc_helpers import TickClock
 
 from keepwarm import orc
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from orc_helpers import RedisServer, TickClock
+from tests.orc.orc_helpers import RedisServer, TickClock
 
 from keepwarm import orc
 

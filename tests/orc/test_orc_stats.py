@@ -11,7 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from orc_helpers import TickClock
+from tests.orc.orc_helpers import TickClock
 
 from keepwarm import orc
 

@@ -16,6 +16,7 @@ from typing import Any, NoReturn, Protocol
 from keepwarm.runtimes.python.context import make_context
 from keepwarm.runtimes.python.errors import FaultError, format_unhandled_log, invoke_error_payload
 from keepwarm.runtimes.python.handler import load_handler
+from keepwarm.runtimes.python.leaks import LeakDetector, decode_event
 from keepwarm.runtimes.python.logs import install_logging
 from keepwarm.runtimes.python.marshal import marshal_result, to_json, unmarshal_event
 from keepwarm.runtimes.python.transport import Event
@@ -43,7 +44,9 @@ def _flush() -> None:
             stream.flush()
 
 
-def _report(options: dict[str, Any]) -> dict[str, Any]:
+def _report(
+    options: dict[str, Any], detector: LeakDetector | None = None, event: Event | None = None
+) -> dict[str, Any]:
     """What the runtime tells the server after each invocation (cheap; no-op extras on AWS)."""
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -52,6 +55,10 @@ def _report(options: dict[str, Any]) -> dict[str, Any]:
     if orc is not None:
         with contextlib.suppress(Exception):  # stats must never break an environment
             report["orc"] = orc.stats.snapshot_all()
+    if options.get("check_leaks") and detector is not None and event is not None:
+        with contextlib.suppress(Exception):
+            body = decode_event(event.body, event.content_type)
+            report["leaks"] = detector.after(event.request_id, body)
     return report
 
 
@@ -96,10 +103,23 @@ def main(transport: Transport, options: dict[str, Any] | None = None) -> NoRetur
     opts = options or {}
     install_logging(lambda: _Current.request_id)
     handler = _init(transport)
+    detector = _detector(opts)
     report: dict[str, Any] | None = None
     while True:
         event = transport.next(report)
         _Current.request_id = event.request_id
+        if detector is not None:
+            detector.before()
         _handle(handler, event, transport)
         _Current.request_id = ""
-        report = _report(opts)
+        report = _report(opts, detector, event)
+
+
+def _detector(options: dict[str, Any]) -> LeakDetector | None:
+    """Leak checking (``check_leaks``): its baseline is what Init left reachable."""
+    if not options.get("check_leaks"):
+        return None
+    detector = LeakDetector()
+    with contextlib.suppress(Exception):
+        detector.after_init()
+    return detector

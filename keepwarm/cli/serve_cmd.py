@@ -1,0 +1,122 @@
+"""``keepwarm serve`` (AWS Lambda's HTTP API) and ``keepwarm events`` (the async queue).
+
+Exposed as ``register(app)`` so the main CLI owns the Typer app.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+EXIT_USAGE = 2
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0 = any free port).")] = 9001,
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Functions, code, logs and the event queue.")
+    ] = Path(".keepwarm"),
+    template: Annotated[
+        Path | None, typer.Option("-t", "--template", help="SAM template with functions to serve.")
+    ] = None,
+    keep_alive: Annotated[
+        float | None, typer.Option("--keep-alive", help="Idle seconds before an environment stops.")
+    ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Reload template functions when their code changes.")
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow a non-loopback address without auth.")
+    ] = False,
+    async_time_scale: Annotated[
+        float | None,
+        typer.Option(
+            "--async-time-scale",
+            help="Multiply async retry delays, backoff and event age (tests: 0.001).",
+        ),
+    ] = None,
+    activation_delay: Annotated[
+        float, typer.Option("--activation-delay", help="Seconds a new function stays Pending.")
+    ] = 0.0,
+    shutdown_timeout: Annotated[
+        float, typer.Option("--shutdown-timeout", help="Seconds in-flight requests get to finish.")
+    ] = 30.0,
+    log_level: Annotated[str, typer.Option("--log-level")] = "warning",
+) -> None:
+    """Serve AWS Lambda's API (Invoke, functions, versions, aliases, async events)."""
+    from keepwarm.errors import KeepwarmError
+    from keepwarm.lambda_api.backend import ServeOptions
+    from keepwarm.lambda_api.server import BindRefused
+    from keepwarm.lambda_api.server import serve as run
+
+    options = ServeOptions(
+        data_dir=data_dir,
+        template=template,
+        keep_alive_s=keep_alive,
+        watch=watch,
+        host=host,
+        port=port,
+        insecure=insecure,
+        activation_delay_s=activation_delay,
+        async_time_scale=async_time_scale,
+        shutdown_timeout_s=shutdown_timeout,
+    )
+    try:
+        run(options, log_level=log_level)
+    except BindRefused as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except OSError as exc:
+        typer.echo(f"keepwarm: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeepwarmError as exc:
+        typer.echo(f"keepwarm: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _when(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def events(
+    data_dir: Annotated[Path, typer.Option("--data-dir")] = Path(".keepwarm"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List queued async events and the local dead-letter store."""
+    from keepwarm.asyncq.store import read_store
+
+    path = data_dir / "events.db"
+    if not path.exists():
+        typer.echo(f"keepwarm: no event store in {data_dir}", err=True)
+        raise typer.Exit(1)
+    queued, dead = read_store(path)
+    if as_json:
+        json.dump({"queued": queued, "dead_letters": dead}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    typer.echo(f"queued: {len(queued)}")
+    for e in queued:
+        typer.echo(f"  {e['id']}  {e['function']}  {e['state']}  attempts={e['attempts']}")
+    typer.echo(f"dead letters: {len(dead)}")
+    for d in dead:
+        typer.echo(
+            f"  #{d['seq']}  {_when(d['created'])}  {d['function']} -> {d['target']}  "
+            f"{d['kind']}  {d['condition']}  request {d['event_id']}"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(events)
+
+
+if __name__ == "__main__":
+    _app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    register(_app)
+    _app()

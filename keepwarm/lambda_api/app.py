@@ -1,0 +1,64 @@
+"""The ASGI app: the route table, AWS error rendering, and a lifespan that runs the backend.
+
+Why the lifespan owns the runtime: environments, the dispatcher and SQLite threads belong to
+uvicorn's event loop and must start after it and stop (every child process with them) before it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keepwarm.errors import ServiceError, ServiceFailure
+from keepwarm.lambda_api import _render
+from keepwarm.lambda_api.backend import Backend, ServeOptions
+from keepwarm.lambda_api.routes import starlette_routes
+
+log = logging.getLogger("keepwarm.serve")
+
+
+async def _service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    return _render.error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _render.http_error_response(exc)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("keepwarm: internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _render.error_response(ServiceFailure("An internal error occurred in keepwarm."))
+
+
+def create_app(options: ServeOptions, on_ready: object = None) -> Starlette:
+    """The app for ``options``; ``on_ready()`` runs once the backend has started."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        backend = Backend(options)
+        app.state.backend = backend
+        try:
+            await backend.start()
+            if callable(on_ready):
+                on_ready()
+            yield
+        finally:
+            await backend.close()
+
+    return Starlette(
+        routes=starlette_routes(),
+        lifespan=lifespan,
+        exception_handlers={
+            ServiceError: _service_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )

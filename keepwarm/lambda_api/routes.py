@@ -1,0 +1,104 @@
+"""The route table: the single source of truth for the HTTP API (and, later, /openapi.json).
+
+Each row is (method, path, AWS operation name, success status, handler). Paths and statuses are
+those of botocore's ``service-2.json`` (contract §5); ``/_keepwarm/*`` rows are keepwarm's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from keepwarm.lambda_api import functions as f
+from keepwarm.lambda_api import invoke as i
+
+Handler = Callable[[Request], Awaitable[Response]]
+FN = "/2015-03-31/functions/{FunctionName}"
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    name: str
+    status: int
+    handler: Handler
+
+
+FNS = "/2015-03-31/functions"
+CONC = "/2017-10-31/functions/{FunctionName}/concurrency"
+EIC = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
+ALIAS = f"{FN}/aliases/{{Name}}"
+
+ROUTES: tuple[Operation, ...] = (
+    Operation("POST", f"{FN}/invocations", "Invoke", 200, i.invoke),
+    Operation(
+        "POST",
+        "/2014-11-13/functions/{FunctionName}/invoke-async/",
+        "InvokeAsync",
+        202,
+        i.invoke_async,
+    ),
+    Operation("POST", FNS, "CreateFunction", 201, f.create_function),
+    Operation("GET", FNS, "ListFunctions", 200, f.list_functions),
+    Operation("GET", FN, "GetFunction", 200, f.get_function),
+    Operation("DELETE", FN, "DeleteFunction", 204, f.delete_function),
+    Operation(
+        "GET",
+        f"{FN}/configuration",
+        "GetFunctionConfiguration",
+        200,
+        f.get_function_configuration,
+    ),
+    Operation(
+        "PUT",
+        f"{FN}/configuration",
+        "UpdateFunctionConfiguration",
+        200,
+        f.update_function_configuration,
+    ),
+    Operation("PUT", f"{FN}/code", "UpdateFunctionCode", 200, f.update_function_code),
+    Operation("POST", f"{FN}/versions", "PublishVersion", 201, f.publish_version),
+    Operation("GET", f"{FN}/versions", "ListVersionsByFunction", 200, f.list_versions),
+    Operation("POST", f"{FN}/aliases", "CreateAlias", 201, f.create_alias),
+    Operation("GET", f"{FN}/aliases", "ListAliases", 200, f.list_aliases),
+    Operation("GET", ALIAS, "GetAlias", 200, f.get_alias),
+    Operation("PUT", ALIAS, "UpdateAlias", 200, f.update_alias),
+    Operation("DELETE", ALIAS, "DeleteAlias", 204, f.delete_alias),
+    Operation("PUT", CONC, "PutFunctionConcurrency", 200, f.put_function_concurrency),
+    Operation("DELETE", CONC, "DeleteFunctionConcurrency", 204, f.delete_function_concurrency),
+    Operation(
+        "GET",
+        "/2019-09-30/functions/{FunctionName}/concurrency",
+        "GetFunctionConcurrency",
+        200,
+        f.get_function_concurrency,
+    ),
+    Operation("PUT", EIC, "PutFunctionEventInvokeConfig", 200, f.put_event_invoke_config),
+    Operation("POST", EIC, "UpdateFunctionEventInvokeConfig", 200, f.update_event_invoke_config),
+    Operation("GET", EIC, "GetFunctionEventInvokeConfig", 200, f.get_event_invoke_config),
+    Operation("DELETE", EIC, "DeleteFunctionEventInvokeConfig", 204, f.delete_event_invoke_config),
+    Operation(
+        "GET", f"{EIC}/list", "ListFunctionEventInvokeConfigs", 200, f.list_event_invoke_configs
+    ),
+    Operation(
+        "GET", "/2016-08-19/account-settings/", "GetAccountSettings", 200, f.get_account_settings
+    ),
+    Operation("GET", "/_keepwarm/health", "KeepwarmHealth", 200, f.health),
+    Operation("GET", "/_keepwarm/code/{FunctionName}/{Digest}", "KeepwarmGetCode", 200, f.get_code),
+)
+
+
+def starlette_routes() -> list[Route]:
+    """Starlette routes; a path with a trailing slash also matches without it (and vice versa)."""
+    routes: list[Route] = []
+    for op in ROUTES:
+        routes.append(Route(op.path, op.handler, methods=[op.method], name=op.name))
+        alt = op.path.rstrip("/") if op.path.endswith("/") else None
+        if alt:
+            routes.append(Route(alt, op.handler, methods=[op.method], name=f"{op.name}:alt"))
+    return routes

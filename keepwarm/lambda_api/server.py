@@ -1,0 +1,93 @@
+"""Running the app on uvicorn: bind checks, a pre-bound socket, graceful shutdown.
+
+Why pre-bind: ``--port 0`` must be able to tell the caller the port it got, and binding before
+uvicorn starts also makes "address in use" a clear error instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import sys
+from typing import Any
+
+import uvicorn
+
+from keepwarm.lambda_api.app import create_app
+from keepwarm.lambda_api.backend import ServeOptions
+
+
+class BindRefused(Exception):
+    """Listening beyond loopback without authentication."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, insecure: bool) -> None:
+    if is_loopback(host) or insecure:
+        return
+    raise BindRefused(
+        f"keepwarm: refusing to listen on {host}: anyone who can reach it could run code here, "
+        "and request signing (SigV4) is not available yet. Listen on 127.0.0.1, or pass "
+        "--insecure to accept unauthenticated requests from the network."
+    )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _loop() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+class _Server(uvicorn.Server):
+    """Marks the backend as shutting down first, so cancelled invocations say why."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        app: Any = self.config.app
+        backend = getattr(getattr(app, "state", None), "backend", None)
+        if backend is not None:
+            backend.shutting_down = True
+        await super().shutdown(sockets)
+
+
+def serve(options: ServeOptions, log_level: str = "warning") -> None:
+    check_bind(options.host, options.insecure)
+    sock = bind(options.host, options.port)
+    port = sock.getsockname()[1]
+    options = ServeOptions(**{**vars(options), "port": port})
+
+    def ready() -> None:
+        print(f"keepwarm: listening on http://{options.host}:{port}", flush=True)
+        sys.stdout.flush()
+
+    app = create_app(options, on_ready=ready)
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        http="httptools",
+        loop=_loop(),
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=int(options.shutdown_timeout_s),
+        server_header=False,
+    )
+    _Server(config).run(sockets=[sock])

@@ -1,0 +1,85 @@
+"""Hot reload of template functions (``keepwarm serve --watch``).
+
+Why reload on the next cold start only: warm state is the point of keepwarm; a change replaces
+the function's pool (idle environments stop now, busy ones finish their invocation), so the
+*next* invocation is a cold start on the new code, and nothing reloads per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from watchfiles import Change, DefaultFilter, awatch
+
+from keepwarm.errors import KeepwarmError
+from keepwarm.registry.functions import template_record
+from keepwarm.registry.service import FunctionService
+
+log = logging.getLogger("keepwarm.watch")
+
+
+class _Filter(DefaultFilter):
+    """The default filter (caches, VCS dirs) plus keepwarm's own data dir."""
+
+    def __init__(self, ignore: Path) -> None:
+        super().__init__()
+        self._ignore = str(ignore.resolve())
+
+    def __call__(self, change: Change, path: str) -> bool:
+        return not path.startswith(self._ignore) and bool(super().__call__(change, path))
+
+
+def _under(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+async def reload(template: Path, service: FunctionService, changed: set[Path]) -> list[str]:
+    """Re-read the template and redeploy every template function whose code or definition
+    changed; returns the names redeployed."""
+    from keepwarm._cfn import template_file
+    from keepwarm.template import load_template
+
+    try:
+        configs = await asyncio.to_thread(load_template, template_file(template))
+    except (KeepwarmError, OSError) as exc:
+        log.warning("keepwarm: template not reloaded: %s", exc)
+        return []
+    redeployed = []
+    for config in configs:
+        old = service.records.get(config.name)
+        touched = any(_under(p, config.code_dir) for p in changed)
+        fresh = template_record(config)
+        if (
+            old is not None
+            and old.origin == "template"
+            and not touched
+            and _same(old.latest, fresh.latest)
+        ):
+            continue
+        if old is not None and old.origin == "api":
+            log.warning("keepwarm: template function %s shadows an API function", config.name)
+        fresh.versions, fresh.aliases = (old.versions, old.aliases) if old else ({}, {})
+        service.records[config.name] = fresh
+        await service.deploy(fresh, fresh.latest)
+        redeployed.append(config.name)
+    if redeployed:
+        log.warning("keepwarm: reloaded %s", ", ".join(redeployed))
+    return redeployed
+
+
+def _same(a: object, b: object) -> bool:
+    keys = ("handler", "runtime", "memory", "timeout", "environment", "code_sha256", "code_dir")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)
+
+
+async def watch_template(template: Path, service: FunctionService, stop: asyncio.Event) -> None:
+    roots = {template.resolve().parent if template.is_file() else template.resolve()}
+    roots |= {Path(r.latest.code_dir) for r in service.records.values() if r.origin == "template"}
+    roots = {r for r in roots if not any(_under(r, other) for other in roots if other != r)}
+    watch_filter = _Filter(service.server.data_dir)
+    async for changes in awatch(
+        *roots, watch_filter=watch_filter, debounce=200, step=50, stop_event=stop
+    ):
+        await reload(template, service, {Path(path).resolve() for _change, path in changes})

@@ -1,0 +1,122 @@
+'use strict';
+/**
+ * keepwarm's Node.js runtime: `node bootstrap.js` inside an environment, speaking the Runtime API
+ * at AWS_LAMBDA_RUNTIME_API. Init loads the handler named by _HANDLER from LAMBDA_TASK_ROOT;
+ * then one invocation at a time, forever, with aws-lambda-ric's completion rules (context.js).
+ *
+ * An uncaught exception or unhandled rejection posts /error (or /init/error during Init) and
+ * exits 129 / 128, which resets the environment: globals are gone, /tmp stays (contract §1.7).
+ * Timeouts and memory limits are the environment's business, not this file's.
+ */
+
+const { RapidClient } = require('./rapid.js');
+const { patchConsole } = require('./logpatch.js');
+const { InvokeContext, buildCallbackContext, exitListener } = require('./context.js');
+const { load, isAsync } = require('./loader.js');
+const { NodeJsExit, UnhandledPromiseRejection } = require('./errors.js');
+
+function isPromise(value) {
+  return Boolean(value && value.then && typeof value.then === 'function');
+}
+
+class Runtime {
+  constructor(client, handler, errorCallbacks, logError) {
+    this.client = client;
+    this.handler = handler;
+    this.handlerIsAsync = isAsync(handler);
+    this.errorCallbacks = errorCallbacks;
+    this.logError = logError;
+  }
+
+  scheduleIteration() {
+    setImmediate(() => {
+      this.handleOnce().then(
+        () => {},
+        (err) => {
+          console.log(`Unexpected Top Level Error: ${err.toString()}`);
+          this.errorCallbacks.uncaughtException(err);
+        },
+      );
+    });
+  }
+
+  async handleOnce() {
+    const { bodyJson, headers } = await this.client.nextInvocation();
+    const invokeContext = new InvokeContext(headers);
+    invokeContext.updateLoggingContext();
+    const id = invokeContext.invokeId;
+    const [callback, callbackContext, markCompleted] = buildCallbackContext(
+      this.client,
+      id,
+      this.scheduleIteration.bind(this),
+      this.logError,
+    );
+    try {
+      this.setErrorCallbacks(id);
+      this.setDefaultExitListener(id, markCompleted);
+      const context = invokeContext.attachEnvironmentData(callbackContext);
+      const result = this.handler(JSON.parse(bodyJson), context, callback);
+      if (isPromise(result)) {
+        result.then(callbackContext.succeed, callbackContext.fail).catch(callbackContext.fail);
+      }
+    } catch (err) {
+      callback(err);
+    }
+  }
+
+  setErrorCallbacks(id) {
+    this.errorCallbacks.uncaughtException = (error) => {
+      this.client.postInvocationError(error, id, () => process.exit(129));
+    };
+    this.errorCallbacks.unhandledRejection = (error) => {
+      this.client.postInvocationError(error, id, () => process.exit(128));
+    };
+  }
+
+  /** The loop drained and nothing completed: null for plain handlers, an error for async. */
+  setDefaultExitListener(id, markCompleted) {
+    exitListener.set(() => {
+      markCompleted();
+      const next = () => this.scheduleIteration();
+      if (this.handlerIsAsync) {
+        const error = new NodeJsExit();
+        this.logError('Invoke Error', error);
+        this.client.postInvocationError(error, id, next);
+      } else {
+        this.client.postInvocationResponse(null, id, next);
+      }
+    });
+  }
+}
+
+async function main() {
+  const logError = patchConsole();
+  const client = new RapidClient(process.env.AWS_LAMBDA_RUNTIME_API);
+  const errorCallbacks = {
+    uncaughtException: (error) => client.postInitError(error, () => process.exit(129)),
+    unhandledRejection: (error) => client.postInitError(error, () => process.exit(128)),
+  };
+  process.on('uncaughtException', (error) => {
+    logError('Uncaught Exception', error);
+    errorCallbacks.uncaughtException(error);
+  });
+  process.on('unhandledRejection', (reason, promise) => {
+    const error = new UnhandledPromiseRejection(reason, promise);
+    logError('Unhandled Promise Rejection', error);
+    errorCallbacks.unhandledRejection(error);
+  });
+  exitListener.reset();
+  process.on('beforeExit', exitListener.invoke);
+
+  let handler;
+  try {
+    handler = await load(process.env.LAMBDA_TASK_ROOT || process.cwd(), process.env._HANDLER || '');
+  } catch (error) {
+    logError('Uncaught Exception', error);
+    errorCallbacks.uncaughtException(error);
+    return;
+  }
+  new Runtime(client, handler, errorCallbacks, logError).scheduleIteration();
+}
+
+main();

@@ -1,0 +1,402 @@
+"""Dynamic leak detection: request data still reachable after an invocation has ended.
+
+Why inside the environment: only this process can see its own globals and its own ``/tmp``.
+After each invocation the values taken from the event (string leaves of at least 6 characters,
+numbers of at least 6 digits) are looked for in the globals of the user's modules (those whose
+file is under the task root) and in the ``/tmp`` files the invocation created or changed.
+
+The walk is bounded (depth, node count, bytes read) and follows only what user code owns:
+builtin containers, instances and classes defined in user modules, and the closures, defaults
+and attributes of user functions. Third-party objects (SDK clients, bounded caches) stay opaque,
+which keeps the cost predictable and library internals out of the findings. Values already
+reachable right after Init (configuration, constants) never count as leaks.
+
+Standard library only, and nothing from the keepwarm server: this module runs in the child.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import types
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+MIN_CHARS = 6
+MIN_DIGITS = 6
+MAX_NEEDLES = 1000
+MAX_DEPTH = 16
+MAX_NODES = 200_000
+MAX_SEARCH = 64 * 1024
+MAX_FINDINGS = 50
+TMP_MAX_DEPTH = 4
+TMP_MAX_ENTRIES = 5000
+TMP_MAX_FILES = 64
+TMP_MAX_READ = 256 * 1024
+_LOOP_SEARCH = 8
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SKIP_PACKAGES = ("keepwarm.",)
+
+Field = tuple[Any, ...]
+Path = tuple[Any, ...]  # (parent path, kind, key) linked list; rendered only for findings
+TmpState = dict[str, tuple[int, int]]
+
+
+# -- what the event carried ----------------------------------------------------------------
+def field_name(parts: Field) -> str:
+    """``items[0].id``: the JSON path a person would write for an event field."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _IDENT.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out or "<event>"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _digits(value: int | float) -> int:
+    return sum(ch.isdigit() for ch in repr(value))
+
+
+class Needles:
+    """The event's distinctive values, indexed for exact and substring search."""
+
+    def __init__(self, event: Any) -> None:
+        self.strings: dict[str, Field] = {}
+        self.numbers: dict[int | float, Field] = {}
+        for parts, value in _leaves(event):
+            if len(self.strings) + len(self.numbers) >= MAX_NEEDLES:
+                break
+            if isinstance(value, str) and len(value) >= MIN_CHARS:
+                self.strings.setdefault(value, parts)
+            elif _is_number(value) and _digits(value) >= MIN_DIGITS:
+                self.numbers.setdefault(value, parts)
+                self.strings.setdefault(str(value), parts)
+        texts = sorted(self.strings, key=len, reverse=True)
+        self._texts = texts
+        self._pattern = re.compile("|".join(map(re.escape, texts))) if texts else None
+        self.bytes_index: dict[bytes, Field] = {}
+        for text in texts:
+            for form in {text, json.dumps(text)[1:-1]}:
+                self.bytes_index.setdefault(
+                    form.encode("utf-8", "surrogatepass"), self.strings[text]
+                )
+        blobs = sorted(self.bytes_index, key=len, reverse=True)
+        self.bytes_pattern = re.compile(b"|".join(map(re.escape, blobs))) if blobs else None
+
+    def __bool__(self) -> bool:
+        return bool(self.strings)
+
+    def in_text(self, text: str) -> Field | None:
+        """The field whose value is ``text`` or occurs in it (first 64 KiB searched)."""
+        hit = self.strings.get(text)
+        if hit is not None:
+            return hit
+        if len(self._texts) <= _LOOP_SEARCH:
+            window = text[:MAX_SEARCH]
+            for needle in self._texts:
+                if needle in window:
+                    return self.strings[needle]
+            return None
+        assert self._pattern is not None
+        found = self._pattern.search(text, 0, MAX_SEARCH)
+        return self.strings[found.group()] if found else None
+
+    def in_bytes(self, blob: bytes) -> Field | None:
+        if self.bytes_pattern is None:
+            return None
+        found = self.bytes_pattern.search(blob)
+        return self.bytes_index[found.group()] if found else None
+
+
+def _leaves(event: Any) -> Iterator[tuple[Field, Any]]:
+    queue: deque[tuple[Field, Any]] = deque([((), event)])
+    while queue:
+        parts, value = queue.popleft()
+        if isinstance(value, dict):
+            queue.extend(((*parts, str(k)), v) for k, v in value.items())
+        elif isinstance(value, list):
+            queue.extend(((*parts, i), v) for i, v in enumerate(value))
+        else:
+            yield parts, value
+
+
+def decode_event(body: bytes, content_type: str) -> Any:
+    """The event as the handler saw it (JSON), or its text for other content types."""
+    if content_type == "application/json":
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+    return body.decode("utf-8", "replace")
+
+
+# -- where user state lives ----------------------------------------------------------------
+def user_modules(task_root: str) -> list[tuple[str, types.ModuleType]]:
+    """Modules loaded from the code directory (vendored site-packages and keepwarm excluded)."""
+    root = os.path.join(os.path.realpath(task_root), "")
+    found = []
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not isinstance(path, str) or name.startswith(_SKIP_PACKAGES) or name == "keepwarm":
+            continue
+        real = os.path.realpath(path)
+        if real.startswith(root) and "-packages" + os.sep not in real[len(root) :]:
+            found.append((name, module))
+    return sorted(found, key=lambda item: item[0])
+
+
+def render(path: Path, masks: Callable[[Any], str | None] | None = None) -> str:
+    """A location in Python syntax: ``app.CACHE['k'][0]``, ``app.handler.<locals>.last``."""
+    steps: list[tuple[str, Any]] = []
+    node = path
+    while node[0] is not None:
+        steps.append((node[1], node[2]))
+        node = node[0]
+    out = str(node[2])
+    for kind, key in reversed(steps):
+        if kind == "attr":
+            out += f".{key}"
+        elif kind == "locals":
+            out += f".<locals>.{key}"
+        elif kind == "keys":
+            out += ".keys()"
+        elif kind == "item":
+            out += f"[{_key_text(key, masks)}]"
+    return out
+
+
+def _key_text(key: Any, masks: Callable[[Any], str | None] | None) -> str:
+    masked = masks(key) if masks is not None else None
+    if masked is not None:
+        return masked
+    text = repr(key) if isinstance(key, str | int | float | bool | tuple | None) else "..."
+    return text if len(text) <= 60 else text[:56] + "...]"
+
+
+class _Walk:
+    """One bounded walk over user state; ``collect`` gathers leaves instead of matching."""
+
+    def __init__(self, user: set[str], needles: Needles | None, ignore: frozenset[Any]) -> None:
+        self.user = user
+        self.needles = needles
+        self.ignore = ignore
+        self.collected: set[Any] = set()
+        self.findings: dict[Path, Field] = {}
+        self.seen: set[int] = set()
+        self.nodes = 0
+        self.truncated = False
+
+    def run(self, roots: list[tuple[str, types.ModuleType]]) -> None:
+        stack: list[tuple[Any, Path, int]] = []
+        for name, module in reversed(roots):
+            self.seen.add(id(module))
+            for key, value in reversed(list(vars(module).items())):
+                if not key.startswith("__") and not isinstance(value, types.ModuleType):
+                    stack.append((value, (None, "root", f"{name}.{key}"), 0))
+        while stack and len(self.findings) < MAX_FINDINGS:
+            value, path, depth = stack.pop()
+            if self._leaf(value, path) or id(value) in self.seen or depth >= MAX_DEPTH:
+                continue
+            self.seen.add(id(value))
+            self.nodes += 1
+            if self.nodes > MAX_NODES:
+                self.truncated = True
+                return
+            for child, child_path in self._children(value, path):
+                stack.append((child, child_path, depth + 1))
+
+    def _leaf(self, value: Any, path: Path) -> bool:
+        """Match (or collect) a scalar; True when ``value`` has no children."""
+        kind = type(value)
+        if kind is str or kind is int or kind is float:
+            if self.needles is None:
+                self.collected.add(value)
+            elif value not in self.ignore:
+                self._match(value, path)
+            return True
+        if kind is bytes or kind is bytearray:
+            if self.needles is not None:
+                hit = self.needles.in_bytes(bytes(value[:MAX_SEARCH]))
+                if hit is not None:
+                    self.findings.setdefault(path, hit)
+            return True
+        return kind is bool or value is None
+
+    def _match(self, value: str | int | float, path: Path) -> None:
+        assert self.needles is not None
+        if isinstance(value, str):
+            if len(value) >= MIN_CHARS:
+                hit = self.needles.in_text(value)
+                if hit is not None:
+                    self.findings.setdefault(path, hit)
+        elif abs(value) >= 10 ** (MIN_DIGITS - 1):
+            hit = self.needles.numbers.get(value)
+            if hit is not None:
+                self.findings.setdefault(path, hit)
+
+    def _children(self, value: Any, path: Path) -> Iterator[tuple[Any, Path]]:
+        if isinstance(value, dict):
+            for key, item in list(value.items()):
+                if not self._leaf(key, (path, "keys", None)):
+                    yield key, (path, "keys", None)
+                yield item, (path, "item", key)
+        elif isinstance(value, list | tuple | deque):
+            for index, item in enumerate(list(value)):
+                yield item, (path, "item", index)
+        elif isinstance(value, set | frozenset):
+            for item in list(value):
+                yield item, path
+        elif isinstance(value, types.FunctionType):
+            yield from self._function(value, path)
+        elif isinstance(value, staticmethod | classmethod):
+            yield value.__func__, path
+        elif isinstance(value, type):
+            yield from self._class(value, path)
+        elif self._owned(type(value)):
+            yield from self._attributes(value, path)
+
+    def _owned(self, cls: type) -> bool:
+        return cls.__module__ in self.user or cls is types.SimpleNamespace
+
+    def _attributes(self, value: Any, path: Path) -> Iterator[tuple[Any, Path]]:
+        attrs = getattr(value, "__dict__", None)
+        if isinstance(attrs, dict):
+            for key, item in list(attrs.items()):
+                yield item, (path, "attr", key)
+
+    def _class(self, cls: type, path: Path) -> Iterator[tuple[Any, Path]]:
+        if cls.__module__ not in self.user:
+            return
+        for key, item in list(vars(cls).items()):
+            if not (key.startswith("__") and key.endswith("__")) and not isinstance(item, property):
+                yield item, (path, "attr", key)
+
+    def _function(self, fn: types.FunctionType, path: Path) -> Iterator[tuple[Any, Path]]:
+        if fn.__module__ not in self.user:
+            return
+        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=False):
+            try:
+                yield cell.cell_contents, (path, "locals", name)
+            except ValueError:
+                continue
+        if fn.__defaults__:
+            yield fn.__defaults__, (path, "attr", "__defaults__")
+        if fn.__kwdefaults__:
+            yield fn.__kwdefaults__, (path, "attr", "__kwdefaults__")
+        yield from self._attributes(fn, path)
+
+
+# -- /tmp ----------------------------------------------------------------------------------
+def tmp_roots() -> list[str]:
+    """``/tmp`` and, when it is elsewhere (no mount namespace), the environment's TMPDIR."""
+    roots = ["/tmp"]
+    other = os.environ.get("TMPDIR")
+    if other and os.path.realpath(other) != os.path.realpath("/tmp"):
+        roots.append(other)
+    return roots
+
+
+def tmp_snapshot(roots: list[str]) -> TmpState:
+    """Regular files under ``roots`` with (mtime, size), bounded in depth and entries."""
+    state: TmpState = {}
+    pending = [(root, 0) for root in roots]
+    while pending and len(state) < TMP_MAX_ENTRIES:
+        folder, depth = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if depth + 1 < TMP_MAX_DEPTH:
+                        pending.append((entry.path, depth + 1))
+                elif entry.is_file(follow_symlinks=False):
+                    info = entry.stat(follow_symlinks=False)
+                    state[entry.path] = (info.st_mtime_ns, info.st_size)
+            except OSError:
+                continue
+    return state
+
+
+def tmp_leaks(before: TmpState, after: TmpState, needles: Needles) -> dict[str, Field]:
+    """New or changed files whose first bytes contain an event value."""
+    found: dict[str, Field] = {}
+    changed = sorted(path for path, stamp in after.items() if before.get(path) != stamp)
+    for path in changed[:TMP_MAX_FILES]:
+        try:
+            with open(path, "rb") as fh:
+                blob = fh.read(TMP_MAX_READ)
+        except OSError:
+            continue
+        hit = needles.in_bytes(blob)
+        if hit is not None:
+            found[path] = hit
+    return found
+
+
+# -- the runtime's entry points ------------------------------------------------------------
+class LeakDetector:
+    """Used by the bootstrap: ``after_init`` once, then ``before``/``after`` per invocation."""
+
+    def __init__(self, task_root: str | None = None) -> None:
+        self.task_root = task_root or os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+        self.roots = tmp_roots()
+        self.baseline: frozenset[Any] = frozenset()
+        self.truncated = False
+        self._tmp: TmpState = {}
+
+    def after_init(self) -> None:
+        """Remember what is reachable before any event: configuration is not a leak."""
+        modules = user_modules(self.task_root)
+        walk = _Walk({name for name, _ in modules}, None, frozenset())
+        walk.run(modules)
+        self.baseline = frozenset(walk.collected)
+
+    def before(self) -> None:
+        self._tmp = tmp_snapshot(self.roots)
+
+    def after(self, request_id: str, event: Any) -> list[dict[str, str]]:
+        """The LEAK records for the invocation that just ended (empty when nothing leaked)."""
+        needles = Needles(event)
+        if not needles:
+            return []
+        modules = user_modules(self.task_root)
+        walk = _Walk({name for name, _ in modules}, needles, self.baseline)
+        walk.run(modules)
+        self.truncated = walk.truncated
+        masks = _masker(needles)
+        records = [
+            _record(request_id, render(path, masks), parts) for path, parts in walk.findings.items()
+        ]
+        tmp = tmp_leaks(self._tmp, tmp_snapshot(self.roots), needles)
+        records += [_record(request_id, path, parts) for path, parts in tmp.items()]
+        return records
+
+
+def _record(request_id: str, location: str, parts: Field) -> dict[str, str]:
+    return {"requestId": request_id, "location": location, "field": field_name(parts)}
+
+
+def _masker(needles: Needles) -> Callable[[Any], str | None]:
+    """Dict keys that are event values are shown as the event expression, never as the value."""
+
+    def mask(key: Any) -> str | None:
+        parts = needles.strings.get(key) if isinstance(key, str) else None
+        if parts is None and _is_number(key):
+            parts = needles.numbers.get(key)
+        if parts is None:
+            return None
+        return "event" + "".join(f"[{p!r}]" for p in parts)
+
+    return mask

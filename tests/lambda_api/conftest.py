@@ -1,0 +1,1 @@
+from kw_server import lam, server, side_dir, start_server  # noqa: F401
