@@ -222,7 +222,8 @@ class Runtime:
         """
         call = _BlockingCall(coro)
         self._loop.call_soon_threadsafe(call.start, self._loop)
-        return call.wait()
+        result: T = call.wait()
+        return result
 
     def start(self) -> Runtime:
         try:

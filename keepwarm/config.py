@@ -160,6 +160,7 @@ class FunctionConfig:
     max_invocations_per_env: int | None = None
     snapshot: bool = False
     revision: str = ""
+    network: str = "default"
 
     def __post_init__(self) -> None:
         check_function_name(self.name)
@@ -175,6 +176,7 @@ class FunctionConfig:
         check_range(self.provisioned_concurrency, "provisionedConcurrentExecutions", 0, 1000)
         _check_reuse(self.reuse)
         check_lifecycle(self.keep_alive_s, self.max_lifetime_s, self.max_invocations_per_env)
+        check_network(self.network, self.runtime_family)
         if not self.code_dir.is_dir():
             raise InvalidParameterValue(f"Code directory {self.code_dir} does not exist.")
         object.__setattr__(self, "code_dir", self.code_dir.resolve())
@@ -202,6 +204,38 @@ def _check_reuse(mode: str) -> None:
     )
 
 
+NETWORK_MODES = ("default", "none")
+
+
+def check_network(mode: str, family: str) -> None:
+    """``none``: the function gets a network namespace of its own with only loopback in it.
+
+    Only for the Python runtime on its pipe transport: the Runtime API that Node and custom
+    runtimes speak is a TCP endpoint on the host's loopback, which such a namespace cannot reach.
+    """
+    if mode not in NETWORK_MODES:
+        raise InvalidParameterValue(f"Network mode {mode!r} is not valid: use default or none.")
+    if mode == "none" and family != "python":
+        raise InvalidParameterValue(
+            "Network mode none is supported for Python functions only (other runtimes reach "
+            "the Runtime API over the host's network)."
+        )
+
+
+def check_run_as(value: str) -> None:
+    """``sandbox`` (a uid of its own per environment), ``root``, ``nobody``, a name or UID[:GID]."""
+    if value in ("sandbox", "root", "nobody") or re.fullmatch(r"\d+(:\d+)?", value):
+        return
+    import pwd
+
+    try:
+        pwd.getpwnam(value)
+    except KeyError:
+        raise InvalidParameterValue(
+            f"run_as {value!r} is not valid: use sandbox, root, nobody, a user name or UID[:GID]."
+        ) from None
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Settings that hold for every function a server (or a ``Runtime``) runs."""
@@ -222,6 +256,7 @@ class ServerConfig:
     max_invocations_per_env: int | None = None
     launch_mode: str = "fork"
     memory_enforcement: str = "auto"
+    run_as: str = "sandbox"
 
     def __post_init__(self) -> None:
         if self.memory_enforcement not in ("auto", "rss"):
@@ -237,6 +272,7 @@ class ServerConfig:
         if self.python_transport not in ("pipe", "runtime-api"):
             raise InvalidParameterValue("KEEPWARM_PYTHON_TRANSPORT must be pipe or runtime-api.")
         _check_reuse(self.reuse)
+        check_run_as(self.run_as)
 
     def function_arn(self, name: str, qualifier: str | None = None) -> str:
         arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"

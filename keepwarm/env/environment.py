@@ -19,6 +19,7 @@ from typing import Any
 
 from keepwarm import errors
 from keepwarm.config import FunctionConfig
+from keepwarm.env import users
 from keepwarm.env.cgroup import EnvCgroup
 from keepwarm.env.channel import Channel, PipeChannel, RuntimeApiChannel
 from keepwarm.env.host import EnvHost
@@ -76,8 +77,14 @@ class LocalEnvironment:
         self._leaks: list[dict[str, Any]] = []
         self.stream = logs.LogStream(host.log_root, config.name, config.version)
         hide = (str(host.data_dir.resolve()),) if host.namespace else ()
-        self.placement = Placement(env_id, host.env_root / env_id / "tmp", host.namespace, hide)
-        self.placement.tmp_dir.mkdir(parents=True, exist_ok=True)
+        user = users.identity(host.run_as) if host.run_as else None
+        tmp = host.env_root / env_id / "tmp"
+        own = host.run_as == "sandbox"
+        self.placement = Placement(env_id, tmp, host.namespace, hide, user, own, host.reveal)
+        tmp.mkdir(parents=True, exist_ok=True)
+        if user is not None:  # /tmp belongs to the user the function runs as, and to no other
+            os.chown(tmp, *user)
+            os.chmod(tmp, 0o700)
         self._loop = asyncio.get_running_loop()
         self._proc: Spawned | None = None
         self._channel: Channel | None = None
@@ -146,11 +153,17 @@ class LocalEnvironment:
         self._loop.add_reader(proc.log_fd, self._drain_logs, proc)
         proc.exited.add_done_callback(lambda fut: self._on_exit(proc, fut))
 
-    def _drain_logs(self, proc: Spawned | None = None) -> None:
+    def _drain_logs(self, proc: Spawned | None = None, reads: int = 64) -> None:
+        """Move what the process wrote to its log stream; at most ``reads`` reads per call.
+
+        Bounded so that a function printing without end cannot hold the event loop here (the
+        reader callback comes back on the next loop turn), nor, once the process is dead but a
+        child it left behind still writes to the pipe, keep an exit handler spinning.
+        """
         proc = proc or self._proc
         if proc is None or proc.log_fd < 0:
             return
-        while True:
+        for _ in range(reads):
             try:
                 data = os.read(proc.log_fd, 65536)
             except (BlockingIOError, InterruptedError):
@@ -168,7 +181,10 @@ class LocalEnvironment:
         status = fut.result() if not fut.cancelled() and fut.exception() is None else 9
         self._drain_logs(proc)
         if proc is not self._proc:
+            self._close_log(proc)
             return
+        self._kill()  # the runtime is gone: so is everything it left running (as on Lambda)
+        self._close_log(proc)
         self._release_process()
         oom = bool(self._cgroup and self._cgroup.oom_kills() > self._oom_base)
         answer = Answer("exit", status=status, oom=oom, prior=self._pending)
@@ -176,6 +192,14 @@ class LocalEnvironment:
             self._waiter.set_result(answer)
         elif self.state is EnvState.IDLE:
             self._to(EnvState.RESET)
+
+    def _close_log(self, proc: Spawned) -> None:
+        """Last read of a finished process's log pipe, then close it even if a writer remains."""
+        self._drain_logs(proc)
+        if proc.log_fd >= 0:
+            self._loop.remove_reader(proc.log_fd)
+            os.close(proc.log_fd)
+            proc.log_fd = -1
 
     def _release_process(self) -> None:
         if self._channel is not None:
@@ -476,7 +500,7 @@ class LocalEnvironment:
         if proc is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(proc.exited), timeout=5)
-            self._drain_logs(proc)
+            self._close_log(proc)
         self._release_process()
         if self._cgroup is not None:
             self._cgroup.remove()

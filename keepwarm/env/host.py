@@ -45,6 +45,8 @@ class EnvHost:
     launcher: ForkServer = field(default_factory=ForkServer)
     cgroups: CgroupManager | None = None
     namespace: bool = False
+    run_as: str | None = None  # the user functions drop to (ServerConfig.run_as); None: as is
+    reveal: tuple[str, ...] = ()  # dirs the child re-exposes below private ones (env.users.Plan)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -82,6 +84,7 @@ class EnvHost:
                 f"keepwarm: {why}: environments share the host's /tmp (each gets a private "
                 "TMPDIR instead) and see their code at its real path, not /var/task"
             )
+        self._decide_user()
         if self.server.memory_enforcement == "auto":
             self.cgroups = CgroupManager.detect(f"keepwarm-{os.getpid()}")
         if self.cgroups is None:
@@ -89,6 +92,26 @@ class EnvHost:
                 "keepwarm: no writable cgroup memory controller: memory limits are enforced by "
                 "watching RSS, and Max Memory Used is the runtime's own peak"
             )
+
+    def _decide_user(self) -> None:
+        """Drop functions to an unprivileged user when we are root and they are namespaced.
+
+        Without the mount namespace functions see host paths (their code, TMPDIR) whose
+        permissions were never set up for another user, so isolation=none keeps them as is.
+        """
+        if not self.namespace or os.geteuid() != 0 or self.server.run_as == "root":
+            return
+        from keepwarm.env import users
+
+        plan = users.plan()
+        if plan.blocked is not None:
+            self.warnings.append(
+                f"keepwarm: functions run as root: {plan.blocked} is not readable by an "
+                "unprivileged user (it needs o+rx)"
+            )
+            return
+        self.run_as = self.server.run_as
+        self.reveal = plan.reveal
 
     @staticmethod
     def _raise_fd_limit() -> None:

@@ -3,11 +3,14 @@
 Runs in the child, between fork and the runtime: so it imports only the standard library and
 must never raise past ``apply`` (the caller turns a failure into an exit status the server sees).
 Order matters: join the cgroup first (so everything after is charged and limited), then the
-mount namespace (private /tmp, code at /var/task), then rlimits, then the working directory.
+mount namespace (private /tmp, code at /var/task), then the network namespace (``network:
+none``), then rlimits, then drop root (everything before needs it; nothing after may have it),
+then the working directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -15,6 +18,14 @@ import resource
 from typing import Any
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+PR_SET_DUMPABLE = 4
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
 MS_RDONLY = 1
 MS_REMOUNT = 32
 MS_BIND = 4096
@@ -54,10 +65,13 @@ def join_cgroups(procs_files: list[str]) -> None:
             os.close(fd)
 
 
-def _mount(source: str | None, target: str, fstype: str | None, flags: int) -> None:
+def _mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+) -> None:
     src = source.encode() if source else None
     fs = fstype.encode() if fstype else None
-    _check(libc().mount(src, target.encode(), fs, flags, None), f"mount {target}")
+    opts = data.encode() if data else None
+    _check(libc().mount(src, target.encode(), fs, flags, opts), f"mount {target}")
 
 
 def private_mounts(binds: list[tuple[str, str, bool]], hide: list[str]) -> None:
@@ -73,8 +87,72 @@ def private_mounts(binds: list[tuple[str, str, bool]], hide: list[str]) -> None:
         if read_only:
             _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
     for path in hide:
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", 0)
+        if os.path.isdir(path):  # read-only and empty: nothing to see, nothing to fill
+            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def _private_top(path: str) -> str | None:
+    """The highest ancestor of ``path`` that other users cannot enter (mode without o+x)."""
+    parts = path.strip("/").split("/")
+    for i in range(1, len(parts)):
+        ancestor = "/" + "/".join(parts[:i])
+        if not os.stat(ancestor).st_mode & 0o001:
+            return ancestor
+    return None
+
+
+def reveal(paths: list[str]) -> None:
+    """Re-expose ``paths`` (read-only, at their own paths) below private ancestors.
+
+    In this process's mount namespace only: each private ancestor is covered by an empty
+    tmpfs (which also hides everything else in it) and each path is bound back from a handle
+    opened before the cover went on. Needs root; runs before the drop.
+    """
+    plan = [(p, _private_top(p)) for p in paths]
+    handles = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p, top in plan if top}
+    try:
+        for top in dict.fromkeys(top for _, top in plan if top):
+            _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
+        for path, fd in handles.items():
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+    finally:
+        for fd in handles.values():
+            os.close(fd)
+
+
+def no_network() -> None:
+    """A network namespace of its own: only a loopback interface (brought up), no route out."""
+    import fcntl
+    import socket
+    import struct
+
+    _check(libc().unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become ``uid``/``gid`` for good (real, effective and saved ids; no extra groups).
+
+    The log pipe (fds 1 and 2) is handed to the new user first, so that reopening it by path
+    (``/dev/stdout``, ``/proc/self/fd/1``, a shell's ``> /dev/stderr``) still works. A change of
+    credentials clears the parent-death signal, so it is set again; the process is made
+    non-dumpable, so no other process of the same uid can read its memory or environment.
+    """
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            os.fchown(fd, uid, gid)
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid or os.getegid() != gid:
+        raise OSError(f"could not drop privileges to {uid}:{gid}")
+    die_with_parent()
+    _check(libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")
 
 
 def set_rlimits(limits: dict[str, int]) -> None:
@@ -92,5 +170,11 @@ def apply(spec: dict[str, Any]) -> None:
     if spec.get("namespace"):
         binds = [(b[0], b[1], bool(b[2])) for b in spec.get("binds", [])]
         private_mounts(binds, spec.get("hide", []))
+    if spec.get("network") == "none":
+        no_network()
     set_rlimits(spec.get("rlimits", {}))
+    if spec.get("user"):
+        reveal(spec.get("reveal", []))
+        uid, gid = spec["user"]
+        drop_privileges(int(uid), int(gid))
     os.chdir(spec["cwd"])

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,93 +40,87 @@ class LauncherDied(RuntimeError):
     pass
 
 
-class ForkServer:
-    """The server side of the zygote protocol (see keepwarm.env.zygote)."""
+TEMPLATE_INIT_TIMEOUT = 10.0  # Lambda's Init limit; a snapshot template gets no more
 
-    def __init__(self) -> None:
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._sock: socket.socket | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._exits: dict[int, asyncio.Future[int]] = {}
-        self._next_req = 0
-        self._ready: asyncio.Future[int] | None = None
 
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": PACKAGE_PARENT}
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "keepwarm.env.zygote", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        theirs.close()
-        ours.setblocking(False)
-        self._sock = ours
-        self._ready = self._loop.create_future()
-        self._loop.add_reader(ours.fileno(), self._on_readable)
-        await asyncio.wait_for(self._ready, timeout=30)
+class _Conn:
+    """One SEQPACKET conversation with a fork server (the zygote or a snapshot template).
+
+    Both speak the same protocol (see keepwarm.env.zygote), so spawning through a template is
+    the same request sent to a different socket.
+    """
+
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
+        self.sock: socket.socket | None = sock
+        self.loop = loop
+        self.replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.exits: dict[int, asyncio.Future[int]] = {}
+        self.ready: asyncio.Future[dict[str, Any]] = loop.create_future()
+        self.next_req = 0
+        sock.setblocking(False)
+        loop.add_reader(sock.fileno(), self._on_readable)
 
     def _on_readable(self) -> None:
-        assert self._sock is not None
-        while True:
+        while self.sock is not None:
             try:
-                raw = self._sock.recv(65536)
+                raw = self.sock.recv(65536)
             except BlockingIOError:
                 return
             except OSError:
                 raw = b""
             if not raw:
-                self._on_dead()
+                self.dead()
                 return
             self._dispatch(json.loads(raw))
 
     def _dispatch(self, msg: dict[str, Any]) -> None:
-        if "ready" in msg and self._ready is not None and not self._ready.done():
-            self._ready.set_result(int(msg["ready"]))
+        if "ready" in msg or "failed" in msg:
+            if not self.ready.done():
+                self.ready.set_result(msg)
         elif "req" in msg:
-            fut = self._replies.pop(int(msg["req"]), None)
+            fut = self.replies.pop(int(msg["req"]), None)
             if fut is not None and not fut.done():
                 fut.set_result(msg)
         elif "exit" in msg:
-            ex = self._exits.pop(int(msg["exit"]), None)
+            ex = self.exits.pop(int(msg["exit"]), None)
             if ex is not None and not ex.done():
                 ex.set_result(int(msg["status"]))
 
-    def _on_dead(self) -> None:
-        if self._loop is not None and self._sock is not None:
-            self._loop.remove_reader(self._sock.fileno())
-        pending: list[asyncio.Future[Any]] = [*self._replies.values(), *self._exits.values()]
+    def dead(self) -> None:
+        if self.sock is not None:
+            self.loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+            self.sock = None
+        pending: list[asyncio.Future[Any]] = [*self.replies.values(), *self.exits.values()]
         for fut in pending:
             if not fut.done():
                 fut.set_exception(LauncherDied("the fork server died"))
-        self._replies.clear()
-        self._exits.clear()
-        if self._ready is not None and not self._ready.done():
-            self._ready.set_exception(LauncherDied("the fork server did not start"))
-        self._sock = None
+        self.replies.clear()
+        self.exits.clear()
+        if not self.ready.done():
+            self.ready.set_exception(LauncherDied("the fork server did not start"))
 
-    @property
-    def alive(self) -> bool:
-        return self._sock is not None
+    async def request(self, op: str, spec: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        if self.sock is None:
+            raise LauncherDied("the fork server is gone")
+        req = self.next_req = self.next_req + 1
+        reply: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        self.replies[req] = reply
+        payload = _dumps({"op": op, "req": req, "spec": spec}).encode()
+        while True:
+            try:
+                socket.send_fds(self.sock, [payload], fds)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+        return await reply
 
     async def spawn(self, spec: dict[str, Any]) -> Spawned:
-        if self._sock is None:
-            await self.start()
-        assert self._sock is not None and self._loop is not None
         ctl_ours, ctl_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_r, log_w = os.pipe()
         os.set_blocking(log_r, False)
-        req = self._next_req = self._next_req + 1
-        reply: asyncio.Future[dict[str, Any]] = self._loop.create_future()
-        self._replies[req] = reply
         try:
-            payload = json.dumps({"op": "spawn", "req": req, "spec": spec}).encode()
-            await self._send(payload, [ctl_theirs.fileno(), log_w])
-            msg = await reply
+            msg = await self.request("spawn", spec, [ctl_theirs.fileno(), log_w])
         except BaseException:
             ctl_ours.close()
             os.close(log_r)
@@ -138,33 +133,125 @@ class ForkServer:
             os.close(log_r)
             raise OSError(msg["error"])
         pid = int(msg["pid"])
-        exited: asyncio.Future[int] = self._loop.create_future()
-        self._exits[pid] = exited
+        exited: asyncio.Future[int] = self.loop.create_future()
+        self.exits[pid] = exited
         return Spawned(pid, ctl_ours, log_r, exited)
 
-    async def _send(self, payload: bytes, fds: list[int]) -> None:
-        assert self._sock is not None
-        while True:
-            try:
-                socket.send_fds(self._sock, [payload], fds)
-                return
-            except BlockingIOError:
-                await asyncio.sleep(0.001)
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+class ForkServer:
+    """The server side of the zygote protocol (see keepwarm.env.zygote), plus snapshot templates.
+
+    A spec with a ``snapshot`` key is spawned through that function's template (a process that
+    already ran Init, see keepwarm.env.snapshot), created on first use. A template that cannot
+    start or whose Init fails is remembered, and that function falls back to ordinary forks, so
+    its init error reaches callers exactly as without snapshots.
+    """
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._root: _Conn | None = None
+        self._templates: dict[str, asyncio.Future[_Conn | None]] = {}
+        self._template_dirs: list[str] = []
+        self.template_failures: dict[str, str] = {}
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": PACKAGE_PARENT}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "keepwarm.env.zygote", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        theirs.close()
+        self._root = _Conn(ours, loop)
+        await asyncio.wait_for(asyncio.shield(self._root.ready), timeout=30)
+
+    @property
+    def alive(self) -> bool:
+        return self._root is not None and self._root.sock is not None
+
+    async def spawn(self, spec: dict[str, Any]) -> Spawned:
+        if not self.alive:
+            await self.start()
+        assert self._root is not None
+        key = spec.get("snapshot")
+        if key and (spec.get("user") or spec.get("network")):
+            # A template runs Init with the fork server's privileges and network, and its
+            # children cannot re-acquire what it gave up: such functions fork as usual.
+            self.template_failures.setdefault(str(key), "needs privilege drop or no network")
+        elif key and spec.get("mode") == "fork":
+            template = await self._template(str(key), spec)
+            if template is not None:
+                try:
+                    return await template.spawn(spec)
+                except LauncherDied:
+                    self._templates.pop(str(key), None)  # next cold start makes a new one
+        return await self._root.spawn(spec)
+
+    async def _template(self, key: str, spec: dict[str, Any]) -> _Conn | None:
+        """The function's running template, starting it on first use (one at a time per key)."""
+        if key in self.template_failures:
+            return None
+        pending = self._templates.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._start_template(key, spec))
+            self._templates[key] = pending
+        conn = await asyncio.shield(pending)
+        if conn is None or conn.sock is None:
+            self._templates.pop(key, None)
+            return None if conn is None else await self._template(key, spec)
+        return conn
+
+    async def _start_template(self, key: str, spec: dict[str, Any]) -> _Conn | None:
+        assert self._root is not None
+        loop = asyncio.get_running_loop()
+        tmp = str(spec["snapshot_tmp"])
+        os.makedirs(tmp, exist_ok=True)
+        self._template_dirs.append(os.path.dirname(tmp))
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        conn = _Conn(ours, loop)
+        try:
+            await self._root.request("template", spec, [theirs.fileno()])
+            ready = await asyncio.wait_for(asyncio.shield(conn.ready), TEMPLATE_INIT_TIMEOUT)
+        except (TimeoutError, LauncherDied, OSError) as exc:
+            ready = {"failed": f"template did not start: {exc}"}
+        finally:
+            theirs.close()
+        if "failed" in ready:
+            self.template_failures[key] = str(ready["failed"])
+            conn.dead()
+            return None
+        return conn
 
     async def close(self) -> None:
-        if self._sock is not None and self._loop is not None:
-            self._loop.remove_reader(self._sock.fileno())
-            self._sock.close()
-            self._sock = None
+        for pending in self._templates.values():
+            if pending.done() and not pending.cancelled() and pending.exception() is None:
+                conn = pending.result()
+                if conn is not None:
+                    conn.dead()
+            else:
+                pending.cancel()
+        self._templates.clear()
+        if self._root is not None:
+            self._root.dead()
+            self._root = None
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout=5)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await asyncio.to_thread(proc.wait)
+        if proc is not None:
+            try:
+                await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout=5)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await asyncio.to_thread(proc.wait)
+        for path in self._template_dirs:
+            shutil.rmtree(path, ignore_errors=True)
+        self._template_dirs.clear()
 
 
 def describe_exit(status: int) -> str:

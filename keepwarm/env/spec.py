@@ -7,6 +7,7 @@ the server's own environment variables).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -20,6 +21,7 @@ VAR_TASK = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 XRAY_HOST = "169.254.79.129"
 OPT_BOOTSTRAP = "/opt/bootstrap"
+MAX_PROCESSES = 1024  # Lambda's per-environment limit on processes (and on open files)
 NODE_BOOTSTRAP = Path(__file__).resolve().parent.parent / "runtimes" / "node" / "bootstrap.js"
 
 
@@ -31,6 +33,9 @@ class Placement:
     tmp_dir: Path
     namespace: bool
     hide: tuple[str, ...] = ()
+    user: tuple[int, int] | None = None  # (uid, gid) to drop to; None: stay as the server is
+    own_user: bool = False  # the uid is this environment's alone (see keepwarm.env.users)
+    reveal: tuple[str, ...] = ()  # dirs to re-expose below private ones before the drop
 
     def task_root(self, config: FunctionConfig) -> str:
         return VAR_TASK if self.namespace else str(config.code_dir)
@@ -105,7 +110,7 @@ def launch_spec(
     binds: list[list[Any]] = []
     if placement.namespace:
         binds = [[str(config.code_dir), VAR_TASK, True], [str(placement.tmp_dir), "/tmp", False]]
-    return {
+    spec: dict[str, Any] = {
         "mode": mode,
         "env": env,
         "cwd": task_root,
@@ -118,6 +123,32 @@ def launch_spec(
         "argv": argv or [],
         "options": options or {},
     }
+    if placement.user is not None:
+        spec["user"] = list(placement.user)
+        spec["reveal"] = list(placement.reveal)
+        if placement.own_user:  # a per-uid count: a real per-environment limit only then
+            spec["rlimits"]["RLIMIT_NPROC"] = MAX_PROCESSES
+    if config.network == "none":
+        spec["network"] = "none"
+    if config.snapshot and mode == "fork" and config.runtime_family == "python":
+        key = snapshot_key(config)
+        spec["snapshot"] = key
+        spec["snapshot_tmp"] = str(placement.tmp_dir.parent.parent / f"snapshot-{key}" / "tmp")
+    return spec
+
+
+def snapshot_key(config: FunctionConfig) -> str:
+    """Which template serves a snapshot function: a new one whenever code or settings change."""
+    facts = [
+        config.name,
+        config.version,
+        config.revision,
+        str(config.code_dir),
+        config.handler,
+        config.runtime,
+        sorted(config.environment.items()),
+    ]
+    return hashlib.sha256(repr(facts).encode()).hexdigest()[:16]
 
 
 def exec_argv(config: FunctionConfig, placement: Placement) -> list[str] | None:

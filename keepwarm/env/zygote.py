@@ -10,17 +10,26 @@ server (PDEATHSIG); its environments die with it.
 Protocol over a SOCK_SEQPACKET socket (fd given in argv): the server sends
 ``{"op":"spawn","req":N,"spec":{...}}`` with two fds (control socket, log pipe); the zygote answers
 ``{"req":N,"pid":P}`` and later ``{"exit":P,"status":S}`` (raw wait status) when P ends.
+``{"op":"template","req":N,"spec":{...}}`` with one fd (a fresh SEQPACKET socket) forks a
+snapshot template (keepwarm.env.snapshot) that answers ``{"ready":P}`` on that socket after its
+Init, then serves the same ``spawn`` protocol there.
+
+Cold-start costs removed here: libc (ctypes) is loaded and the runtime imported before any
+fork; ``gc.freeze()`` moves everything imported so far out of the collector's reach, so the
+child's first collections neither walk nor dirty (copy-on-write) the template's pages.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import selectors
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from keepwarm.env import child, isolation
@@ -34,14 +43,24 @@ def preload() -> None:
     global _preloaded
     if _preloaded:
         return
+    from keepwarm.env import snapshot  # noqa: F401
     from keepwarm.runtimes.python import bootstrap, transport  # noqa: F401
 
+    isolation.libc()
     _preloaded = True
 
 
+def encode(msg: dict[str, Any]) -> bytes:
+    return json.dumps(msg, separators=(",", ":")).encode()
+
+
+Runner = Callable[[dict[str, Any], int, int], None]
+
+
 class Zygote:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, runner: Runner | None = None) -> None:
         self.sock = sock
+        self.runner: Runner = runner or child.run
         self.children: set[int] = set()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
@@ -74,7 +93,33 @@ class Zygote:
         msg = json.loads(raw)
         if msg.get("op") == "spawn":
             self.spawn(msg, fds)
+        elif msg.get("op") == "template":
+            self.template(msg, fds)
+        else:
+            for fd in fds:
+                os.close(fd)
         return True
+
+    def template(self, msg: dict[str, Any], fds: list[int]) -> None:
+        """Fork a snapshot template; it talks to the server on its own socket (``fds[0]``)."""
+        from keepwarm.env import snapshot
+
+        (sock_fd,) = fds
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            self.send({"req": msg["req"], "error": str(exc)})
+            os.close(sock_fd)
+            return
+        if pid == 0:
+            try:
+                self._forget_parent()
+                snapshot.run_template(msg["spec"], sock_fd)
+            finally:
+                os._exit(child.SETUP_FAILED)
+        os.close(sock_fd)
+        self.children.add(pid)
+        self.send({"req": msg["req"], "pid": pid})
 
     def spawn(self, msg: dict[str, Any], fds: list[int]) -> None:
         ctl_fd, log_fd = fds
@@ -83,27 +128,31 @@ class Zygote:
             pid = os.fork()
         except OSError as exc:
             self.send({"req": msg["req"], "error": str(exc)})
-            os.close(ctl_fd)
-            os.close(log_fd)
-            return
+            pid = -1
         if pid == 0:
             self.in_child(spec, ctl_fd, log_fd)
-        os.close(ctl_fd)
-        os.close(log_fd)
+        for fd in fds:
+            os.close(fd)
+        if pid < 0:
+            return
         self.children.add(pid)
         self.send({"req": msg["req"], "pid": pid})
 
+    def _forget_parent(self) -> None:
+        """In a fresh fork: drop the fork server's signal handling and sockets."""
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        self.sock.close()
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+
     def in_child(self, spec: dict[str, Any], ctl_fd: int, log_fd: int) -> None:
         try:
-            signal.set_wakeup_fd(-1)
-            for sig in (signal.SIGCHLD, signal.SIGTERM):
-                signal.signal(sig, signal.SIG_DFL)
-            self.sock.close()
-            os.close(self.wake_r)
-            os.close(self.wake_w)
+            self._forget_parent()
             if spec["mode"] == "fresh":
                 self.exec_fresh(spec, ctl_fd, log_fd)
-            child.run(spec, ctl_fd, log_fd)
+            self.runner(spec, ctl_fd, log_fd)
         finally:
             os._exit(child.SETUP_FAILED)
 
@@ -129,7 +178,7 @@ class Zygote:
 
     def send(self, msg: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
-            self.sock.send(json.dumps(msg).encode())
+            self.sock.send(encode(msg))
 
     def shutdown(self) -> None:
         for pid in list(self.children):
@@ -147,6 +196,7 @@ def main() -> None:
     with contextlib.suppress(OSError, AttributeError):
         isolation.libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     preload()
+    gc.freeze()
     sock = socket.socket(fileno=int(sys.argv[1]))
     zygote = Zygote(sock)
     zygote.send({"ready": os.getpid()})

@@ -6,9 +6,11 @@ uvicorn starts also makes "address in use" a clear error instead of a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -59,7 +61,16 @@ def _loop() -> str:
 
 
 class _Server(uvicorn.Server):
-    """Marks the backend as shutting down first, so cancelled invocations say why."""
+    """Marks the backend as shutting down first, so cancelled invocations say why; and exits 0
+    after a graceful SIGTERM/SIGINT instead of re-raising the signal (a clean stop is success)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         app: Any = self.config.app

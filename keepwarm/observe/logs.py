@@ -13,6 +13,8 @@ import uuid
 from pathlib import Path
 
 TAIL_BYTES = 4096
+CAPTURE_LIMIT = 1 << 20  # function output kept in memory per invocation (the result's logs)
+DISK_LIMIT = 16 << 20  # function output written to the stream file per invocation
 
 
 def stream_name(version: str, now: float | None = None) -> str:
@@ -91,8 +93,23 @@ def runtime_exited(request_id: str, message: str, error_type: str) -> str:
     return f"RequestId: {request_id} Error: {message}\n{error_type}\n"
 
 
+def truncated(limit: int, where: str) -> bytes:
+    """The one line that stands in for function output dropped past a per-invocation cap."""
+    return (
+        f"\n[keepwarm] log output truncated: this invocation wrote more than {limit} bytes; "
+        f"the rest is not in {where}\n"
+    ).encode()
+
+
 class LogStream:
-    """One environment's log stream: an append-only file plus the invocation being captured."""
+    """One environment's log stream: an append-only file plus the invocation being captured.
+
+    Function output is capped per invocation (from one ``begin_capture`` to the next, so output
+    while idle counts against the invocation before): ``CAPTURE_LIMIT`` bytes in memory and
+    ``DISK_LIMIT`` bytes on disk, each followed by one truncation marker. A function printing
+    without end thus costs the server neither memory nor more than a bounded amount of disk.
+    Platform lines (``line``: START, END, REPORT, ...) are never dropped.
+    """
 
     def __init__(self, root: Path, function_name: str, version: str) -> None:
         self.name = stream_name(version)
@@ -101,19 +118,39 @@ class LogStream:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         self._capture: bytearray | None = None
+        self._captured = 0  # function output bytes seen since begin_capture (memory cap)
+        self._written = 0  # the same, for the disk cap
 
     def write(self, data: bytes) -> None:
+        """Function output (the process's stdout and stderr), subject to the caps."""
+        if self._fd < 0 or not data:
+            return
+        room = DISK_LIMIT - self._written
+        if room > 0:
+            os.write(self._fd, data[:room])
+            if len(data) > room:
+                os.write(self._fd, truncated(DISK_LIMIT, "this log stream"))
+        self._written += len(data)
+        if self._capture is not None:
+            room = CAPTURE_LIMIT - self._captured
+            if room > 0:
+                self._capture += data[:room]
+                if len(data) > room:
+                    self._capture += truncated(CAPTURE_LIMIT, "the invocation's captured log")
+            self._captured += len(data)
+
+    def line(self, text: str) -> None:
+        """A platform line: always written and captured."""
+        data = text.encode()
         if self._fd < 0 or not data:
             return
         os.write(self._fd, data)
         if self._capture is not None:
             self._capture += data
 
-    def line(self, text: str) -> None:
-        self.write(text.encode())
-
     def begin_capture(self) -> None:
         self._capture = bytearray()
+        self._captured = self._written = 0
 
     def end_capture(self) -> str:
         captured, self._capture = self._capture, None

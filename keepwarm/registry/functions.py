@@ -138,6 +138,7 @@ class FunctionOps(RegistryBase):
 
     def code_zip(self, name: str, digest: str) -> Path:
         record = self.record(name)
+        digest = digest.removesuffix(".zip")
         path = self.code_root / record.name / f"{digest}.zip"
         if "/" in digest or not path.is_file():
             raise InvalidParameterValue("No such code package.")

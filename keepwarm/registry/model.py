@@ -19,7 +19,7 @@ from keepwarm.config import FunctionConfig, ServerConfig
 LATEST = "$LATEST"
 # Fields that make a new published version differ from the last one.
 _VERSIONED = (
-    "runtime", "role", "handler", "description", "timeout", "memory", "environment",
+    "runtime", "role", "handler", "timeout", "memory", "environment",
     "ephemeral_storage", "architectures", "code_sha256", "dead_letter_target", "tracing_mode",
     "layers",
 )  # fmt: skip

@@ -5,8 +5,9 @@ does, so the server must cost almost nothing to start and hold (a listening sock
 protocol objects: no tasks, no threads). h11 does the parsing strictly; anything it rejects gets
 a 400 and the connection is closed, never a 500. It binds 127.0.0.1 only.
 
-A ``/next`` that has to wait parks its connection (reading paused) until the state hands it an
-event; there is no timeout on it, as on Lambda (contract §2.1).
+A ``/next`` that has to wait parks its connection until the state hands it an event; there is
+no timeout on it, as on Lambda (contract §2.1). A parked connection is still read (so a hang-up
+is noticed and the waiter forgotten); what arrives meanwhile waits in h11's buffer.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _BAD_REQUEST = (
     b"Content-Length: 12\r\nConnection: close\r\n\r\nBad Request\n"
 )
 _SERVER_HEADER = ("Server", "keepwarm")
+PARKED_BUFFER = 1 << 20
 
 
 class RuntimeApiServer:
@@ -84,6 +86,9 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.h11.receive_data(data)
+        if self.parked and len(self.h11.trailing_data[0]) > PARKED_BUFFER:
+            self.abort()  # pipelining a flood behind a waiting /next: not a runtime
+            return
         self.pump()
 
     def eof_received(self) -> bool:
@@ -142,9 +147,7 @@ class _Connection(asyncio.Protocol):
             body = json.dumps({"errorType": "Runtime.ServerError", "errorMessage": str(exc)})
             result = Response(500, body.encode(), [("Content-Type", "application/json")])
         if result is PARK:
-            self.parked = True
-            if self.transport is not None:
-                self.transport.pause_reading()
+            self.parked = True  # keep reading: a runtime that hangs up must be noticed
             return
         assert isinstance(result, Response)
         self.send(result)
@@ -154,7 +157,6 @@ class _Connection(asyncio.Protocol):
         if not self.parked or self.transport is None:
             return
         self.parked = False
-        self.transport.resume_reading()
         self.send(event_response(event))
         asyncio.get_running_loop().call_soon(self.pump)
 

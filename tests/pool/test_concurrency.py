@@ -38,6 +38,7 @@ def gate() -> Iterator[Path]:
     """A directory every environment can see (outside the private /tmp and the data dir)."""
     path = Path("/dev/shm") / f"keepwarm-test-{uuid.uuid4().hex}"
     path.mkdir()
+    path.chmod(0o777)  # functions run as an unprivileged user of their own
     yield path
     shutil.rmtree(path, ignore_errors=True)
 

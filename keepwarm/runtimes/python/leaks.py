@@ -37,6 +37,7 @@ TMP_MAX_ENTRIES = 5000
 TMP_MAX_FILES = 64
 TMP_MAX_READ = 256 * 1024
 _LOOP_SEARCH = 8
+_MIN_NUMBER = 10 ** (MIN_DIGITS - 1)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SKIP_PACKAGES = ("keepwarm.",)
 
@@ -68,7 +69,11 @@ def _digits(value: int | float) -> int:
 
 
 class Needles:
-    """The event's distinctive values, indexed for exact and substring search."""
+    """The event's distinctive values, indexed for exact and substring search.
+
+    The regular expressions are built only when first needed: most scans end on exact and
+    ``in`` checks, and compiling per event would cost more than the scan of a small handler.
+    """
 
     def __init__(self, event: Any) -> None:
         self.strings: dict[str, Field] = {}
@@ -81,17 +86,10 @@ class Needles:
             elif _is_number(value) and _digits(value) >= MIN_DIGITS:
                 self.numbers.setdefault(value, parts)
                 self.strings.setdefault(str(value), parts)
-        texts = sorted(self.strings, key=len, reverse=True)
-        self._texts = texts
-        self._pattern = re.compile("|".join(map(re.escape, texts))) if texts else None
-        self.bytes_index: dict[bytes, Field] = {}
-        for text in texts:
-            for form in {text, json.dumps(text)[1:-1]}:
-                self.bytes_index.setdefault(
-                    form.encode("utf-8", "surrogatepass"), self.strings[text]
-                )
-        blobs = sorted(self.bytes_index, key=len, reverse=True)
-        self.bytes_pattern = re.compile(b"|".join(map(re.escape, blobs))) if blobs else None
+        self._texts = sorted(self.strings, key=len, reverse=True)
+        self._pattern: re.Pattern[str] | None = None
+        self._bytes: dict[bytes, Field] | None = None
+        self._bytes_pattern: re.Pattern[bytes] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.strings)
@@ -107,15 +105,26 @@ class Needles:
                 if needle in window:
                     return self.strings[needle]
             return None
-        assert self._pattern is not None
+        if self._pattern is None:
+            self._pattern = re.compile("|".join(map(re.escape, self._texts)))
         found = self._pattern.search(text, 0, MAX_SEARCH)
         return self.strings[found.group()] if found else None
 
     def in_bytes(self, blob: bytes) -> Field | None:
-        if self.bytes_pattern is None:
+        """Also finds values written as JSON (escaped), as ``json.dump`` to a file does."""
+        if not self._texts:
             return None
-        found = self.bytes_pattern.search(blob)
-        return self.bytes_index[found.group()] if found else None
+        if self._bytes is None:
+            self._bytes = {}
+            for text in self._texts:
+                for form in (text, json.dumps(text)[1:-1]):
+                    encoded = form.encode("utf-8", "surrogatepass")
+                    self._bytes.setdefault(encoded, self.strings[text])
+            blobs = sorted(self._bytes, key=len, reverse=True)
+            self._bytes_pattern = re.compile(b"|".join(map(re.escape, blobs)))
+        assert self._bytes_pattern is not None
+        found = self._bytes_pattern.search(blob)
+        return self._bytes[found.group()] if found else None
 
 
 def _leaves(event: Any) -> Iterator[tuple[Field, Any]]:
@@ -141,18 +150,36 @@ def decode_event(body: bytes, content_type: str) -> Any:
 
 
 # -- where user state lives ----------------------------------------------------------------
+_OWNED: dict[str, tuple[int, bool]] = {}
+
+
 def user_modules(task_root: str) -> list[tuple[str, types.ModuleType]]:
-    """Modules loaded from the code directory (vendored site-packages and keepwarm excluded)."""
+    """Modules loaded from the code directory (vendored site-packages and keepwarm excluded).
+
+    Classification is cached per module object: ``realpath`` of every module on every scan
+    would cost milliseconds.
+    """
     root = os.path.join(os.path.realpath(task_root), "")
     found = []
     for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
-        if not isinstance(path, str) or name.startswith(_SKIP_PACKAGES) or name == "keepwarm":
-            continue
-        real = os.path.realpath(path)
-        if real.startswith(root) and "-packages" + os.sep not in real[len(root) :]:
+        known = _OWNED.get(name)
+        if known is None or known[0] != id(module):
+            known = _OWNED[name] = (id(module), _under(module, name, root))
+        if known[1]:
             found.append((name, module))
     return sorted(found, key=lambda item: item[0])
+
+
+def _under(module: Any, name: str, root: str) -> bool:
+    path = getattr(module, "__file__", None)
+    if (
+        not isinstance(path, str)
+        or name in ("keepwarm", "__main__")
+        or name.startswith(_SKIP_PACKAGES)
+    ):
+        return False
+    real = os.path.realpath(path)
+    return real.startswith(root) and "-packages" + os.sep not in real[len(root) :]
 
 
 def render(path: Path, masks: Callable[[Any], str | None] | None = None) -> str:
@@ -184,7 +211,11 @@ def _key_text(key: Any, masks: Callable[[Any], str | None] | None) -> str:
 
 
 class _Walk:
-    """One bounded walk over user state; ``collect`` gathers leaves instead of matching."""
+    """One bounded walk over user state; without needles it collects leaves (the baseline).
+
+    Scalars are checked where they are found and never pushed; a path is a linked tuple
+    ``(parent, kind, key)`` built for containers and, for scalars, only when one matches.
+    """
 
     def __init__(self, user: set[str], needles: Needles | None, ignore: frozenset[Any]) -> None:
         self.user = user
@@ -192,108 +223,111 @@ class _Walk:
         self.ignore = ignore
         self.collected: set[Any] = set()
         self.findings: dict[Path, Field] = {}
-        self.seen: set[int] = set()
-        self.nodes = 0
         self.truncated = False
 
     def run(self, roots: list[tuple[str, types.ModuleType]]) -> None:
+        seen = {id(module) for _, module in roots}
         stack: list[tuple[Any, Path, int]] = []
         for name, module in reversed(roots):
-            self.seen.add(id(module))
+            top = (None, "root", name)
             for key, value in reversed(list(vars(module).items())):
-                if not key.startswith("__") and not isinstance(value, types.ModuleType):
-                    stack.append((value, (None, "root", f"{name}.{key}"), 0))
+                if key.startswith("__") or issubclass(type(value), types.ModuleType):
+                    continue
+                if not self._leaf(value, top, "attr", key):
+                    stack.append((value, (top, "attr", key), 0))
+        nodes = 0
         while stack and len(self.findings) < MAX_FINDINGS:
             value, path, depth = stack.pop()
-            if self._leaf(value, path) or id(value) in self.seen or depth >= MAX_DEPTH:
+            if id(value) in seen or depth >= MAX_DEPTH:
                 continue
-            self.seen.add(id(value))
-            self.nodes += 1
-            if self.nodes > MAX_NODES:
+            seen.add(id(value))
+            nodes += 1
+            if nodes > MAX_NODES:
                 self.truncated = True
                 return
-            for child, child_path in self._children(value, path):
-                stack.append((child, child_path, depth + 1))
+            try:
+                for child, kind, key in self._children(value):
+                    if not self._leaf(child, path, kind, key):
+                        stack.append((child, (path, kind, key), depth + 1))
+            except Exception:  # user objects may refuse inspection; skip just this one
+                continue
 
-    def _leaf(self, value: Any, path: Path) -> bool:
+    def _leaf(self, value: Any, parent: Path, kind: str, key: Any) -> bool:
         """Match (or collect) a scalar; True when ``value`` has no children."""
-        kind = type(value)
-        if kind is str or kind is int or kind is float:
-            if self.needles is None:
-                self.collected.add(value)
-            elif value not in self.ignore:
-                self._match(value, path)
-            return True
-        if kind is bytes or kind is bytearray:
-            if self.needles is not None:
-                hit = self.needles.in_bytes(bytes(value[:MAX_SEARCH]))
-                if hit is not None:
-                    self.findings.setdefault(path, hit)
-            return True
-        return kind is bool or value is None
-
-    def _match(self, value: str | int | float, path: Path) -> None:
-        assert self.needles is not None
-        if isinstance(value, str):
+        cls = type(value)
+        if cls is str:
             if len(value) >= MIN_CHARS:
-                hit = self.needles.in_text(value)
-                if hit is not None:
-                    self.findings.setdefault(path, hit)
-        elif abs(value) >= 10 ** (MIN_DIGITS - 1):
-            hit = self.needles.numbers.get(value)
-            if hit is not None:
-                self.findings.setdefault(path, hit)
+                if self.needles is None:
+                    self.collected.add(value)
+                elif value not in self.ignore:
+                    self._hit(self.needles.in_text(value), parent, kind, key)
+            return True
+        if cls is int or cls is float:
+            if abs(value) >= _MIN_NUMBER:
+                if self.needles is None:
+                    self.collected.add(value)
+                elif value not in self.ignore:
+                    self._hit(self.needles.numbers.get(value), parent, kind, key)
+            return True
+        if cls is bytes or cls is bytearray:
+            if self.needles is not None and len(value) >= MIN_CHARS:
+                self._hit(self.needles.in_bytes(bytes(value[:MAX_SEARCH])), parent, kind, key)
+            return True
+        return cls is bool or value is None
 
-    def _children(self, value: Any, path: Path) -> Iterator[tuple[Any, Path]]:
-        if isinstance(value, dict):
+    def _hit(self, field: Field | None, parent: Path, kind: str, key: Any) -> None:
+        if field is not None:
+            self.findings.setdefault(parent if kind == "member" else (parent, kind, key), field)
+
+    def _children(self, value: Any) -> Iterator[tuple[Any, str, Any]]:
+        """Checks go by ``type(value)``: ``isinstance`` would run user ``__getattribute__``."""
+        cls = type(value)
+        if issubclass(cls, dict):
             for key, item in list(value.items()):
-                if not self._leaf(key, (path, "keys", None)):
-                    yield key, (path, "keys", None)
-                yield item, (path, "item", key)
-        elif isinstance(value, list | tuple | deque):
+                yield key, "keys", None
+                yield item, "item", key
+        elif issubclass(cls, list | tuple | deque):
             for index, item in enumerate(list(value)):
-                yield item, (path, "item", index)
-        elif isinstance(value, set | frozenset):
+                yield item, "item", index
+        elif issubclass(cls, set | frozenset):
             for item in list(value):
-                yield item, path
-        elif isinstance(value, types.FunctionType):
-            yield from self._function(value, path)
-        elif isinstance(value, staticmethod | classmethod):
-            yield value.__func__, path
-        elif isinstance(value, type):
-            yield from self._class(value, path)
-        elif self._owned(type(value)):
-            yield from self._attributes(value, path)
+                yield item, "member", None
+        elif cls is types.FunctionType:
+            yield from self._function(value)
+        elif cls is staticmethod or cls is classmethod:
+            yield value.__func__, "member", None
+        elif issubclass(cls, type):
+            yield from self._class(value)
+        elif cls.__module__ in self.user or cls is types.SimpleNamespace:
+            yield from _attributes(value)
 
-    def _owned(self, cls: type) -> bool:
-        return cls.__module__ in self.user or cls is types.SimpleNamespace
-
-    def _attributes(self, value: Any, path: Path) -> Iterator[tuple[Any, Path]]:
-        attrs = getattr(value, "__dict__", None)
-        if isinstance(attrs, dict):
-            for key, item in list(attrs.items()):
-                yield item, (path, "attr", key)
-
-    def _class(self, cls: type, path: Path) -> Iterator[tuple[Any, Path]]:
+    def _class(self, cls: type) -> Iterator[tuple[Any, str, Any]]:
         if cls.__module__ not in self.user:
             return
         for key, item in list(vars(cls).items()):
             if not (key.startswith("__") and key.endswith("__")) and not isinstance(item, property):
-                yield item, (path, "attr", key)
+                yield item, "attr", key
 
-    def _function(self, fn: types.FunctionType, path: Path) -> Iterator[tuple[Any, Path]]:
+    def _function(self, fn: types.FunctionType) -> Iterator[tuple[Any, str, Any]]:
         if fn.__module__ not in self.user:
             return
         for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=False):
             try:
-                yield cell.cell_contents, (path, "locals", name)
+                yield cell.cell_contents, "locals", name
             except ValueError:
                 continue
         if fn.__defaults__:
-            yield fn.__defaults__, (path, "attr", "__defaults__")
+            yield fn.__defaults__, "attr", "__defaults__"
         if fn.__kwdefaults__:
-            yield fn.__kwdefaults__, (path, "attr", "__kwdefaults__")
-        yield from self._attributes(fn, path)
+            yield fn.__kwdefaults__, "attr", "__kwdefaults__"
+        yield from _attributes(fn)
+
+
+def _attributes(value: Any) -> Iterator[tuple[Any, str, Any]]:
+    attrs = getattr(value, "__dict__", None)
+    if isinstance(attrs, dict):
+        for key, item in list(attrs.items()):
+            yield item, "attr", key
 
 
 # -- /tmp ----------------------------------------------------------------------------------

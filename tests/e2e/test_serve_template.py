@@ -1,0 +1,67 @@
+"""``keepwarm serve -t template.yaml [--watch]``: template functions over the API, hot reload."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from kw_server import Server, wait_for
+
+TEMPLATE = """
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: hello
+      Handler: app.handler
+      Runtime: python3.12
+      CodeUri: src/
+"""
+CODE = """
+import os
+count = 0
+def handler(event, context):
+    global count
+    count += 1
+    return {"count": count, "code": "%s", "pid": os.getpid()}
+"""
+
+
+def project(root: Path, tag: str) -> Path:
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    (root / "template.yaml").write_text(textwrap.dedent(TEMPLATE))
+    (root / "src" / "app.py").write_text(CODE % tag)
+    return root / "template.yaml"
+
+
+def call(lam: Any) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(lam.invoke(FunctionName="hello")["Payload"].read())
+    return result
+
+
+def test_template_functions_are_listed_and_invocable(start_server: Any, tmp_path: Path) -> None:
+    template = project(tmp_path / "proj", "v1")
+    srv: Server = start_server("-t", str(template))
+    lam = srv.client()
+    names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    assert names == ["hello"]
+    config = lam.get_function(FunctionName="hello")["Configuration"]
+    assert config["Handler"] == "app.handler" and config["State"] == "Active"
+    assert [call(lam)["count"] for _ in range(3)] == [1, 2, 3]
+
+
+def test_watch_reloads_on_the_next_cold_start(start_server: Any, tmp_path: Path) -> None:
+    template = project(tmp_path / "proj", "v1")
+    srv: Server = start_server("-t", str(template), "--watch")
+    lam = srv.client()
+    first, second = call(lam), call(lam)
+    assert (first["count"], second["count"], first["code"]) == (1, 2, "v1")
+    assert first["pid"] == second["pid"]  # warm state kept: no reload per request
+    (template.parent / "src" / "app.py").write_text(CODE % "v2")
+    fresh = wait_for(lambda: (r := call(lam))["code"] == "v2" and r, timeout=30)
+    assert fresh["count"] == 1  # a cold start on the new code
+    assert call(lam) == {**fresh, "count": 2}  # and warm again afterwards
