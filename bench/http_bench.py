@@ -25,8 +25,9 @@ def _batch(conn: http.client.HTTPConnection, n: int) -> list[float]:
     out = []
     for _ in range(n):
         t = time.perf_counter_ns()
-        conn.request("POST", http_floor.INVOKE_PATH, body=b"{}",
-                     headers={"content-type": "application/json"})  # fmt: skip
+        conn.request(
+            "POST", http_floor.INVOKE_PATH, body=b"{}", headers={"content-type": "application/json"}
+        )
         response = conn.getresponse()
         response.read()
         out.append((time.perf_counter_ns() - t) / 1e6)
@@ -69,15 +70,17 @@ def measure(rounds: int, batch: int) -> dict[str, Any]:
 
 def table(result: dict[str, Any]) -> str:
     k, e = result["keepwarm_invoke"], result["asgi_echo"]
-    return "\n".join([
-        "| endpoint | median | p99 | n |",
-        "|---|---|---|---|",
-        f"| bare ASGI echo (uvicorn + httptools) | {e['median_ms'] * 1000:.0f} µs | "
-        f"{e['p99_ms'] * 1000:.0f} µs | {e['n']} |",
-        f"| keepwarm Invoke, warm no-op | {k['median_ms'] * 1000:.0f} µs | "
-        f"{k['p99_ms'] * 1000:.0f} µs | {k['n']} |",
-        f"| ratio | {result['ratio_median']:.2f}x | {result['ratio_p99']:.2f}x | |",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "| endpoint | median | p99 | n |",
+            "|---|---|---|---|",
+            f"| bare ASGI echo (uvicorn + httptools) | {e['median_ms'] * 1000:.0f} µs | "
+            f"{e['p99_ms'] * 1000:.0f} µs | {e['n']} |",
+            f"| keepwarm Invoke, warm no-op | {k['median_ms'] * 1000:.0f} µs | "
+            f"{k['p99_ms'] * 1000:.0f} µs | {k['n']} |",
+            f"| ratio | {result['ratio_median']:.2f}x | {result['ratio_p99']:.2f}x | |",
+        ]
+    )
 
 
 def main() -> None:

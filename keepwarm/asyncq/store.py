@@ -66,9 +66,16 @@ class Event:
     def from_row(cls, row: tuple[Any, ...]) -> Event:
         ident, function, qualifier, payload, attempts, throttles, enqueued, next_at, last = row
         return cls(
-            function, qualifier, bytes(payload), ident, enqueued, attempts, throttles, next_at,
+            function,
+            qualifier,
+            bytes(payload),
+            ident,
+            enqueued,
+            attempts,
+            throttles,
+            next_at,
             json.loads(last) if last else None,
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -86,9 +93,15 @@ def _insert(conn: sqlite3.Connection, event: Event) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO events(id, function, qualifier, payload, enqueued_at, next_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        (event.id, event.function, event.qualifier, event.payload, event.enqueued_at,
-         event.next_at or event.enqueued_at),
-    )  # fmt: skip
+        (
+            event.id,
+            event.function,
+            event.qualifier,
+            event.payload,
+            event.enqueued_at,
+            event.next_at or event.enqueued_at,
+        ),
+    )
 
 
 class EventStore:
@@ -155,9 +168,16 @@ class EventStore:
                 conn.execute(
                     "INSERT INTO dead_letters(event_id, function, target, kind, condition, body,"
                     " created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (event.id, dead.function, dead.target, dead.kind, dead.condition, dead.body,
-                     time.time()),
-                )  # fmt: skip
+                    (
+                        event.id,
+                        dead.function,
+                        dead.target,
+                        dead.kind,
+                        dead.condition,
+                        dead.body,
+                        time.time(),
+                    ),
+                )
 
         await self._db.run(write)
 
@@ -170,21 +190,36 @@ def read_store(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     conn = connect(path, SCHEMA)
     try:
         events = [
-            {"id": r[0], "function": r[1], "qualifier": r[2], "state": r[3], "attempts": r[4],
-             "enqueued_at": r[5], "next_at": r[6]}
+            {
+                "id": r[0],
+                "function": r[1],
+                "qualifier": r[2],
+                "state": r[3],
+                "attempts": r[4],
+                "enqueued_at": r[5],
+                "next_at": r[6],
+            }
             for r in conn.execute(
                 "SELECT id, function, qualifier, state, attempts, enqueued_at, next_at FROM events"
                 " ORDER BY enqueued_at"
             )
-        ]  # fmt: skip
+        ]
         dead = [
-            {"seq": r[0], "event_id": r[1], "function": r[2], "target": r[3], "kind": r[4],
-             "condition": r[5], "body": json.loads(r[6]), "created": r[7]}
+            {
+                "seq": r[0],
+                "event_id": r[1],
+                "function": r[2],
+                "target": r[3],
+                "kind": r[4],
+                "condition": r[5],
+                "body": json.loads(r[6]),
+                "created": r[7],
+            }
             for r in conn.execute(
                 "SELECT seq, event_id, function, target, kind, condition, body, created"
                 " FROM dead_letters ORDER BY seq"
             )
-        ]  # fmt: skip
+        ]
     finally:
         conn.close()
     return events, dead

@@ -100,5 +100,6 @@ def serve(options: ServeOptions, log_level: str = "warning") -> None:
         access_log=False,
         timeout_graceful_shutdown=int(options.shutdown_timeout_s),
         server_header=False,
+        proxy_headers=False,
     )
     _Server(config).run(sockets=[sock])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -52,9 +53,19 @@ def lines(path: Path) -> list[str]:
 
 def events_cli(data_dir: Path) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "keepwarm.cli.main", "events", "--json", "--data-dir", str(data_dir)],
-        capture_output=True, check=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "keepwarm.cli.main",
+            "events",
+            "--json",
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     result: dict[str, Any] = json.loads(out.stdout)
     return result
 
@@ -71,17 +82,21 @@ def test_retries_then_on_failure_lambda_destination(lam: Any, side_dir: Path) ->
     wait_for(record_path.exists)
     attempts = [json.loads(x) for x in lines(side_dir / "attempts.log")]
     assert [a["id"] for a in attempts] == [request_id] * 3
-    gaps = [b["t"] - a["t"] for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [b["t"] - a["t"] for a, b in itertools.pairwise(attempts)]
     assert gaps[0] >= 0.06 and gaps[1] >= 0.12  # ~1 min then ~2 min, at time scale 0.001
     record = json.loads(record_path.read_text())
     assert record["version"] == "1.0"
     assert record["requestContext"] == {
-        "requestId": request_id, "functionArn": ARN + "fails:$LATEST",
-        "condition": "RetriesExhausted", "approximateInvokeCount": 3,
-    }  # fmt: skip
+        "requestId": request_id,
+        "functionArn": ARN + "fails:$LATEST",
+        "condition": "RetriesExhausted",
+        "approximateInvokeCount": 3,
+    }
     assert record["requestPayload"] == {"n": 7}
     assert record["responseContext"] == {
-        "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": "Unhandled",
     }
     assert record["responsePayload"]["errorType"] == "Exception"
     assert record["responsePayload"]["errorMessage"] == "always fails"
@@ -92,13 +107,16 @@ def test_max_retry_attempts_zero_and_success_destination(lam: Any, side_dir: Pat
     create(lam, "once", FAILS, Environment=env(side_dir))
     create(lam, "works", WORKS, Environment=env(side_dir))
     lam.put_function_event_invoke_config(
-        FunctionName="once", MaximumRetryAttempts=0,
+        FunctionName="once",
+        MaximumRetryAttempts=0,
         DestinationConfig={"OnFailure": {"Destination": ARN + "recorder"}},
-    )  # fmt: skip
+    )
     lam.put_function_event_invoke_config(
         FunctionName="works", DestinationConfig={"OnSuccess": {"Destination": ARN + "recorder"}}
     )
-    failed = lam.invoke(FunctionName="once", InvocationType="Event")["ResponseMetadata"]["RequestId"]
+    failed = lam.invoke(FunctionName="once", InvocationType="Event")["ResponseMetadata"][
+        "RequestId"
+    ]
     worked = lam.invoke(FunctionName="works", InvocationType="Event", Payload=b'{"x": 1}')
     worked_id = worked["ResponseMetadata"]["RequestId"]
     wait_for((side_dir / f"dest-{failed}.json").exists)
@@ -128,7 +146,9 @@ def test_other_destinations_and_dlq_go_to_the_dead_letter_store(
     bad_id = lam.invoke(FunctionName="fails", InvocationType="Event", Payload=b'{"b": 2}')[
         "ResponseMetadata"
     ]["RequestId"]
-    store = wait_for(lambda: (s := events_cli(server.data_dir)) and len(s["dead_letters"]) == 2 and s)
+    store = wait_for(
+        lambda: (s := events_cli(server.data_dir)) and len(s["dead_letters"]) == 2 and s
+    )
     by_id = {d["event_id"]: d for d in store["dead_letters"]}
     dest, dlq = by_id[ok_id], by_id[bad_id]
     assert (dest["target"], dest["kind"], dest["condition"]) == (sqs, "destination", "Success")
@@ -144,9 +164,10 @@ def test_event_age_exceeded(lam: Any, side_dir: Path) -> None:
     create(lam, "recorder", RECORDER, Environment=env(side_dir))
     create(lam, "aging", FAILS, Environment=env(side_dir))
     lam.put_function_event_invoke_config(
-        FunctionName="aging", MaximumEventAgeInSeconds=60,  # 60 ms at time scale 0.001
+        FunctionName="aging",
+        MaximumEventAgeInSeconds=60,  # 60 ms at time scale 0.001
         DestinationConfig={"OnFailure": {"Destination": ARN + "recorder"}},
-    )  # fmt: skip
+    )
     request_id = lam.invoke(FunctionName="aging", InvocationType="Event")["ResponseMetadata"][
         "RequestId"
     ]
@@ -166,9 +187,9 @@ def test_kill_9_with_events_queued_then_restart_runs_every_event(
     create(lam, "slow", WORKS, Environment=env(side_dir, SLEEP="0.2"))
     lam.put_function_concurrency(FunctionName="slow", ReservedConcurrentExecutions=2)
     accepted = {
-        lam.invoke(FunctionName="slow", InvocationType="Event", Payload=json.dumps({"i": i}).encode())[
-            "ResponseMetadata"
-        ]["RequestId"]
+        lam.invoke(
+            FunctionName="slow", InvocationType="Event", Payload=json.dumps({"i": i}).encode()
+        )["ResponseMetadata"]["RequestId"]
         for i in range(30)
     }
     first.kill9()

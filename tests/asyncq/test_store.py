@@ -49,11 +49,15 @@ def test_claim_reschedule_finish_and_recover(tmp_path: Path) -> None:
         await store.reschedule(first)
         assert await store.next_due() == pytest.approx(now + 100)
         follow = Event("dest", None, b'{"record": 1}')
-        dead = DeadLetter("g", "arn:aws:sqs:us-east-1:000000000000:q", "destination", "Success", "{}")
+        dead = DeadLetter(
+            "g", "arn:aws:sqs:us-east-1:000000000000:q", "destination", "Success", "{}"
+        )
         await store.finish(second, follow_up=follow, dead=dead)
-        again = (await store.claim(now + 200, 10))
+        again = await store.claim(now + 200, 10)
         assert {e.id for e in again} == {first.id, follow.id}
-        assert next(e for e in again if e.id == first.id).last_result == {"functionError": "Unhandled"}
+        assert next(e for e in again if e.id == first.id).last_result == {
+            "functionError": "Unhandled"
+        }
         store.close()
 
     asyncio.run(scenario())
@@ -86,8 +90,13 @@ asyncio.run(main())
 
 def test_enqueued_events_survive_an_abrupt_exit(tmp_path: Path) -> None:
     path = tmp_path / "events.db"
-    done = subprocess.run([sys.executable, "-c", CHILD, str(path), "25"],
-                          capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), "25"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     ids = done.stdout.split()
     queued, _ = read_store(path)
     assert sorted(e["id"] for e in queued) == sorted(ids) and len(ids) == 25

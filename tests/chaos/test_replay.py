@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def audit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def events_file(tmp_path: Path, events: list[object]) -> Path:
+def events_file(tmp_path: Path, events: Sequence[object]) -> Path:
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in events))
     return path
@@ -119,7 +120,7 @@ def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> N
 
 def test_shuffled_assignment_is_seeded(tmp_path: Path) -> None:
     config = FunctionConfig("Counter", "counter.handler", EXAMPLES / "python")
-    events = [{}] * 6
+    events: list[object] = [{}] * 6
     runs = [replay(config, events, lanes=3, seed=7).to_dict() for _ in range(2)]
     assert runs[0] == runs[1]
     single = replay(config, events, lanes=1, seed=7)

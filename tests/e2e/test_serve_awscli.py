@@ -14,7 +14,9 @@ from typing import Any
 from kw_server import COUNTER, ROLE, Server, make_zip
 
 AWS = str(Path(sys.executable).with_name("aws"))
-REPORT = re.compile(r"REPORT RequestId: [0-9a-f-]{36}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\t")
+REPORT = re.compile(
+    r"REPORT RequestId: [0-9a-f-]{36}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\t"
+)
 
 
 def binary_format() -> list[str]:
@@ -26,27 +28,60 @@ def binary_format() -> list[str]:
 
 
 def aws(server: Server, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1", "AWS_PAGER": ""}  # fmt: skip
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_PAGER": "",
+    }
     return subprocess.run(
         [AWS, "--endpoint-url", server.url, "lambda", *args],
-        capture_output=True, text=True, env=env, check=check, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        check=check,
+        timeout=120,
+    )
 
 
 def test_aws_cli_create_invoke_error_and_delete(server: Server, tmp_path: Path) -> None:
     package = tmp_path / "fn.zip"
     package.write_bytes(make_zip({"app.py": COUNTER}))
-    created = json.loads(aws(
-        server, "create-function", "--function-name", "cli", "--runtime", "python3.12",
-        "--role", ROLE, "--handler", "app.handler", "--zip-file", f"fileb://{package}",
-    ).stdout)  # fmt: skip
+    created = json.loads(
+        aws(
+            server,
+            "create-function",
+            "--function-name",
+            "cli",
+            "--runtime",
+            "python3.12",
+            "--role",
+            ROLE,
+            "--handler",
+            "app.handler",
+            "--zip-file",
+            f"fileb://{package}",
+        ).stdout
+    )
     assert created["FunctionName"] == "cli" and created["State"] == "Pending"
     aws(server, "wait", "function-active-v2", "--function-name", "cli")
     outfile = tmp_path / "out.json"
-    result = json.loads(aws(
-        server, "invoke", "--function-name", "cli", *binary_format(), "--payload", '{"hello": "cli"}', "--log-type", "Tail", str(outfile),
-    ).stdout)  # fmt: skip
+    result = json.loads(
+        aws(
+            server,
+            "invoke",
+            "--function-name",
+            "cli",
+            *binary_format(),
+            "--payload",
+            '{"hello": "cli"}',
+            "--log-type",
+            "Tail",
+            str(outfile),
+        ).stdout
+    )
     assert result["StatusCode"] == 200 and result["ExecutedVersion"] == "$LATEST"
     assert REPORT.search(base64.b64decode(result["LogResult"]).decode())
     payload: dict[str, Any] = json.loads(outfile.read_text())
@@ -55,7 +90,9 @@ def test_aws_cli_create_invoke_error_and_delete(server: Server, tmp_path: Path) 
     missing = aws(server, "get-function", "--function-name", "nope", check=False)
     assert missing.returncode != 0
     assert "ResourceNotFoundException" in missing.stderr
-    assert "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope" in missing.stderr
+    assert (
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope" in missing.stderr
+    )
     listed = json.loads(aws(server, "list-functions").stdout)
     assert [f["FunctionName"] for f in listed["Functions"]] == ["cli"]
     aws(server, "delete-function", "--function-name", "cli")
@@ -65,8 +102,20 @@ def test_aws_cli_create_invoke_error_and_delete(server: Server, tmp_path: Path) 
 def test_aws_cli_reports_function_errors(server: Server, tmp_path: Path) -> None:
     package = tmp_path / "bad.zip"
     package.write_bytes(make_zip({"app.py": "def handler(e, c):\n    raise ValueError('nope')\n"}))
-    aws(server, "create-function", "--function-name", "bad", "--runtime", "python3.12",
-        "--role", ROLE, "--handler", "app.handler", "--zip-file", f"fileb://{package}")  # fmt: skip
+    aws(
+        server,
+        "create-function",
+        "--function-name",
+        "bad",
+        "--runtime",
+        "python3.12",
+        "--role",
+        ROLE,
+        "--handler",
+        "app.handler",
+        "--zip-file",
+        f"fileb://{package}",
+    )
     aws(server, "wait", "function-active-v2", "--function-name", "bad")
     outfile = tmp_path / "err.json"
     result = json.loads(aws(server, "invoke", "--function-name", "bad", str(outfile)).stdout)

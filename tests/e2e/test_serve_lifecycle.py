@@ -27,15 +27,29 @@ def handler(event, context):
 
 def test_non_loopback_bind_is_refused_without_insecure(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "keepwarm.cli.main", "serve", "--host", "0.0.0.0", "--port", "0",
-         "--data-dir", str(tmp_path / "d")],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "keepwarm.cli.main",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "refusing to listen on 0.0.0.0" in done.stderr and "--insecure" in done.stderr
 
 
-def _invoke_in_thread(server: Server, payload: dict[str, Any]) -> tuple[threading.Thread, list[Any]]:
+def _invoke_in_thread(
+    server: Server, payload: dict[str, Any]
+) -> tuple[threading.Thread, list[Any]]:
     out: list[Any] = []
 
     def run() -> None:
@@ -50,7 +64,9 @@ def _invoke_in_thread(server: Server, payload: dict[str, Any]) -> tuple[threadin
     return thread, out
 
 
-def test_sigterm_lets_in_flight_invocations_finish(server: Server, lam: Any, side_dir: Path) -> None:
+def test_sigterm_lets_in_flight_invocations_finish(
+    server: Server, lam: Any, side_dir: Path
+) -> None:
     create(lam, "slow", SLOW, Environment={"Variables": {"SIDE": str(side_dir)}})
     thread, out = _invoke_in_thread(server, {"sleep": 1.0})
     wait_for(lambda: any(side_dir.glob("started-*")))
@@ -76,7 +92,9 @@ def test_invoke_remote(server: Server, lam: Any) -> None:
     out = invoke_remote(server.url, "echo", b'{"k": 1}', None, True)
     assert out["StatusCode"] == 200 and json.loads(out["Payload"]) == {"k": 1}
     assert out["ExecutedVersion"] == "$LATEST" and out["FunctionError"] is None
-    assert "hi\n" in out["LogResult"] and "REPORT RequestId: " + out["RequestId"] in out["LogResult"]
+    assert (
+        "hi\n" in out["LogResult"] and "REPORT RequestId: " + out["RequestId"] in out["LogResult"]
+    )
     with pytest.raises(RemoteError) as err:
         invoke_remote(server.url, "missing", b"{}", None, False)
     assert err.value.code == "ResourceNotFoundException" and err.value.status == 404

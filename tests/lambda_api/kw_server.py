@@ -5,6 +5,7 @@ Shared by tests/lambda_api, tests/asyncq and tests/e2e (their conftests import i
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import os
@@ -41,7 +42,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
         time.sleep(interval)
 
 
-def make_zip(files: dict[str, str], extra: Callable[[zipfile.ZipFile], None] | None = None) -> bytes:
+def make_zip(
+    files: dict[str, str], extra: Callable[[zipfile.ZipFile], None] | None = None
+) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in files.items():
@@ -100,21 +103,34 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "keepwarm.cli.main", "serve", "--port", "0",
-                "--data-dir", str(self.data_dir), *self.args]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "keepwarm.cli.main",
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(self.data_dir),
+            *self.args,
+        ]
 
     def start(self) -> Server:
         lines: queue.Queue[bytes] = queue.Queue()
         stderr = open(self.stderr_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            self.command(), stdout=subprocess.PIPE, stderr=stderr, env=self.env,
+            self.command(),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=self.env,
             start_new_session=True,
-        )  # fmt: skip
+        )
         stderr.close()
         out = self.proc.stdout
         assert out is not None
-        threading.Thread(target=lambda: [lines.put(x) for x in iter(out.readline, b"")],
-                         daemon=True).start()  # fmt: skip
+        threading.Thread(
+            target=lambda: [lines.put(x) for x in iter(out.readline, b"")], daemon=True
+        ).start()
         deadline = time.monotonic() + READY_TIMEOUT
         while not self.port:
             if self.proc.poll() is not None:
@@ -144,10 +160,13 @@ class Server:
 
     def client(self, **kwargs: Any) -> Any:
         return boto3.client(
-            "lambda", endpoint_url=self.url, region_name="us-east-1", aws_access_key_id="x",
+            "lambda",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="x",
             aws_secret_access_key="x",
             config=Config(retries={"max_attempts": 0}, read_timeout=120, **kwargs),
-        )  # fmt: skip
+        )
 
     def snapshot_children(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -179,10 +198,8 @@ def wait_for_gone(pids: set[int], timeout: float = 15.0) -> set[int]:
         left = {p for p in pids if alive(p)}
         if not left or time.monotonic() > deadline:
             for pid in left:
-                try:
+                with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
             return left
         time.sleep(0.02)
 
@@ -205,7 +222,9 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     leaked processes) at teardown."""
     servers: list[Server] = []
 
-    def start(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> Server:
+    def start(
+        *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None
+    ) -> Server:
         server = Server(data_dir or tmp_path / f"data{len(servers)}", *args, env=env)
         servers.append(server)
         return server.start()
@@ -243,9 +262,12 @@ def handler(event, context):
 def create(lam: Any, name: str, source: str = COUNTER, **kwargs: Any) -> dict[str, Any]:
     """CreateFunction + the ``function_active_v2`` waiter."""
     params: dict[str, Any] = {
-        "FunctionName": name, "Runtime": "python3.12", "Role": ROLE, "Handler": "app.handler",
+        "FunctionName": name,
+        "Runtime": "python3.12",
+        "Role": ROLE,
+        "Handler": "app.handler",
         "Code": {"ZipFile": make_zip({"app.py": source})},
-    }  # fmt: skip
+    }
     params.update(kwargs)
     out: dict[str, Any] = lam.create_function(**params)
     lam.get_waiter("function_active_v2").wait(

@@ -22,10 +22,16 @@ ISO = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$"
 def test_lifecycle_create_update_delete(lam: Any) -> None:
     source = make_zip({"app.py": COUNTER})
     created = lam.create_function(
-        FunctionName="life", Runtime="python3.12", Role=ROLE, Handler="app.handler",
-        Code={"ZipFile": source}, Environment={"Variables": {"MY_A": "1", "MY_B": "2"}},
-        Description="d", Timeout=5, MemorySize=256,
-    )  # fmt: skip
+        FunctionName="life",
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": source},
+        Environment={"Variables": {"MY_A": "1", "MY_B": "2"}},
+        Description="d",
+        Timeout=5,
+        MemorySize=256,
+    )
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
     assert created["CodeSha256"] == base64.b64encode(hashlib.sha256(source).digest()).decode()
     assert created["CodeSize"] == len(source)
@@ -74,23 +80,44 @@ def test_revision_id_guard(lam: Any) -> None:
         lam.update_function_configuration(FunctionName="rev", Timeout=9, RevisionId="nope")
     assert error_of(err)[:2] == (412, "PreconditionFailedException")
     rev = lam.get_function_configuration(FunctionName="rev")["RevisionId"]
-    assert lam.update_function_configuration(FunctionName="rev", Timeout=9, RevisionId=rev)["Timeout"] == 9
+    assert (
+        lam.update_function_configuration(FunctionName="rev", Timeout=9, RevisionId=rev)["Timeout"]
+        == 9
+    )
 
 
 @pytest.mark.parametrize(
     ("kwargs", "code", "message"),
     [
-        ({"Runtime": "python2.7"}, "InvalidParameterValueException", "Value python2.7 at 'runtime'"),
+        (
+            {"Runtime": "python2.7"},
+            "InvalidParameterValueException",
+            "Value python2.7 at 'runtime'",
+        ),
         ({"Timeout": 901}, "ValidationException", "have value less than or equal to 900"),
         ({"MemorySize": 20000}, "ValidationException", "less than or equal to 10240"),
         ({"Role": "not-a-role"}, "ValidationException", "at 'role' failed to satisfy constraint"),
-        ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "InvalidParameterValueException", "reserved keys"),
-        ({"Environment": {"Variables": {"KK": "v" * 5000}}}, "InvalidParameterValueException", "4KB limit"),
+        (
+            {"Environment": {"Variables": {"AWS_REGION": "x"}}},
+            "InvalidParameterValueException",
+            "reserved keys",
+        ),
+        (
+            {"Environment": {"Variables": {"KK": "v" * 5000}}},
+            "InvalidParameterValueException",
+            "4KB limit",
+        ),
     ],
 )
 def test_create_validation(lam: Any, kwargs: dict[str, Any], code: str, message: str) -> None:
-    params = {"FunctionName": "v", "Runtime": "python3.12", "Role": ROLE, "Handler": "app.handler",
-              "Code": {"ZipFile": make_zip({"app.py": COUNTER})}, **kwargs}  # fmt: skip
+    params = {
+        "FunctionName": "v",
+        "Runtime": "python3.12",
+        "Role": ROLE,
+        "Handler": "app.handler",
+        "Code": {"ZipFile": make_zip({"app.py": COUNTER})},
+        **kwargs,
+    }
     with pytest.raises(ClientError) as err:
         lam.create_function(**params)
     status, got_code, got_message = error_of(err)
@@ -124,12 +151,18 @@ def _symlink(zf: zipfile.ZipFile) -> None:
 )
 def test_unsafe_or_bad_zip_is_rejected(lam: Any, package: bytes) -> None:
     with pytest.raises(ClientError) as err:
-        lam.create_function(FunctionName="z", Runtime="python3.12", Role=ROLE,
-                            Handler="app.handler", Code={"ZipFile": package})  # fmt: skip
+        lam.create_function(
+            FunctionName="z",
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": package},
+        )
     assert error_of(err) == (
-        400, "InvalidParameterValueException",
+        400,
+        "InvalidParameterValueException",
         "Could not unzip uploaded file. Please check your file, then try to upload again.",
-    )  # fmt: skip
+    )
 
 
 def test_unzipped_size_cap(lam: Any) -> None:
@@ -140,24 +173,39 @@ def test_unzipped_size_cap(lam: Any) -> None:
                 fh.write(chunk)
 
     with pytest.raises(ClientError) as err:
-        lam.create_function(FunctionName="bomb", Runtime="python3.12", Role=ROLE,
-                            Handler="app.handler", Code={"ZipFile": make_zip({}, bomb)})  # fmt: skip
+        lam.create_function(
+            FunctionName="bomb",
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": make_zip({}, bomb)},
+        )
     assert error_of(err) == (
-        400, "InvalidParameterValueException", "Unzipped size must be smaller than 262144000 bytes"
-    )  # fmt: skip
+        400,
+        "InvalidParameterValueException",
+        "Unzipped size must be smaller than 262144000 bytes",
+    )
 
 
 def test_list_functions_pagination(lam: Any) -> None:
     for i in range(53):
-        lam.create_function(FunctionName=f"fn{i:02d}", Runtime="python3.12", Role=ROLE,
-                            Handler="app.handler", Code={"ZipFile": make_zip({"app.py": COUNTER})})  # fmt: skip
+        lam.create_function(
+            FunctionName=f"fn{i:02d}",
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": make_zip({"app.py": COUNTER})},
+        )
     page = lam.list_functions()
     assert len(page["Functions"]) == 50 and "NextMarker" in page
     assert "State" not in page["Functions"][0]
     rest = lam.list_functions(Marker=page["NextMarker"])
     assert len(rest["Functions"]) == 3 and "NextMarker" not in rest
-    names = [f["FunctionName"] for p in lam.get_paginator("list_functions").paginate(
-        PaginationConfig={"PageSize": 7}) for f in p["Functions"]]  # fmt: skip
+    names = [
+        f["FunctionName"]
+        for p in lam.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 7})
+        for f in p["Functions"]
+    ]
     assert names == sorted(f"fn{i:02d}" for i in range(53))
     with pytest.raises(ClientError) as err:
         lam.list_functions(FunctionVersion="SOME")
@@ -169,7 +217,9 @@ def test_versions_and_aliases(lam: Any) -> None:
     v1 = lam.publish_version(FunctionName="ver", Description="first")
     assert v1["ResponseMetadata"]["HTTPStatusCode"] == 201
     assert v1["Version"] == "1" and v1["FunctionArn"].endswith(":ver:1")
-    lam.get_waiter("published_version_active").wait(FunctionName="ver", Qualifier="1", WaiterConfig=FAST)
+    lam.get_waiter("published_version_active").wait(
+        FunctionName="ver", Qualifier="1", WaiterConfig=FAST
+    )
     assert lam.publish_version(FunctionName="ver")["Version"] == "1"  # nothing changed
     lam.update_function_configuration(FunctionName="ver", Environment={"Variables": {"MY_V": "2"}})
     assert lam.publish_version(FunctionName="ver")["Version"] == "2"
@@ -181,10 +231,14 @@ def test_versions_and_aliases(lam: Any) -> None:
     alias = lam.create_alias(FunctionName="ver", Name="live", FunctionVersion="1")
     assert alias["ResponseMetadata"]["HTTPStatusCode"] == 201
     assert alias["AliasArn"].endswith(":ver:live")
-    assert json.loads(lam.invoke(FunctionName="ver", Qualifier="live")["Payload"].read())["env"] == {}
+    assert (
+        json.loads(lam.invoke(FunctionName="ver", Qualifier="live")["Payload"].read())["env"] == {}
+    )
     lam.update_alias(FunctionName="ver", Name="live", FunctionVersion="2")
     out = lam.invoke(FunctionName="ver", Qualifier="live")
-    assert out["ExecutedVersion"] == "2" and json.loads(out["Payload"].read())["env"] == {"MY_V": "2"}
+    assert out["ExecutedVersion"] == "2" and json.loads(out["Payload"].read())["env"] == {
+        "MY_V": "2"
+    }
     assert lam.get_alias(FunctionName="ver", Name="live")["FunctionVersion"] == "2"
     assert [a["Name"] for a in lam.list_aliases(FunctionName="ver")["Aliases"]] == ["live"]
     assert lam.get_function(FunctionName="ver", Qualifier="live")["Configuration"]["Version"] == "2"
@@ -194,7 +248,10 @@ def test_versions_and_aliases(lam: Any) -> None:
     with pytest.raises(ClientError) as err:
         lam.delete_function(FunctionName="ver", Qualifier="$LATEST")
     assert error_of(err)[2] == "$LATEST version cannot be deleted without deleting the function."
-    assert lam.delete_alias(FunctionName="ver", Name="live")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert (
+        lam.delete_alias(FunctionName="ver", Name="live")["ResponseMetadata"]["HTTPStatusCode"]
+        == 204
+    )
     with pytest.raises(ClientError) as err:
         lam.get_alias(FunctionName="ver", Name="live")
     assert error_of(err)[:2] == (404, "ResourceNotFoundException")
@@ -205,18 +262,24 @@ def test_versions_and_aliases(lam: Any) -> None:
 
 def test_concurrency(lam: Any) -> None:
     create(lam, "conc")
-    assert lam.get_function_concurrency(FunctionName="conc").get("ReservedConcurrentExecutions") is None
+    assert (
+        lam.get_function_concurrency(FunctionName="conc").get("ReservedConcurrentExecutions")
+        is None
+    )
     out = lam.put_function_concurrency(FunctionName="conc", ReservedConcurrentExecutions=5)
     assert out["ReservedConcurrentExecutions"] == 5
-    assert lam.get_function(FunctionName="conc")["Concurrency"] == {"ReservedConcurrentExecutions": 5}
+    assert lam.get_function(FunctionName="conc")["Concurrency"] == {
+        "ReservedConcurrentExecutions": 5
+    }
     assert lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == 995
     with pytest.raises(ClientError) as err:
         lam.put_function_concurrency(FunctionName="conc", ReservedConcurrentExecutions=901)
     assert error_of(err) == (
-        400, "InvalidParameterValueException",
+        400,
+        "InvalidParameterValueException",
         "Specified ReservedConcurrentExecutions for function decreases account's "
         "UnreservedConcurrentExecution below its minimum value of [100].",
-    )  # fmt: skip
+    )
     resp = lam.delete_function_concurrency(FunctionName="conc")
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 204
     assert "Concurrency" not in lam.get_function(FunctionName="conc")
@@ -229,9 +292,11 @@ def test_event_invoke_config(lam: Any) -> None:
     assert error_of(err)[:2] == (404, "ResourceNotFoundException")
     dest = "arn:aws:sqs:us-east-1:000000000000:q"
     out = lam.put_function_event_invoke_config(
-        FunctionName="eic", MaximumRetryAttempts=1, MaximumEventAgeInSeconds=120,
+        FunctionName="eic",
+        MaximumRetryAttempts=1,
+        MaximumEventAgeInSeconds=120,
         DestinationConfig={"OnFailure": {"Destination": dest}},
-    )  # fmt: skip
+    )
     assert out["FunctionArn"].endswith(":eic:$LATEST") and out["MaximumRetryAttempts"] == 1
     got = lam.get_function_event_invoke_config(FunctionName="eic")
     assert got["DestinationConfig"]["OnFailure"]["Destination"] == dest
@@ -246,8 +311,14 @@ def test_event_invoke_config(lam: Any) -> None:
 
 def test_get_function_code_location_serves_the_package(lam: Any) -> None:
     package = make_zip({"app.py": COUNTER})
-    lam.create_function(FunctionName="dl", Runtime="python3.12", Role=ROLE, Handler="app.handler",
-                        Code={"ZipFile": package}, Tags={"team": "a"})  # fmt: skip
+    lam.create_function(
+        FunctionName="dl",
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": package},
+        Tags={"team": "a"},
+    )
     got = lam.get_function(FunctionName="dl")
     assert got["Tags"] == {"team": "a"} and got["Code"]["RepositoryType"] == "S3"
     with urllib.request.urlopen(got["Code"]["Location"], timeout=30) as resp:

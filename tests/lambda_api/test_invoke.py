@@ -23,7 +23,11 @@ def handler(event, context):
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[int, str, str]:
     resp: dict[str, Any] = excinfo.value.response
-    return resp["ResponseMetadata"]["HTTPStatusCode"], resp["Error"]["Code"], resp["Error"]["Message"]
+    return (
+        resp["ResponseMetadata"]["HTTPStatusCode"],
+        resp["Error"]["Code"],
+        resp["Error"]["Message"],
+    )
 
 
 def test_warm_reuse_and_cold_start_with_tail_logs(lam: Any) -> None:
@@ -57,10 +61,16 @@ def test_tail_is_at_most_4kb(lam: Any) -> None:
 def test_concurrent_invocations_get_separate_environments(lam: Any, server: Server) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    create(lam, "slow", "import os, time\ndef handler(e, c):\n    time.sleep(0.5)\n    return os.getpid()\n")
+    create(
+        lam,
+        "slow",
+        "import os, time\ndef handler(e, c):\n    time.sleep(0.5)\n    return os.getpid()\n",
+    )
     clients = [server.client() for _ in range(3)]
     with ThreadPoolExecutor(3) as pool:
-        pids = list(pool.map(lambda c: json.loads(c.invoke(FunctionName="slow")["Payload"].read()), clients))
+        pids = list(
+            pool.map(lambda c: json.loads(c.invoke(FunctionName="slow")["Payload"].read()), clients)
+        )
     assert len(set(pids)) == 3
 
 
@@ -95,28 +105,35 @@ def test_names_arns_and_qualifiers(lam: Any) -> None:
     lam.create_alias(FunctionName="named", Name="live", FunctionVersion="1")
     arn = "arn:aws:lambda:us-east-1:000000000000:function:named"
     forms = [
-        ("named", None, "$LATEST"), (arn, None, "$LATEST"), ("000000000000:function:named", None, "$LATEST"),
-        ("named:1", None, "1"), (f"{arn}:live", None, "1"), ("named", "live", "1"),
-        ("named", "$LATEST", "$LATEST"), ("named:live", "live", "1"),
-    ]  # fmt: skip
+        ("named", None, "$LATEST"),
+        (arn, None, "$LATEST"),
+        ("000000000000:function:named", None, "$LATEST"),
+        ("named:1", None, "1"),
+        (f"{arn}:live", None, "1"),
+        ("named", "live", "1"),
+        ("named", "$LATEST", "$LATEST"),
+        ("named:live", "live", "1"),
+    ]
     for name, qualifier, version in forms:
         kwargs = {"Qualifier": qualifier} if qualifier else {}
         assert lam.invoke(FunctionName=name, **kwargs)["ExecutedVersion"] == version, name
     with pytest.raises(ClientError) as err:
         lam.invoke(FunctionName="named:1", Qualifier="live")
     assert error_of(err) == (
-        400, "InvalidParameterValueException",
+        400,
+        "InvalidParameterValueException",
         "The derived qualifier from the function name does not match the specified qualifier.",
-    )  # fmt: skip
+    )
 
 
 def test_not_found_messages(lam: Any) -> None:
     with pytest.raises(ClientError) as err:
         lam.invoke(FunctionName="missing")
     assert error_of(err) == (
-        404, "ResourceNotFoundException",
+        404,
+        "ResourceNotFoundException",
         "Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing:$LATEST",
-    )  # fmt: skip
+    )
     create(lam, "present")
     with pytest.raises(ClientError) as err:
         lam.invoke(FunctionName="present", Qualifier="7")
@@ -124,9 +141,10 @@ def test_not_found_messages(lam: Any) -> None:
     with pytest.raises(ClientError) as err:
         lam.get_function(FunctionName="missing")
     assert error_of(err) == (
-        404, "ResourceNotFoundException",
+        404,
+        "ResourceNotFoundException",
         "Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing",
-    )  # fmt: skip
+    )
 
 
 def test_bad_json_payload(lam: Any) -> None:
@@ -135,7 +153,9 @@ def test_bad_json_payload(lam: Any) -> None:
         lam.invoke(FunctionName="js", Payload=b"test")
     status, code, message = error_of(err)
     assert (status, code) == (400, "InvalidRequestContentException")
-    assert message.startswith("Could not parse request body into json: Could not parse payload into json: ")
+    assert message.startswith(
+        "Could not parse request body into json: Could not parse payload into json: "
+    )
     assert json.loads(lam.invoke(FunctionName="js", Payload=b"")["Payload"].read())["event"] == {}
 
 
@@ -145,16 +165,19 @@ def test_payload_limits(lam: Any) -> None:
     with pytest.raises(ClientError) as err:
         lam.invoke(FunctionName="big", Payload=sync)
     assert error_of(err) == (
-        413, "RequestEntityTooLargeException",
+        413,
+        "RequestEntityTooLargeException",
         "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
-    )  # fmt: skip
+    )
     event = b'"' + b"a" * 1_048_576 + b'"'
     with pytest.raises(ClientError) as err:
         lam.invoke(FunctionName="big", Payload=event, InvocationType="Event")
     assert error_of(err) == (
-        413, "RequestEntityTooLargeException",
-        f"{len(event)} byte payload is too large for the Event invocation type (limit 1048576 bytes)",
-    )  # fmt: skip
+        413,
+        "RequestEntityTooLargeException",
+        f"{len(event)} byte payload is too large for the Event invocation type "
+        "(limit 1048576 bytes)",
+    )
     assert lam.invoke(FunctionName="big", Payload=event)["StatusCode"] == 200
 
 
@@ -173,17 +196,21 @@ def test_pending_function_conflicts(start_server: Any) -> None:
     srv = start_server("--activation-delay", "1.5")
     lam = srv.client()
     out = lam.create_function(
-        FunctionName="later", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+        FunctionName="later",
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
         Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return 1\n"})},
-    )  # fmt: skip
+    )
     assert (out["State"], out["StateReasonCode"]) == ("Pending", "Creating")
     with pytest.raises(ClientError) as err:
         lam.invoke(FunctionName="later")
     assert error_of(err) == (
-        409, "ResourceConflictException",
+        409,
+        "ResourceConflictException",
         "The operation cannot be performed at this time. The function is currently in the "
         "following state: Pending",
-    )  # fmt: skip
+    )
     lam.get_waiter("function_active_v2").wait(
         FunctionName="later", WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
     )
@@ -198,7 +225,9 @@ def test_pending_function_conflicts(start_server: Any) -> None:
         ({"X-Amz-Client-Context": "%%%"}, "InvalidRequestContentException", "Client context"),
     ],
 )
-def test_bad_headers(server: Server, lam: Any, headers: dict[str, str], code: str, fragment: str) -> None:
+def test_bad_headers(
+    server: Server, lam: Any, headers: dict[str, str], code: str, fragment: str
+) -> None:
     import http.client
 
     create(lam, "hdr")

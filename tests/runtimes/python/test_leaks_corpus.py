@@ -56,7 +56,7 @@ def resource(name, **kw):
 ''',
 }
 
-CARD = {
+CARD: dict[str, object] = {
     "credit_card_number": "4111111111111111",
     "credit_card_expiration": "12/30",
     "credit_card_security_code": "123",

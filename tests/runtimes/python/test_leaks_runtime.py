@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -302,3 +304,29 @@ def test_template_metadata_setting(tmp_path: Path) -> None:
         assert found(runtime.invoke("Payment", CARD)) == {
             ("payment.credit_card['number']", "credit_card_number")
         }
+
+
+def test_leaks_travel_over_the_runtime_api_transport(tmp_path: Path) -> None:
+    server = ServerConfig(data_dir=tmp_path / "d", check_leaks=True, python_transport="runtime-api")
+    with Runtime(template=EXAMPLES / "template.yaml", server=server) as runtime:
+        assert found(runtime.invoke("Payment", CARD)) == {
+            ("payment.credit_card['number']", "credit_card_number")
+        }
+        assert runtime.invoke("PaymentFixed", CARD).leaks == ()
+
+
+def test_invoke_cli_check_leaks(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "keepwarm.cli.main", "invoke", "Payment",
+            "-t", str(EXAMPLES / "template.yaml"), "-e", str(EXAMPLES / "events" / "payment.json"),
+            "--check-leaks", "--data-dir", str(tmp_path / "data"),
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert re.search(
+        r"LEAK RequestId: \S+\s+Location: payment\.credit_card\['number'\]\s+"
+        r"Field: credit_card_number",
+        done.stdout,
+    ), done.stdout  # rich expands tabs
