@@ -43,9 +43,13 @@ def warm(rounds: int, per_round: int) -> dict[str, Any]:
                 api.append((time.perf_counter_ns() - t) / 1e6)
         async_ms = asyncio.run(_warm_async(fn, rounds * per_round))
         pipe_after = floors.pipe_rtt(peer, rounds * per_round)
+    with floors.pipe_peer(cross_cpu=True) as peer:
+        floors.pipe_rtt(peer, 200)
+        pipe_cross = floors.pipe_rtt(peer, rounds * per_round)
     return {
         "pipe_rtt": summary(pipe),
         "pipe_rtt_after": summary(pipe_after),
+        "pipe_rtt_cross_cpu": summary(pipe_cross),
         "api_warm": summary(api),
         "async_warm": summary(async_ms),
         "samples": {"pipe_rtt": pipe, "api_warm": api, "async_warm": async_ms},

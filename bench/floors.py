@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -30,16 +31,27 @@ while True:
 
 
 @contextmanager
-def pipe_peer() -> Iterator[socket.socket]:
-    """An echo process at the other end of a socketpair."""
+def pipe_peer(cross_cpu: bool = False) -> Iterator[socket.socket]:
+    """An echo process at the other end of a socketpair.
+
+    ``cross_cpu`` pins the two ends to different CPUs for the duration: the wake-up then
+    crosses CPUs, as the server's and an environment's do when both are busy. Left alone, the
+    scheduler often runs both on one CPU and the round-trip is several times cheaper.
+    """
     ours, theirs = socket.socketpair()
     proc = subprocess.Popen(
         [sys.executable, "-c", _ECHO_CHILD, str(theirs.fileno())], pass_fds=[theirs.fileno()]
     )
     theirs.close()
+    mine = os.sched_getaffinity(0)
+    if cross_cpu and len(mine) >= 2:
+        first, second, *_ = sorted(mine)
+        os.sched_setaffinity(0, {first})
+        os.sched_setaffinity(proc.pid, {second})
     try:
         yield ours
     finally:
+        os.sched_setaffinity(0, mine)
         ours.close()
         proc.wait(timeout=10)
 

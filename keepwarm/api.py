@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import Coroutine, Iterable
 from concurrent.futures import Future
@@ -22,12 +23,14 @@ from keepwarm.env.environment import LocalEnvironment
 from keepwarm.env.host import EnvHost
 from keepwarm.env.state import EnvState
 from keepwarm.errors import InvalidRequestContent, Throttled
+from keepwarm.init_audit import snapshot_warnings
 from keepwarm.invocation import Invocation, InvocationResult
 from keepwarm.observe.metrics import Metrics
 from keepwarm.pool.pool import FunctionPool, Listener
 from keepwarm.pool.router import LATEST, Router
 
 T = TypeVar("T")
+log = logging.getLogger("keepwarm")
 
 
 def encode_event(event: Any) -> bytes:
@@ -88,7 +91,7 @@ class AsyncRuntime:
     async def start(self) -> AsyncRuntime:
         await self.host.start()
         for config in self._configs:
-            await self.router.add(config)
+            await self.add(config)
         interval = self._reap_interval
         if interval is None and isinstance(self.clock, SystemClock):
             interval = max(0.05, min(1.0, self.server.keep_alive_s / 4))
@@ -127,7 +130,18 @@ class AsyncRuntime:
         return result
 
     async def add(self, config: FunctionConfig) -> FunctionPool:
+        """Add or replace a function version (a replaced one drains)."""
+        if config.snapshot:
+            await self._warn_snapshot(config)
         return await self.router.add(config)
+
+    async def _warn_snapshot(self, config: FunctionConfig) -> None:
+        drops = bool(getattr(self.host, "run_as", None))
+        lines = await asyncio.to_thread(snapshot_warnings, config, drops)
+        for line in lines:
+            if line not in self.host.warnings:
+                self.host.warnings.append(line)
+                log.warning(line)
 
     async def reclaim(self) -> int:
         return await self.router.reclaim()

@@ -48,7 +48,9 @@ async def tour(console: Console, template: Path, keep_alive: float) -> None:
         results = await asyncio.gather(*(rt.invoke("Payment", ev) for ev in events))
         for result in results:
             console.print(headline(result), result.payload.decode())
-        console.print(Rule(f"4. Idle for longer than the keep-alive ({keep_alive:g} s): cold again"))
+        console.print(
+            Rule(f"4. Idle for longer than the keep-alive ({keep_alive:g} s): cold again")
+        )
         await asyncio.sleep(keep_alive * 2 + 0.5)
         await _show(console, rt, "Greeting", {})
     console.print(f"\nLog streams (one per environment) are under [bold]{data_dir}/logs[/]")

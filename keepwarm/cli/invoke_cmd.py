@@ -15,11 +15,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from keepwarm._cfn import template_file
 from keepwarm.api import AsyncRuntime
 from keepwarm.config import ServerConfig
 from keepwarm.errors import KeepwarmError
 from keepwarm.invocation import InvocationResult
-from keepwarm.template import load_template, template_file
+from keepwarm.template import load_template
 
 from .render import show
 
@@ -85,7 +86,9 @@ def invoke(
     if endpoint is not None:
         raise SystemExit(_remote(console, endpoint, function, body, times, quiet))
     server = ServerConfig(
-        data_dir=data_dir, reuse=reuse, max_invocations_per_env=max_invocations_per_env,
+        data_dir=data_dir,
+        reuse=reuse,
+        max_invocations_per_env=max_invocations_per_env,
         check_leaks=check_leaks,
     )
     try:

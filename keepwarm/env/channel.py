@@ -59,6 +59,29 @@ class PipeChannel:
         for meta, body in self._frames.feed(data):
             self._dispatch(meta, body)
 
+    def drain(self) -> None:
+        """Read every frame already sent, now (the runtime exited: what it said comes first).
+
+        The exit report travels on the fork server's socket, this on the control socket: the
+        event loop may see the exit first, yet an init error or a response the runtime sent
+        before exiting must not be lost to a generic Runtime.ExitError.
+        """
+        for _ in range(64):
+            if self._fd < 0 or self._sock.fileno() < 0:
+                return
+            try:
+                data = self._sock.recv(1 << 20)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._stop_reading()
+                self._fd = -1
+                return
+            for meta, body in self._frames.feed(data):
+                self._dispatch(meta, body)
+
     def _dispatch(self, meta: dict[str, Any], body: bytes) -> None:
         kind = meta.get("t")
         if kind == "next":

@@ -183,6 +183,8 @@ class LocalEnvironment:
         if proc is not self._proc:
             self._close_log(proc)
             return
+        if isinstance(self._channel, PipeChannel):
+            self._channel.drain()  # what the runtime said before it exited counts first
         self._kill()  # the runtime is gone: so is everything it left running (as on Lambda)
         self._close_log(proc)
         self._release_process()

@@ -78,6 +78,8 @@ class _Conn:
             if not self.ready.done():
                 self.ready.set_result(msg)
         elif "req" in msg:
+            if "pid" in msg:  # watch for its exit now: it may be in this very batch of messages
+                msg["exited"] = self.exits[int(msg["pid"])] = self.loop.create_future()
             fut = self.replies.pop(int(msg["req"]), None)
             if fut is not None and not fut.done():
                 fut.set_result(msg)
@@ -95,6 +97,7 @@ class _Conn:
         for fut in pending:
             if not fut.done():
                 fut.set_exception(LauncherDied("the fork server died"))
+                fut.exception()  # not every exit is awaited (a template's): no "never retrieved"
         self.replies.clear()
         self.exits.clear()
         if not self.ready.done():
@@ -132,10 +135,8 @@ class _Conn:
             ctl_ours.close()
             os.close(log_r)
             raise OSError(msg["error"])
-        pid = int(msg["pid"])
-        exited: asyncio.Future[int] = self.loop.create_future()
-        self.exits[pid] = exited
-        return Spawned(pid, ctl_ours, log_r, exited)
+        exited: asyncio.Future[int] = msg["exited"]
+        return Spawned(int(msg["pid"]), ctl_ours, log_r, exited)
 
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode

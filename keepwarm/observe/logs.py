@@ -125,19 +125,17 @@ class LogStream:
         """Function output (the process's stdout and stderr), subject to the caps."""
         if self._fd < 0 or not data:
             return
-        room = DISK_LIMIT - self._written
-        if room > 0:
-            os.write(self._fd, data[:room])
-            if len(data) > room:
-                os.write(self._fd, truncated(DISK_LIMIT, "this log stream"))
-        self._written += len(data)
+        before, self._written = self._written, self._written + len(data)
+        if before < DISK_LIMIT:
+            os.write(self._fd, data[: DISK_LIMIT - before])
+        if before <= DISK_LIMIT < self._written:
+            os.write(self._fd, truncated(DISK_LIMIT, "this log stream"))
         if self._capture is not None:
-            room = CAPTURE_LIMIT - self._captured
-            if room > 0:
-                self._capture += data[:room]
-                if len(data) > room:
-                    self._capture += truncated(CAPTURE_LIMIT, "the invocation's captured log")
-            self._captured += len(data)
+            before, self._captured = self._captured, self._captured + len(data)
+            if before < CAPTURE_LIMIT:
+                self._capture += data[: CAPTURE_LIMIT - before]
+            if before <= CAPTURE_LIMIT < self._captured:
+                self._capture += truncated(CAPTURE_LIMIT, "the invocation's captured log")
 
     def line(self, text: str) -> None:
         """A platform line: always written and captured."""

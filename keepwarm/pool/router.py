@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import defaultdict
 
 from keepwarm.config import FunctionConfig
@@ -20,26 +19,6 @@ from keepwarm.pool.pool import FunctionPool, Listener
 from keepwarm.pool.scheduler import Action, Snapshot
 
 LATEST = "$LATEST"
-log = logging.getLogger("keepwarm")
-
-
-def init_uniqueness_findings(config: FunctionConfig) -> list[str]:
-    """The static audit's KW106 findings (values made once at Init) as warning lines.
-
-    Why at load time: in snapshot mode every environment is a copy of one Init, so a UUID, a
-    seed or a token computed at import is the same in all of them (see docs/snapshot.md).
-    """
-    from keepwarm.audit.static.engine import AuditUsageError, audit_paths
-
-    try:
-        report = audit_paths([config.code_dir])
-    except (AuditUsageError, OSError, ValueError):
-        return []
-    return [
-        f"keepwarm: snapshot function {config.name}: {f.path}:{f.line}: {f.message} ({f.rule_id})"
-        for f in report.findings
-        if f.rule_id == "KW106"
-    ]
 
 
 class Router:
@@ -59,8 +38,6 @@ class Router:
     async def add(self, config: FunctionConfig) -> FunctionPool:
         """Add or replace a function version; a replaced one drains (never killed mid-call)."""
         key = (config.name, config.version)
-        if config.snapshot:
-            await self._warn_snapshot(config)
         old = self.pools.get(key)
         pool = FunctionPool(config, self.host, self._listener)
         self.pools[key] = pool
@@ -71,19 +48,6 @@ class Router:
         if config.provisioned_concurrency:
             await pool.provision()
         return pool
-
-    async def _warn_snapshot(self, config: FunctionConfig) -> None:
-        lines = await asyncio.to_thread(init_uniqueness_findings, config)
-        if getattr(self.host, "run_as", None) or getattr(config, "network", "") == "none":
-            lines.append(
-                f"keepwarm: snapshot function {config.name}: snapshots do not yet combine with "
-                "dropping to an unprivileged user or network=none: it forks as usual "
-                "(ServerConfig(run_as='root') enables its snapshot)"
-            )
-        for line in lines:
-            if line not in self.host.warnings:
-                self.host.warnings.append(line)
-                log.warning(line)
 
     async def _retire(self, pool: FunctionPool) -> None:
         self._retired.add(pool)

@@ -122,7 +122,7 @@ class RegistryBase:
 
     async def deploy(self, record: FunctionRecord, spec: FunctionSpec) -> None:
         """Make ``spec`` what new invocations get; the replaced pool drains (no kill mid-call)."""
-        await self.runtime.router.add(spec.to_config(record.reserved))
+        await self.runtime.add(spec.to_config(record.reserved))
 
     def settle(self, record: FunctionRecord) -> None:
         """Pending → Active and InProgress → Successful, now or after the configured delay."""

@@ -1,6 +1,5 @@
-import sys
-from pathlib import Path
+"""Fixtures: a real ``keepwarm serve`` subprocess and its clients (see kw_server.py)."""
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda_api"))
+from tests.lambda_api.kw_server import lam, server, side_dir, start_server
 
-from kw_server import lam, server, side_dir, start_server  # noqa: F401
+__all__ = ["lam", "server", "side_dir", "start_server"]

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kw_server import Server, create, wait_for
+from tests.lambda_api.kw_server import Server, create, wait_for
 
 FAILS = """
 import json, os, time

@@ -1,6 +1,9 @@
-import sys
-from pathlib import Path
+"""Fixtures: a real ``keepwarm serve`` subprocess and its clients (see kw_server.py).
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda_api"))
+Named ``serve_proc``/``serve_lam`` here so the suite-wide ``server`` fixture keeps its meaning
+for the other end-to-end tests in this directory.
+"""
 
-from kw_server import lam, server, side_dir, start_server  # noqa: F401
+from tests.lambda_api.kw_server import serve_lam, serve_proc, side_dir, start_server
+
+__all__ = ["serve_lam", "serve_proc", "side_dir", "start_server"]

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kw_server import COUNTER, ROLE, Server, make_zip
+from tests.lambda_api.kw_server import COUNTER, ROLE, Server, make_zip
 
 AWS = str(Path(sys.executable).with_name("aws"))
 REPORT = re.compile(
@@ -27,7 +27,7 @@ def binary_format() -> list[str]:
     return [] if text.startswith("aws-cli/1.") else ["--cli-binary-format", "raw-in-base64-out"]
 
 
-def aws(server: Server, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def aws(serve_proc: Server, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "x",
@@ -37,7 +37,7 @@ def aws(server: Server, *args: str, check: bool = True) -> subprocess.CompletedP
         "AWS_PAGER": "",
     }
     return subprocess.run(
-        [AWS, "--endpoint-url", server.url, "lambda", *args],
+        [AWS, "--endpoint-url", serve_proc.url, "lambda", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -46,12 +46,12 @@ def aws(server: Server, *args: str, check: bool = True) -> subprocess.CompletedP
     )
 
 
-def test_aws_cli_create_invoke_error_and_delete(server: Server, tmp_path: Path) -> None:
+def test_aws_cli_create_invoke_error_and_delete(serve_proc: Server, tmp_path: Path) -> None:
     package = tmp_path / "fn.zip"
     package.write_bytes(make_zip({"app.py": COUNTER}))
     created = json.loads(
         aws(
-            server,
+            serve_proc,
             "create-function",
             "--function-name",
             "cli",
@@ -66,11 +66,11 @@ def test_aws_cli_create_invoke_error_and_delete(server: Server, tmp_path: Path) 
         ).stdout
     )
     assert created["FunctionName"] == "cli" and created["State"] == "Pending"
-    aws(server, "wait", "function-active-v2", "--function-name", "cli")
+    aws(serve_proc, "wait", "function-active-v2", "--function-name", "cli")
     outfile = tmp_path / "out.json"
     result = json.loads(
         aws(
-            server,
+            serve_proc,
             "invoke",
             "--function-name",
             "cli",
@@ -87,23 +87,23 @@ def test_aws_cli_create_invoke_error_and_delete(server: Server, tmp_path: Path) 
     payload: dict[str, Any] = json.loads(outfile.read_text())
     assert payload["event"] == {"hello": "cli"} and payload["count"] == 1
 
-    missing = aws(server, "get-function", "--function-name", "nope", check=False)
+    missing = aws(serve_proc, "get-function", "--function-name", "nope", check=False)
     assert missing.returncode != 0
     assert "ResourceNotFoundException" in missing.stderr
     assert (
         "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope" in missing.stderr
     )
-    listed = json.loads(aws(server, "list-functions").stdout)
+    listed = json.loads(aws(serve_proc, "list-functions").stdout)
     assert [f["FunctionName"] for f in listed["Functions"]] == ["cli"]
-    aws(server, "delete-function", "--function-name", "cli")
-    assert json.loads(aws(server, "list-functions").stdout)["Functions"] == []
+    aws(serve_proc, "delete-function", "--function-name", "cli")
+    assert json.loads(aws(serve_proc, "list-functions").stdout)["Functions"] == []
 
 
-def test_aws_cli_reports_function_errors(server: Server, tmp_path: Path) -> None:
+def test_aws_cli_reports_function_errors(serve_proc: Server, tmp_path: Path) -> None:
     package = tmp_path / "bad.zip"
     package.write_bytes(make_zip({"app.py": "def handler(e, c):\n    raise ValueError('nope')\n"}))
     aws(
-        server,
+        serve_proc,
         "create-function",
         "--function-name",
         "bad",
@@ -116,8 +116,8 @@ def test_aws_cli_reports_function_errors(server: Server, tmp_path: Path) -> None
         "--zip-file",
         f"fileb://{package}",
     )
-    aws(server, "wait", "function-active-v2", "--function-name", "bad")
+    aws(serve_proc, "wait", "function-active-v2", "--function-name", "bad")
     outfile = tmp_path / "err.json"
-    result = json.loads(aws(server, "invoke", "--function-name", "bad", str(outfile)).stdout)
+    result = json.loads(aws(serve_proc, "invoke", "--function-name", "bad", str(outfile)).stdout)
     assert result["StatusCode"] == 200 and result["FunctionError"] == "Unhandled"
     assert json.loads(outfile.read_text())["errorType"] == "ValueError"

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from kw_server import Server, create, wait_for
 
 from keepwarm.cli.remote import RemoteError, invoke_remote
+from tests.lambda_api.kw_server import Server, create, wait_for
 
 SLOW = """
 import os, time
@@ -48,13 +48,15 @@ def test_non_loopback_bind_is_refused_without_insecure(tmp_path: Path) -> None:
 
 
 def _invoke_in_thread(
-    server: Server, payload: dict[str, Any]
+    serve_proc: Server, payload: dict[str, Any]
 ) -> tuple[threading.Thread, list[Any]]:
     out: list[Any] = []
 
     def run() -> None:
         try:
-            resp = server.client().invoke(FunctionName="slow", Payload=json.dumps(payload).encode())
+            resp = serve_proc.client().invoke(
+                FunctionName="slow", Payload=json.dumps(payload).encode()
+            )
             out.append(json.loads(resp["Payload"].read()))
         except ClientError as exc:
             out.append(exc.response)
@@ -65,20 +67,20 @@ def _invoke_in_thread(
 
 
 def test_sigterm_lets_in_flight_invocations_finish(
-    server: Server, lam: Any, side_dir: Path
+    serve_proc: Server, serve_lam: Any, side_dir: Path
 ) -> None:
-    create(lam, "slow", SLOW, Environment={"Variables": {"SIDE": str(side_dir)}})
-    thread, out = _invoke_in_thread(server, {"sleep": 1.0})
+    create(serve_lam, "slow", SLOW, Environment={"Variables": {"SIDE": str(side_dir)}})
+    thread, out = _invoke_in_thread(serve_proc, {"sleep": 1.0})
     wait_for(lambda: any(side_dir.glob("started-*")))
-    assert server.stop(signal.SIGTERM) == 0  # also asserts that no process is left behind
+    assert serve_proc.stop(signal.SIGTERM) == 0  # also asserts that no process is left behind
     thread.join(30)
     assert out == [{"slept": 1.0}]
 
 
 def test_shutdown_timeout_gives_a_clear_error(start_server: Any, side_dir: Path) -> None:
     srv: Server = start_server("--shutdown-timeout", "1")
-    lam = srv.client()
-    create(lam, "slow", SLOW, Environment={"Variables": {"SIDE": str(side_dir)}}, Timeout=30)
+    serve_lam = srv.client()
+    create(serve_lam, "slow", SLOW, Environment={"Variables": {"SIDE": str(side_dir)}}, Timeout=30)
     thread, out = _invoke_in_thread(srv, {"sleep": 20})
     wait_for(lambda: any(side_dir.glob("started-*")))
     srv.stop(signal.SIGTERM)
@@ -87,16 +89,16 @@ def test_shutdown_timeout_gives_a_clear_error(start_server: Any, side_dir: Path)
     assert "shutting down" in out[0]["Error"]["Message"]
 
 
-def test_invoke_remote(server: Server, lam: Any) -> None:
-    create(lam, "echo", "def handler(e, c):\n    print('hi')\n    return e\n")
-    out = invoke_remote(server.url, "echo", b'{"k": 1}', None, True)
+def test_invoke_remote(serve_proc: Server, serve_lam: Any) -> None:
+    create(serve_lam, "echo", "def handler(e, c):\n    print('hi')\n    return e\n")
+    out = invoke_remote(serve_proc.url, "echo", b'{"k": 1}', None, True)
     assert out["StatusCode"] == 200 and json.loads(out["Payload"]) == {"k": 1}
     assert out["ExecutedVersion"] == "$LATEST" and out["FunctionError"] is None
     assert (
         "hi\n" in out["LogResult"] and "REPORT RequestId: " + out["RequestId"] in out["LogResult"]
     )
     with pytest.raises(RemoteError) as err:
-        invoke_remote(server.url, "missing", b"{}", None, False)
+        invoke_remote(serve_proc.url, "missing", b"{}", None, False)
     assert err.value.code == "ResourceNotFoundException" and err.value.status == 404
     with pytest.raises(RemoteError):
         invoke_remote("http://127.0.0.1:1", "echo", b"{}", None, False)

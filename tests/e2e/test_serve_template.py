@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from kw_server import Server, wait_for
+from tests.lambda_api.kw_server import Server, wait_for
 
 TEMPLATE = """
 AWSTemplateFormatVersion: '2010-09-09'
@@ -46,22 +46,22 @@ def call(lam: Any) -> dict[str, Any]:
 def test_template_functions_are_listed_and_invocable(start_server: Any, tmp_path: Path) -> None:
     template = project(tmp_path / "proj", "v1")
     srv: Server = start_server("-t", str(template))
-    lam = srv.client()
-    names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    serve_lam = srv.client()
+    names = [f["FunctionName"] for f in serve_lam.list_functions()["Functions"]]
     assert names == ["hello"]
-    config = lam.get_function(FunctionName="hello")["Configuration"]
+    config = serve_lam.get_function(FunctionName="hello")["Configuration"]
     assert config["Handler"] == "app.handler" and config["State"] == "Active"
-    assert [call(lam)["count"] for _ in range(3)] == [1, 2, 3]
+    assert [call(serve_lam)["count"] for _ in range(3)] == [1, 2, 3]
 
 
 def test_watch_reloads_on_the_next_cold_start(start_server: Any, tmp_path: Path) -> None:
     template = project(tmp_path / "proj", "v1")
     srv: Server = start_server("-t", str(template), "--watch")
-    lam = srv.client()
-    first, second = call(lam), call(lam)
+    serve_lam = srv.client()
+    first, second = call(serve_lam), call(serve_lam)
     assert (first["count"], second["count"], first["code"]) == (1, 2, "v1")
     assert first["pid"] == second["pid"]  # warm state kept: no reload per request
     (template.parent / "src" / "app.py").write_text(CODE % "v2")
-    fresh = wait_for(lambda: (r := call(lam))["code"] == "v2" and r, timeout=30)
+    fresh = wait_for(lambda: (r := call(serve_lam))["code"] == "v2" and r, timeout=30)
     assert fresh["count"] == 1  # a cold start on the new code
-    assert call(lam) == {**fresh, "count": 2}  # and warm again afterwards
+    assert call(serve_lam) == {**fresh, "count": 2}  # and warm again afterwards

@@ -1,1 +1,5 @@
-from kw_server import lam, server, side_dir, start_server  # noqa: F401
+"""Fixtures: a real ``keepwarm serve`` subprocess and its clients (see kw_server.py)."""
+
+from tests.lambda_api.kw_server import lam, server, side_dir, start_server
+
+__all__ = ["lam", "server", "side_dir", "start_server"]

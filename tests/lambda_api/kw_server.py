@@ -1,6 +1,6 @@
 """A real ``keepwarm serve`` subprocess on an ephemeral 127.0.0.1 port, and helpers around it.
 
-Shared by tests/lambda_api, tests/asyncq and tests/e2e (their conftests import it).
+Shared by tests/lambda_api, tests/asyncq and tests/e2e (their conftests import the fixtures).
 """
 
 from __future__ import annotations
@@ -243,6 +243,17 @@ def server(start_server: Callable[..., Server]) -> Server:
 @pytest.fixture
 def lam(server: Server) -> Any:
     return server.client()
+
+
+@pytest.fixture
+def serve_proc(start_server: Callable[..., Server]) -> Server:
+    """``server`` under a name that cannot shadow the suite-wide ``server`` (a ServerConfig)."""
+    return start_server("--async-time-scale", "0.001")
+
+
+@pytest.fixture
+def serve_lam(serve_proc: Server) -> Any:
+    return serve_proc.client()
 
 
 COUNTER = """

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from kw_server import COUNTER, ROLE, Server, create, make_zip
-from test_invoke import error_of
+
+from tests.lambda_api.kw_server import COUNTER, ROLE, Server, create, make_zip
+from tests.lambda_api.test_invoke import error_of
 
 FAST = {"Delay": 0.05, "MaxAttempts": 400}
 ISO = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$"

@@ -80,6 +80,7 @@ def _held(tmp: Path, server: ServerConfig, gate: Path, **config: object) -> tupl
     hold = gate / "release"
     parties_dir = gate / "parties"
     parties_dir.mkdir()
+    parties_dir.chmod(0o777)
 
     async def main() -> tuple[object, ...]:
         fn = function(tmp, "held", BARRIER, **config)

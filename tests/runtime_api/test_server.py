@@ -29,10 +29,10 @@ P = "/2018-06-01/runtime"
 class Served:
     """A RuntimeApiServer on a private loop thread, with a recording sink."""
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.sink = RecordingSink()
         self.state = RuntimeState(self.sink)
-        self.loop = asyncio.new_event_loop()
+        self.loop = loop
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.server = RuntimeApiServer(self.state)
@@ -64,9 +64,15 @@ class Served:
         self.loop.close()
 
 
-@pytest.fixture
-def served() -> Iterator[Served]:
-    s = Served()
+@pytest.fixture(params=["asyncio", "uvloop"])
+def served(request: pytest.FixtureRequest) -> Iterator[Served]:
+    """Both loops keepwarm runs on: asyncio's (the Python API) and uvloop (``keepwarm serve``)."""
+    if request.param == "uvloop":
+        uvloop = pytest.importorskip("uvloop")
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    s = Served(loop)
     try:
         yield s
     finally:

@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import socket
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,7 +105,9 @@ class RuntimeApiTransport:
             self._conn.request(method, path, body=body, headers=headers or {})
             response = self._conn.getresponse()
             return response, response.read()
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException) as exc:
+            sys.stderr.write(f"keepwarm: the Runtime API went away ({exc!r}); exiting\n")
+            sys.stderr.flush()
             os._exit(0)
 
     def next(self, report: dict[str, Any] | None = None) -> Event:
