@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,14 +139,27 @@ class CgroupManager:
             (pids / "pids.max").write_text(str(max_pids))
         return EnvCgroup(mem, pids, False)
 
-    def cleanup(self) -> None:
-        for base in (self.memory_base, self.pids_base):
-            if base is None:
-                continue
-            for child in base.glob("*"):
-                if child.is_dir():
-                    EnvCgroup(child, None, self.v2).kill_all()
-                    with contextlib.suppress(OSError):
-                        child.rmdir()
-            with contextlib.suppress(OSError):
-                base.rmdir()
+    def cleanup(self, patience_s: float = 5.0) -> None:
+        """Kill what is left in this server's cgroups and remove them all.
+
+        A cgroup can only be removed once the kernel has finished tearing down every process
+        in it (EBUSY until then; a thousand killed fork-bomb children take a moment), so this
+        retries for up to ``patience_s`` rather than leaving empty directories behind.
+        """
+        deadline = time.monotonic() + patience_s
+        while True:
+            left = False
+            for base in (self.memory_base, self.pids_base):
+                if base is None or not base.is_dir():
+                    continue
+                for child in base.glob("*"):
+                    if child.is_dir():
+                        EnvCgroup(child, None, self.v2).kill_all()
+                        with contextlib.suppress(OSError):
+                            child.rmdir()
+                with contextlib.suppress(OSError):
+                    base.rmdir()
+                left = left or base.is_dir()
+            if not left or time.monotonic() > deadline:
+                return
+            time.sleep(0.01)

@@ -27,7 +27,6 @@ from keepwarm.invocation import InvocationResult
 from keepwarm.observe import logs
 from tests.helpers import alive, function, wait_for, write_code
 
-
 TOTAL = 1000
 CONCURRENCY = 12
 SEED = 20240508
@@ -83,7 +82,7 @@ def handler(event, context):
 
 # kind: (weight, function, expected errorType or None for success)
 MIX: dict[str, tuple[int, str, str | None]] = {
-    "ok": (330, "faulty", None),
+    "ok": (340, "faulty", None),
     "raise": (120, "faulty", "ValueError"),
     "sys.exit": (50, "faulty", "Runtime.ExitError"),
     "os._exit": (50, "faulty", "Runtime.ExitError"),
@@ -94,7 +93,7 @@ MIX: dict[str, tuple[int, str, str | None]] = {
     "not_found": (50, "no_handler", "Runtime.HandlerNotFound"),
     "nonjson": (60, "faulty", "Runtime.MarshalError"),
     "big": (40, "faulty", "Function.ResponseSizeTooLarge"),
-    "flood": (20, "faulty", "Sandbox.Timedout"),
+    "flood": (10, "faulty", "Sandbox.Timedout"),
     "forkbomb": (10, "bomb", "Sandbox.Timedout"),
     "leave": (110, "faulty", None),
 }
@@ -233,7 +232,45 @@ def test_a_thousand_faults_each_get_lambdas_shape_and_leave_nothing_behind(
     assert stats["rss_peak"] - stats["rss_warm"] < 150, stats  # 20 floods of GBs: stays small
     # The disk cap: at most DISK_LIMIT of output per flood, whatever the function wrote.
     assert stats["log_bytes"] < (MIX["flood"][0] + 2) * (logs.DISK_LIMIT + 65536), stats
-    assert not list(Path("/sys/fs/cgroup/memory").glob(f"**/keepwarm-{os.getpid()}/*"))
+    assert not _own_cgroups()  # and no cgroup directory left behind either
+
+
+def _own_cgroups() -> list[Path]:
+    """This process's environment cgroups still on the machine (memory and pids hierarchies)."""
+    root = Path("/sys/fs/cgroup")
+    own = f"keepwarm-{os.getpid()}"
+    found = list((root / "pids").glob(own)) if (root / "pids").is_dir() else []
+    memory = Path(os.sep.join(["/sys/fs/cgroup/memory", *_memory_path().split("/")]))
+    return found + list(memory.glob(own))
+
+
+def _memory_path() -> str:
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return path
+    return "/"
+
+
+def test_a_fork_bomb_stops_at_the_per_environment_process_limit(tmp_path: Path) -> None:
+    """1,024 processes per environment (Lambda's limit): the pids cgroup, or RLIMIT_NPROC."""
+    server = ServerConfig(data_dir=tmp_path / "data")
+    bomb = function(tmp_path, "bomb", FAULTY, timeout_s=8, memory_mb=1536)
+
+    async def main() -> tuple[InvocationResult, InvocationResult]:
+        async with AsyncRuntime([bomb], server=server) as rt:
+            first = await rt.invoke("bomb", {"how": "forkbomb", "n": 0})
+            return first, await rt.invoke("bomb", {"how": "ok", "n": 1})
+
+    before = _descendants()
+    result, after = asyncio.run(main())
+    forked = re.search(r"^forked (\d+)$", result.logs, re.MULTILINE)
+    assert forked is not None, result.logs[-2000:]
+    assert 900 <= int(forked[1]) <= 1023  # the runtime itself is the 1,024th
+    assert result.error_type == "Sandbox.Timedout"
+    assert after.json() == {"ok": 1}  # the timeout took all of them down; a fresh Init
+    assert not (_descendants() - before)
+    assert not _own_cgroups()
 
 
 def test_output_without_end_is_capped_in_memory_and_on_disk(tmp_path: Path) -> None:
