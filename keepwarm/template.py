@@ -41,6 +41,7 @@ _METADATA_FIELDS = {
     "reuse": "reuse",
     "max_invocations_per_env": "max_invocations_per_env",
     "snapshot": "snapshot",
+    "network": "network",
 }
 _CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(FunctionConfig))
 
@@ -383,7 +384,7 @@ class _FunctionReader:
             if isinstance(value, bool):
                 return value
             raise self.error(f"Metadata.keepwarm.{key} must be true or false, got {value!r}.")
-        if target == "reuse":
+        if target in ("reuse", "network"):
             return as_text(value)
         if target == "max_invocations_per_env":
             return None if value is None else self._integer(f"Metadata.keepwarm.{key}", value)

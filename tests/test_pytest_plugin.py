@@ -71,7 +71,8 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def run(suite: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return suite.runpytest_subprocess("-p", "keepwarm.pytest_plugin", *args, timeout=300)
+    """The plugin loads through its ``pytest11`` entry point, as in a user's project."""
+    return suite.runpytest_subprocess(*args, timeout=300)
 
 
 def test_user_suite_outcomes(suite: pytest.Pytester) -> None:

@@ -34,6 +34,13 @@ def serve(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow a non-loopback address without auth.")
     ] = False,
+    auth: Annotated[
+        str, typer.Option("--auth", help="none, or sigv4: require AWS Signature V4 requests.")
+    ] = "none",
+    credentials: Annotated[
+        Path | None,
+        typer.Option("--credentials", help="INI file of access keys (like ~/.aws/credentials)."),
+    ] = None,
     async_time_scale: Annotated[
         float | None,
         typer.Option(
@@ -63,6 +70,8 @@ def serve(
         host=host,
         port=port,
         insecure=insecure,
+        auth=auth,
+        credentials=credentials,
         activation_delay_s=activation_delay,
         async_time_scale=async_time_scale,
         shutdown_timeout_s=shutdown_timeout,

@@ -19,31 +19,20 @@ from typing import Any
 
 from keepwarm import errors
 from keepwarm.config import FunctionConfig
-from keepwarm.env import users
+from keepwarm.env import outcome, users
 from keepwarm.env.cgroup import EnvCgroup
 from keepwarm.env.channel import Channel, PipeChannel, RuntimeApiChannel
 from keepwarm.env.host import EnvHost
-from keepwarm.env.launcher import Spawned, describe_exit
+from keepwarm.env.launcher import Spawned
+from keepwarm.env.memwatch import RssWatch
+from keepwarm.env.outcome import Answer
 from keepwarm.env.spec import Placement, exec_argv, lambda_variables, launch_spec
 from keepwarm.env.state import EnvState, check_transition
 from keepwarm.invocation import Invocation, InvocationResult, LeakRecord, StartKind
 from keepwarm.observe import logs
 
-MAX_RESPONSE = 6_291_556
 MAX_PIDS = 1024
 StateCallback = Callable[["LocalEnvironment", EnvState, EnvState], None]
-
-
-@dataclass
-class Answer:
-    """How the runtime (or the watchdogs) ended a phase."""
-
-    kind: str  # ready | response | error | init_error | exit | timeout
-    body: bytes = b""
-    content_type: str = "application/json"
-    status: int | None = None
-    oom: bool = False
-    prior: Answer | None = None
 
 
 @dataclass
@@ -93,7 +82,7 @@ class LocalEnvironment:
         self._waiter: asyncio.Future[Answer] | None = None
         self._pending: Answer | None = None
         self._rss_kb = 0
-        self._watch: asyncio.TimerHandle | None = None
+        self._watch: RssWatch | None = None
 
     # -- state ---------------------------------------------------------------------------------
     def _to(self, target: EnvState) -> None:
@@ -345,60 +334,19 @@ class LocalEnvironment:
 
     # -- results -------------------------------------------------------------------------------
     def _error_type(self, answer: Answer) -> str | None:
-        if answer.kind == "timeout":
-            return errors.SANDBOX_TIMEDOUT
-        if answer.kind == "exit":
-            if answer.prior is not None and answer.prior.kind == "init_error":
-                return _body_error_type(answer.prior.body)
-            return errors.RUNTIME_OOM if answer.oom else errors.RUNTIME_EXIT
-        if answer.kind in ("error", "init_error"):
-            return _body_error_type(answer.body)
-        return None
+        return outcome.error_type(answer)
 
     def _payload(self, run: _Run, answer: Answer) -> tuple[bytes, str | None, str]:
-        rid = run.invocation.request_id
-        if answer.kind == "response":
-            if len(answer.body) > MAX_RESPONSE:
-                return (
-                    _error_body(
-                        errors.RESPONSE_TOO_LARGE,
-                        "Response payload size exceeded maximum allowed payload size "
-                        f"({MAX_RESPONSE} bytes).",
-                    ),
-                    "Unhandled",
-                    "application/json",
-                )
-            return answer.body, None, answer.content_type
-        if answer.kind in ("error", "init_error"):
-            return answer.body, "Unhandled", "application/json"
-        if answer.kind == "timeout":
-            message = (
-                f"RequestId: {rid} Error: Task timed out after {self.config.timeout_s:.2f} seconds"
-            )
-            return _error_body(errors.SANDBOX_TIMEDOUT, message), "Unhandled", "application/json"
-        if answer.prior is not None and answer.prior.kind == "init_error":
-            return answer.prior.body, "Unhandled", "application/json"
-        if answer.prior is not None and answer.prior.kind in ("response", "error"):
-            # Runtime API: answered, then exited (Node's uncaught exception): the caller
-            # already has its answer on Lambda; the exit only resets the environment.
-            return self._payload(run, answer.prior)
-        exit_text = describe_exit(answer.status if answer.status is not None else 9)
-        error_type = errors.RUNTIME_OOM if answer.oom else errors.RUNTIME_EXIT
-        return (
-            _error_body(error_type, f"RequestId: {rid} Error: {exit_text}"),
-            "Unhandled",
-            ("application/json"),
-        )
+        return outcome.payload(answer, run.invocation.request_id, self.config.timeout_s)
 
     def _platform_lines(self, run: _Run, answer: Answer) -> tuple[str | None, str | None]:
         rid = run.invocation.request_id
         if answer.kind == "timeout":
             self.stream.line(logs.timed_out(rid, self.config.timeout_s, self.host.clock.time()))
             return "timeout", None
-        if answer.kind == "exit" and not (answer.prior and answer.prior.kind == "init_error"):
+        if answer.kind == "exit" and not answer.after_init_error:
             error_type = self._error_type(answer) or errors.RUNTIME_EXIT
-            text = describe_exit(answer.status if answer.status is not None else 9)
-            self.stream.line(logs.runtime_exited(rid, text, error_type))
+            self.stream.line(logs.runtime_exited(rid, answer.exit_text, error_type))
             return "error", error_type
         if answer.kind in ("exit", "init_error"):
             return "error", self._error_type(answer)
@@ -472,25 +420,20 @@ class LocalEnvironment:
     # -- memory watch without cgroups ----------------------------------------------------------
     def _start_rss_watch(self) -> None:
         if self._cgroup is None and self._proc is not None:
-            self._watch = self._loop.call_later(0.05, self._check_rss)
+            limit = self.config.memory_mb * 1024 * 1024
+            self._watch = RssWatch(self._proc.pid, limit, self._out_of_memory)
 
     def _stop_rss_watch(self) -> None:
         if self._watch is not None:
-            self._watch.cancel()
+            self._rss_kb = max(self._rss_kb, self._watch.peak // 1024)
+            self._watch.stop()
             self._watch = None
 
-    def _check_rss(self) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        rss = _rss_bytes(proc.pid)
-        self._rss_kb = max(self._rss_kb, rss // 1024)
-        if rss > self.config.memory_mb * 1024 * 1024 and self._waiter and not self._waiter.done():
+    def _out_of_memory(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
             self._kill()
             self._waiter.set_result(Answer("exit", status=signal.SIGKILL, oom=True))
             self._release_process()
-            return
-        self._watch = self._loop.call_later(0.05, self._check_rss)
 
     # -- shutdown ------------------------------------------------------------------------------
     async def shutdown(self) -> None:
@@ -509,27 +452,3 @@ class LocalEnvironment:
         self.stream.close()
         shutil.rmtree(self.placement.tmp_dir.parent, ignore_errors=True)
         self._to(EnvState.DEAD)
-
-
-def _error_body(error_type: str, message: str) -> bytes:
-    import json
-
-    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
-
-
-def _body_error_type(body: bytes) -> str | None:
-    import json
-
-    try:
-        value = json.loads(body).get("errorType")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
-
-
-def _rss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0

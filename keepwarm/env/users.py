@@ -69,7 +69,8 @@ def _needed() -> list[Path]:
     """
     import keepwarm
 
-    dirs = [sys.base_prefix, sys.prefix, Path(os.__file__).parent, Path(keepwarm.__file__).parent]
+    dirs: list[str | Path] = [sys.base_prefix, sys.prefix, Path(os.__file__).parent]
+    dirs.append(Path(keepwarm.__file__).parent)
     dirs += [p for p in sys.path if "-packages" in p and os.path.isdir(p)]
     found: list[Path] = []
     for raw in dirs:

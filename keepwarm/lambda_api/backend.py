@@ -38,6 +38,8 @@ class ServeOptions:
     async_time_scale: float | None = None
     shutdown_timeout_s: float = 30.0
     persist: bool = True
+    auth: str = "none"  # "none" | "sigv4" (keys from ``credentials``; see lambda_api.auth)
+    credentials: Path | None = None
 
     def server_config(self) -> ServerConfig:
         if self.keep_alive_s is None:

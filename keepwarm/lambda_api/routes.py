@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from keepwarm.lambda_api import functions as f
 from keepwarm.lambda_api import invoke as i
+from keepwarm.lambda_api import openapi as o
 
 Handler = Callable[[Request], Awaitable[Response]]
 FN = "/2015-03-31/functions/{FunctionName}"
@@ -90,6 +91,7 @@ ROUTES: tuple[Operation, ...] = (
     ),
     Operation("GET", "/_keepwarm/health", "KeepwarmHealth", 200, f.health),
     Operation("GET", "/_keepwarm/code/{FunctionName}/{Digest}", "KeepwarmGetCode", 200, f.get_code),
+    Operation("GET", "/openapi.json", "KeepwarmOpenApi", 200, o.openapi_json),
 )
 
 

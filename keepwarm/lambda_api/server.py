@@ -32,8 +32,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, insecure: bool) -> None:
-    if is_loopback(host) or insecure:
+def check_bind(host: str, insecure: bool, auth: str = "none") -> None:
+    if is_loopback(host) or insecure or auth != "none":
         return
     raise BindRefused(
         f"keepwarm: refusing to listen on {host}: anyone who can reach it could run code here, "
@@ -80,8 +80,33 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def _verifier(options: ServeOptions) -> Any:
+    """The SigV4 verifier for ``--auth sigv4`` (None without auth); fails before binding."""
+    if options.auth == "none":
+        return None
+    from keepwarm.lambda_api.auth import Verifier, load_credentials
+
+    if options.auth != "sigv4" or options.credentials is None:
+        raise BindRefused("keepwarm: --auth must be none or sigv4, and sigv4 needs --credentials")
+    try:
+        keys = load_credentials(options.credentials)
+    except ValueError as exc:
+        raise BindRefused(f"keepwarm: {exc}") from None
+    return Verifier(keys, region=options.server_config().region)
+
+
+def _protocol() -> Any:
+    """httptools with header size and time bounds (see _http), or plain httptools."""
+    try:
+        from keepwarm.lambda_api._http import BoundedHttpToolsProtocol
+    except ImportError:  # a uvicorn without that module layout: its own protocol, unbounded
+        return "httptools"
+    return BoundedHttpToolsProtocol
+
+
 def serve(options: ServeOptions, log_level: str = "warning") -> None:
-    check_bind(options.host, options.insecure)
+    check_bind(options.host, options.insecure, options.auth)
+    verifier = _verifier(options)
     sock = bind(options.host, options.port)
     port = sock.getsockname()[1]
     options = ServeOptions(**{**vars(options), "port": port})
@@ -90,11 +115,15 @@ def serve(options: ServeOptions, log_level: str = "warning") -> None:
         print(f"keepwarm: listening on http://{options.host}:{port}", flush=True)
         sys.stdout.flush()
 
-    app = create_app(options, on_ready=ready)
+    app: Any = create_app(options, on_ready=ready)
+    if verifier is not None:
+        from keepwarm.lambda_api.auth import SigV4Middleware
+
+        app = SigV4Middleware(app, verifier)
     config = uvicorn.Config(
         app,
         lifespan="on",
-        http="httptools",
+        http=_protocol(),
         loop=_loop(),
         log_level=log_level,
         access_log=False,

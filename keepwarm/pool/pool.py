@@ -132,7 +132,12 @@ class FunctionPool:
     def views(self) -> list[EnvView]:
         return [
             EnvView(
-                e.id, e.state is EnvState.IDLE, e.provisioned, e.created, e.last_used, e.invocations
+                e.id,
+                e.state in (EnvState.IDLE, EnvState.RESET),  # a reset one holds a log fd, /tmp
+                e.provisioned,
+                e.created,
+                e.last_used,
+                e.invocations,
             )
             for e in self.envs.values()
         ]
@@ -140,7 +145,7 @@ class FunctionPool:
     async def reclaim(self) -> int:
         now = self.host.clock.monotonic()
         victims = scheduler.choose_reclaim(self.views(), now, self.policy)
-        await asyncio.gather(*(self.envs[v].shutdown() for v in victims if v in self.envs))
+        await asyncio.gather(*(_retire(self.envs[v]) for v in victims if v in self.envs))
         if victims and self.config.provisioned_concurrency and not self.draining:
             await self.provision()
         return len(victims)
@@ -160,3 +165,10 @@ class FunctionPool:
         await asyncio.gather(*(e.shutdown() for e in list(self.envs.values())))
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def _retire(env: LocalEnvironment) -> None:
+    """Stop a reclaim victim unless an invocation took it since the decision (gather starts
+    its tasks a loop turn later; the check and the move to STOPPING happen in one step)."""
+    if env.state in (EnvState.IDLE, EnvState.RESET):
+        await env.shutdown()

@@ -390,3 +390,25 @@ def test_a_served_function_sees_none_of_the_servers_credentials(start_server: An
     assert seen["server"], "the probe should have found the server process"
     if ROOT:  # unprivileged functions cannot read a root process's environment
         assert set(seen["server"].values()) == {"PermissionError"}
+
+
+def test_network_none_from_template_metadata(tmp_path: Path) -> None:
+    from keepwarm.template import load_template
+
+    write_code(tmp_path / "src", {"app.py": "def handler(e, c):\n    return 1\n"})
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  Offline:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Metadata:\n"
+        "      keepwarm:\n"
+        "        network: none\n"
+        "    Properties:\n"
+        "      CodeUri: src/\n"
+        "      Handler: app.handler\n"
+        "      Runtime: python3.12\n"
+    )
+    (config,) = load_template(template)
+    assert config.network == "none"

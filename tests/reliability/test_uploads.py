@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 BAD_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 TOO_BIG = "Unzipped size must be smaller than 262144000 bytes"
 ROLE = "arn:aws:iam::123456789012:role/keepwarm-test"
+NO_SOURCE = "Please provide a source for function code."
 MB = 1024 * 1024
 
 
@@ -47,7 +48,9 @@ def _entry(name: str, data: bytes = b"pwned", mode: int | None = None) -> Any:
 def _zeros(name: str, size: int) -> Callable[[zipfile.ZipFile], None]:
     def build(zf: zipfile.ZipFile) -> None:
         chunk = bytes(MB)
-        with zf.open(zipfile.ZipInfo(name), "w", force_zip64=True) as out:
+        info = zipfile.ZipInfo(name)
+        info.compress_type = zipfile.ZIP_DEFLATED  # a bomb: tiny packed, huge unpacked
+        with zf.open(info, "w", force_zip64=True) as out:
             for _ in range(size // MB):
                 out.write(chunk)
 
@@ -122,20 +125,23 @@ def test_hostile_packages_get_aws_errors_and_write_nothing_outside(
                 outcomes[f"{name}/{call}"] = (f"{status} {err['Code']}", err["Message"])
             else:
                 outcomes[f"{name}/{call}"] = ("accepted", "")
-            if call == "create":  # a good function to aim UpdateFunctionCode at
-                if "victim" not in {f["FunctionName"] for f in lam.list_functions()["Functions"]}:
-                    lam.create_function(
-                        FunctionName="victim",
-                        Runtime="python3.12",
-                        Role=ROLE,
-                        Handler="app.handler",
-                        Code={"ZipFile": _zip(lambda zf: None)},
-                    )
+            functions = lam.list_functions()["Functions"]
+            if call == "create" and "victim" not in {f["FunctionName"] for f in functions}:
+                lam.create_function(
+                    FunctionName="victim",
+                    Runtime="python3.12",
+                    Role=ROLE,
+                    Handler="app.handler",
+                    Code={"ZipFile": _zip(lambda zf: None)},
+                )
     expected = {
         f"{name}/{call}": ("400 InvalidParameterValueException", message)
         for name, _, message in _cases(side_dir)
         for call in ("create", "update")
     }
+    # An empty ZipFile is no package at all: CreateFunction says so in Lambda's words.
+    for call in ("create", "update"):
+        expected[f"empty/{call}"] = (expected[f"empty/{call}"][0], NO_SOURCE)
     assert outcomes == expected
     assert sorted(p.name for p in side_dir.iterdir()) == []  # nothing escaped
     assert not list(Path("/tmp").glob("slip-*"))

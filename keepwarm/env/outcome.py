@@ -1,0 +1,84 @@
+"""How one phase of an environment ended, and what Lambda makes of it.
+
+Pure functions of an ``Answer``: which error type, which payload the caller gets, whether the
+REPORT line carries a status. Kept apart from ``LocalEnvironment`` so these rules — the exact
+texts callers and logs see — read in one place and are tested as a table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from keepwarm import errors
+from keepwarm.env.launcher import describe_exit
+
+MAX_RESPONSE = 6_291_556
+JSON = "application/json"
+
+
+@dataclass
+class Answer:
+    """How the runtime (or the watchdogs) ended a phase."""
+
+    kind: str  # ready | response | error | init_error | exit | timeout
+    body: bytes = b""
+    content_type: str = JSON
+    status: int | None = None
+    oom: bool = False
+    prior: Answer | None = None
+
+    @property
+    def after_init_error(self) -> bool:
+        return self.prior is not None and self.prior.kind == "init_error"
+
+    @property
+    def exit_text(self) -> str:
+        return describe_exit(self.status if self.status is not None else 9)
+
+
+def error_body(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def body_error_type(body: bytes) -> str | None:
+    try:
+        value = json.loads(body).get("errorType")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def error_type(answer: Answer) -> str | None:
+    if answer.kind == "timeout":
+        return errors.SANDBOX_TIMEDOUT
+    if answer.kind == "exit":
+        if answer.prior is not None and answer.after_init_error:
+            return body_error_type(answer.prior.body)
+        return errors.RUNTIME_OOM if answer.oom else errors.RUNTIME_EXIT
+    if answer.kind in ("error", "init_error"):
+        return body_error_type(answer.body)
+    return None
+
+
+def payload(answer: Answer, request_id: str, timeout_s: int) -> tuple[bytes, str | None, str]:
+    """(payload, X-Amz-Function-Error, content type) as the caller receives them."""
+    if answer.kind == "response":
+        if len(answer.body) > MAX_RESPONSE:
+            message = (
+                "Response payload size exceeded maximum allowed payload size "
+                f"({MAX_RESPONSE} bytes)."
+            )
+            return error_body(errors.RESPONSE_TOO_LARGE, message), "Unhandled", JSON
+        return answer.body, None, answer.content_type
+    if answer.kind in ("error", "init_error"):
+        return answer.body, "Unhandled", JSON
+    if answer.kind == "timeout":
+        message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+        return error_body(errors.SANDBOX_TIMEDOUT, message), "Unhandled", JSON
+    if answer.prior is not None and answer.prior.kind in ("init_error", "response", "error"):
+        # The runtime answered, then exited (an init error, or Node's uncaught exception):
+        # the caller gets what was posted; the exit only resets the environment.
+        return payload(answer.prior, request_id, timeout_s)
+    kind = errors.RUNTIME_OOM if answer.oom else errors.RUNTIME_EXIT
+    return error_body(kind, f"RequestId: {request_id} Error: {answer.exit_text}"), "Unhandled", JSON

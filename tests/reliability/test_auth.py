@@ -1,0 +1,283 @@
+"""SigV4 on the HTTP API: boto3 and the AWS CLI sign and pass; everything else gets AWS's 403s.
+
+The verifier is also exercised directly against requests signed by botocore's own signer (the
+reference implementation clients use), including the cases a server must get exactly right:
+percent-encoded ARNs in the path, query strings, an expired or future ``X-Amz-Date``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from keepwarm.lambda_api.auth import MISMATCH, AuthError, Verifier, load_credentials
+from keepwarm.lambda_api.server import BindRefused, check_bind
+
+KEY, SECRET = "AKIAKEEPWARMTEST0001", "keepwarm/test/secret/key/0001"
+OTHER_KEY, OTHER_SECRET = "AKIAKEEPWARMTEST0002", "second/secret"
+ROLE = "arn:aws:iam::123456789012:role/keepwarm-test"
+
+
+def _signed(
+    method: str,
+    url: str,
+    body: bytes = b"",
+    key: str = KEY,
+    secret: str = SECRET,
+    when: datetime.datetime | None = None,
+    region: str = "us-east-1",
+) -> AWSRequest:
+    request = AWSRequest(
+        method=method, url=url, data=body, headers={"Content-Type": "application/json"}
+    )
+    signer = SigV4Auth(Credentials(key, secret), "lambda", region)
+    if when is not None:
+        request.context["timestamp"] = when.strftime("%Y%m%dT%H%M%SZ")
+        signer._modify_request_before_signing(request)
+        canonical = signer.canonical_request(request)
+        string_to_sign = signer.string_to_sign(request, canonical)
+        signature = signer.signature(string_to_sign, request)
+        signer._inject_signature_to_request(request, signature)
+    else:
+        signer.add_auth(request)
+    return request
+
+
+def _verify(
+    request: AWSRequest, verifier: Verifier | None = None, body: bytes | None = None
+) -> str:
+    parts = urlsplit(request.url)
+    headers = [(k, str(v)) for k, v in request.headers.items()]
+    if not any(k.lower() == "host" for k, _ in headers):
+        headers.append(("Host", parts.netloc))
+    raw = request.body if body is None else body
+    data = raw.encode() if isinstance(raw, str) else (raw or b"")
+    return (verifier or Verifier({KEY: SECRET})).verify(
+        request.method, parts.path, parts.query, headers, data
+    )
+
+
+URL = "http://127.0.0.1:9001/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Af%3Aprod/invocations?Qualifier=%24LATEST&x=a%20b"
+
+
+def test_requests_botocore_signs_are_accepted() -> None:
+    assert _verify(_signed("POST", URL, b'{"k": "v"}')) == KEY
+    assert _verify(_signed("GET", "http://localhost:9001/2015-03-31/functions/")) == KEY
+    verifier = Verifier({KEY: SECRET, OTHER_KEY: OTHER_SECRET})
+    assert _verify(_signed("GET", URL, key=OTHER_KEY, secret=OTHER_SECRET), verifier) == OTHER_KEY
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "message"),
+    [
+        ("tampered body", "InvalidSignatureException", MISMATCH),
+        ("wrong secret", "InvalidSignatureException", MISMATCH),
+        (
+            "unknown key",
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+        (
+            "wrong region",
+            "InvalidSignatureException",
+            "Credential should be scoped to a valid region, not 'eu-west-3'. ",
+        ),
+        ("no authorization", "MissingAuthenticationTokenException", "Missing Authentication Token"),
+        (
+            "garbage authorization",
+            "IncompleteSignatureException",
+            "Authorization header requires 'Credential' parameter.",
+        ),
+    ],
+)
+def test_bad_requests_get_aws_codes_and_messages(case: str, code: str, message: str) -> None:
+    request = {
+        "tampered body": lambda: _signed("POST", URL, b'{"amount": 1}'),
+        "wrong secret": lambda: _signed("POST", URL, secret="not-the-secret"),
+        "unknown key": lambda: _signed("POST", URL, key="AKIAUNKNOWN000000000"),
+        "wrong region": lambda: _signed("POST", URL, region="eu-west-3"),
+        "no authorization": lambda: AWSRequest(method="POST", url=URL, data=b""),
+        "garbage authorization": lambda: AWSRequest(
+            method="POST", url=URL, data=b"", headers={"Authorization": "Bearer xyz"}
+        ),
+    }[case]()
+    body = b'{"amount": 1000000}' if case == "tampered body" else None
+    with pytest.raises(AuthError) as info:
+        _verify(request, body=body)
+    assert info.value.code == code
+    assert info.value.message.startswith(message)
+
+
+def test_expired_and_future_signatures_are_refused_in_awss_words() -> None:
+    now = datetime.datetime(2026, 3, 1, 12, 0, 0, tzinfo=datetime.UTC)
+    verifier = Verifier({KEY: SECRET}, now=now.timestamp)
+    fresh = _signed("POST", URL, b"{}", when=now - datetime.timedelta(minutes=4, seconds=59))
+    assert _verify(fresh, verifier) == KEY
+    replayed = _signed("POST", URL, b"{}", when=now - datetime.timedelta(minutes=6))
+    with pytest.raises(AuthError) as info:
+        _verify(replayed, verifier)
+    assert (info.value.code, info.value.message) == (
+        "InvalidSignatureException",
+        "Signature expired: 20260301T115400Z is now earlier than 20260301T115500Z "
+        "(20260301T120000Z - 5 min.)",
+    )
+    future = _signed("POST", URL, b"{}", when=now + datetime.timedelta(minutes=7))
+    with pytest.raises(
+        AuthError,
+        match=r"^Signature not yet current: 20260301T120700Z is still "
+        r"later than 20260301T120500Z \(20260301T120000Z \+ 5 min.\)$",
+    ):
+        _verify(future, verifier)
+
+
+def test_non_loopback_needs_auth_or_insecure() -> None:
+    with pytest.raises(BindRefused):
+        check_bind("0.0.0.0", insecure=False)
+    check_bind("0.0.0.0", insecure=False, auth="sigv4")  # allowed: requests must be signed
+    check_bind("127.0.0.1", insecure=False)
+
+
+@pytest.fixture
+def credentials_file(tmp_path: Path) -> Path:
+    path = tmp_path / "credentials"
+    path.write_text(
+        f"[default]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n\n"
+        f"[ci]\naws_access_key_id={OTHER_KEY}\naws_secret_access_key={OTHER_SECRET}\n"
+    )
+    path.chmod(0o600)
+    return path
+
+
+def test_credentials_file_is_read_like_the_aws_one(credentials_file: Path) -> None:
+    assert load_credentials(credentials_file) == {KEY: SECRET, OTHER_KEY: OTHER_SECRET}
+
+
+def _client(url: str, key: str = KEY, secret: str = SECRET) -> Any:
+    return boto3.client(
+        "lambda",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 0}),
+    )
+
+
+def _raw(port: int, request: AWSRequest) -> tuple[int, str, dict[str, Any]]:
+    parts = urlsplit(request.url)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = request.body or b""
+    conn.request(
+        request.method,
+        parts.path + (f"?{parts.query}" if parts.query else ""),
+        body=body,
+        headers=dict(request.headers.items()),
+    )
+    response = conn.getresponse()
+    data = response.read()
+    return response.status, response.getheader("x-amzn-ErrorType") or "", json.loads(data or b"{}")
+
+
+@pytest.mark.timeout(180)
+def test_served_api_with_sigv4(start_server: Any, credentials_file: Path, tmp_path: Path) -> None:
+    from kw_server import make_zip
+
+    srv = start_server("--auth", "sigv4", "--credentials", str(credentials_file))
+    lam = _client(srv.url)
+    lam.create_function(
+        FunctionName="signed",
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        Code={"ZipFile": make_zip({"app.py": "def handler(e, c):\n    return {'got': e}\n"})},
+    )
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName="signed", WaiterConfig={"Delay": 0.05, "MaxAttempts": 400}
+    )
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:signed:$LATEST"
+    out = lam.invoke(FunctionName=arn, Payload=b'{"a": 1}')
+    assert json.loads(out["Payload"].read()) == {"got": {"a": 1}}
+    assert [
+        f["FunctionName"]
+        for f in _client(srv.url, OTHER_KEY, OTHER_SECRET).list_functions()["Functions"]
+    ] == ["signed"]
+
+    outcomes = {}
+    for name, client in {
+        "wrong secret": _client(srv.url, KEY, "wrong"),
+        "unknown key": _client(srv.url, "AKIAUNKNOWN000000000", SECRET),
+    }.items():
+        with pytest.raises(ClientError) as info:
+            client.invoke(FunctionName="signed", Payload=b"{}")
+        err = info.value.response
+        outcomes[name] = (
+            err["ResponseMetadata"]["HTTPStatusCode"],
+            err["Error"]["Code"],
+            err["Error"]["Message"],
+        )
+    assert outcomes == {
+        "wrong secret": (403, "InvalidSignatureException", MISMATCH),
+        "unknown key": (
+            403,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+    }
+    invoke_url = f"{srv.url}/2015-03-31/functions/signed/invocations"
+    unsigned = AWSRequest(method="POST", url=invoke_url, data=b"{}")
+    assert _raw(srv.port, unsigned) == (
+        403,
+        "MissingAuthenticationTokenException",
+        {"message": "Missing Authentication Token"},
+    )
+    old = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=6)
+    status, code, body = _raw(srv.port, _signed("POST", invoke_url, b"{}", when=old))
+    assert (status, code) == (403, "InvalidSignatureException")
+    assert body["message"].startswith(f"Signature expired: {old.strftime('%Y%m%dT%H%M%SZ')} is now")
+    # A request signed once, replayed with another body: refused.
+    good = _signed("POST", invoke_url, b'{"n": 1}')
+    assert _raw(srv.port, good)[0] == 200
+    good.data = b'{"n": 2}'
+    good.headers["Content-Length"] = str(len(good.data))
+    assert _raw(srv.port, good)[:2] == (403, "InvalidSignatureException")
+    # The AWS CLI, with the keys in its own credentials file, signs and passes too.
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_SHARED_CREDENTIALS_FILE": str(credentials_file),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "HOME": str(tmp_path),
+    }
+    cli = [sys.executable, "-m", "awscli", "lambda", "--endpoint-url", srv.url]
+    listed = subprocess.run([*cli, "list-functions"], env=env, capture_output=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert [f["FunctionName"] for f in json.loads(listed.stdout)["Functions"]] == ["signed"]
+    env["AWS_PROFILE"] = "ci"
+    assert (
+        subprocess.run(
+            [*cli, "list-functions"], env=env, capture_output=True, timeout=60
+        ).returncode
+        == 0
+    )
+    bad = tmp_path / "bad-credentials"
+    bad.write_text(f"[default]\naws_access_key_id = {KEY}\naws_secret_access_key = nope\n")
+    env.pop("AWS_PROFILE")
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(bad)
+    refused = subprocess.run([*cli, "list-functions"], env=env, capture_output=True, timeout=60)
+    assert refused.returncode != 0
+    assert b"InvalidSignatureException" in refused.stderr
