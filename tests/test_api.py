@@ -130,9 +130,11 @@ def test_decimal_and_bytes_results(tmp_path: Path, server: ServerConfig) -> None
 
 
 def test_unknown_function_is_not_found(tmp_path: Path, server: ServerConfig) -> None:
-    with Runtime([function(tmp_path, "f", COUNTER)], server=server) as rt:
-        with pytest.raises(FunctionNotFound) as info:
-            rt.invoke("nope")
+    with (
+        Runtime([function(tmp_path, "f", COUNTER)], server=server) as rt,
+        pytest.raises(FunctionNotFound) as info,
+    ):
+        rt.invoke("nope")
     assert str(info.value) == (
         "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope:$LATEST"
     )
@@ -146,7 +148,9 @@ def test_close_leaves_no_process(tmp_path: Path, server: ServerConfig) -> None:
     def handler(event, context):
         return child.pid
     """
-    rt = Runtime([function(tmp_path, "f", spawner), function(tmp_path, "g", COUNTER)], server=server)
+    rt = Runtime(
+        [function(tmp_path, "f", spawner), function(tmp_path, "g", COUNTER)], server=server
+    )
     with rt:
         grandchild = rt.invoke("f").json()
         rt.invoke("g")

@@ -17,10 +17,25 @@ RULES = {
     "runtimes": {"keepwarm.runtimes"},
     "orc": {"keepwarm.orc"},
     "audit": {"keepwarm.audit", "keepwarm.cli.audit_cmd"},
-    "env": {"keepwarm.env", "keepwarm.config", "keepwarm.errors", "keepwarm.clock",
-            "keepwarm.invocation", "keepwarm.observe", "keepwarm.runtimes", "keepwarm.runtime_api"},
-    "pool": {"keepwarm.pool", "keepwarm.env", "keepwarm.config", "keepwarm.errors",
-             "keepwarm.clock", "keepwarm.invocation", "keepwarm.observe"},
+    "env": {
+        "keepwarm.env",
+        "keepwarm.config",
+        "keepwarm.errors",
+        "keepwarm.clock",
+        "keepwarm.invocation",
+        "keepwarm.observe",
+        "keepwarm.runtimes",
+        "keepwarm.runtime_api",
+    },
+    "pool": {
+        "keepwarm.pool",
+        "keepwarm.env",
+        "keepwarm.config",
+        "keepwarm.errors",
+        "keepwarm.clock",
+        "keepwarm.invocation",
+        "keepwarm.observe",
+    },
 }
 LEAVES = {"config.py", "errors.py", "clock.py", "invocation.py"}
 

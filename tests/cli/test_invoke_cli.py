@@ -12,14 +12,23 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def keepwarm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "keepwarm.cli.main", *args],
-        capture_output=True, text=True, timeout=120, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
     )
 
 
 def test_invoke_shows_cold_then_warm_with_logs(tmp_path: Path) -> None:
     done = keepwarm(
-        "invoke", "Greeting", "-t", str(EXAMPLES / "template.yaml"), "--times", "2",
-        "--data-dir", str(tmp_path / "data"),
+        "invoke",
+        "Greeting",
+        "-t",
+        str(EXAMPLES / "template.yaml"),
+        "--times",
+        "2",
+        "--data-dir",
+        str(tmp_path / "data"),
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -29,8 +38,15 @@ def test_invoke_shows_cold_then_warm_with_logs(tmp_path: Path) -> None:
 
 def test_invoke_concurrency_uses_separate_environments(tmp_path: Path) -> None:
     done = keepwarm(
-        "invoke", "Counter", "-t", str(EXAMPLES / "template.yaml"), "--concurrency", "3", "-q",
-        "--data-dir", str(tmp_path / "data"),
+        "invoke",
+        "Counter",
+        "-t",
+        str(EXAMPLES / "template.yaml"),
+        "--concurrency",
+        "3",
+        "-q",
+        "--data-dir",
+        str(tmp_path / "data"),
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("cold") == 3 and "warm" not in done.stdout
@@ -39,8 +55,14 @@ def test_invoke_concurrency_uses_separate_environments(tmp_path: Path) -> None:
 def test_invoke_exits_non_zero_on_function_error(tmp_path: Path) -> None:
     event = EXAMPLES / "events" / "payment-invalid.json"
     done = keepwarm(
-        "invoke", "Payment", "-t", str(EXAMPLES / "template.yaml"), "-e", str(event),
-        "--data-dir", str(tmp_path / "data"),
+        "invoke",
+        "Payment",
+        "-t",
+        str(EXAMPLES / "template.yaml"),
+        "-e",
+        str(event),
+        "--data-dir",
+        str(tmp_path / "data"),
     )
     assert done.returncode == 1
     assert "InvalidCardError" in done.stdout

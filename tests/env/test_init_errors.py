@@ -37,7 +37,10 @@ CASES = [
     ),
     (
         "app.handler",
-        {"app.py": "class ConfigMissing(Exception):\n    pass\n\nraise ConfigMissing('no DB_URL')\n"},
+        {
+            "app.py": "class ConfigMissing(Exception):\n    pass\n\n"
+            "raise ConfigMissing('no DB_URL')\n"
+        },
         "ConfigMissing",
         "no DB_URL",
     ),
@@ -50,7 +53,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("handler", "files", "error_type", "message"), CASES, ids=[c[2] for c in CASES])
+@pytest.mark.parametrize(
+    ("handler", "files", "error_type", "message"), CASES, ids=[c[2] for c in CASES]
+)
 def test_init_error_reaches_the_caller_and_init_reruns(
     tmp_path: Path,
     server: ServerConfig,
@@ -80,7 +85,9 @@ def test_init_error_reaches_the_caller_and_init_reruns(
 
 def test_init_that_exits_is_an_exit_error(tmp_path: Path, server: ServerConfig) -> None:
     code = write_code(tmp_path / "code", {"app.py": "import sys\nsys.exit(7)\n"})
-    with Runtime([FunctionConfig(name="f", handler="app.handler", code_dir=code)], server=server) as rt:
+    with Runtime(
+        [FunctionConfig(name="f", handler="app.handler", code_dir=code)], server=server
+    ) as rt:
         result = rt.invoke("f")
     assert json.loads(result.payload) == {
         "errorType": "Runtime.ExitError",
@@ -92,8 +99,12 @@ def test_init_that_exits_is_an_exit_error(tmp_path: Path, server: ServerConfig) 
 def test_init_runs_module_code_exactly_once_per_environment(
     tmp_path: Path, server: ServerConfig
 ) -> None:
-    source = "import os\ninits = []\ninits.append(os.getpid())\n\ndef handler(e, c):\n    return inits\n"
+    source = (
+        "import os\ninits = []\ninits.append(os.getpid())\n\ndef handler(e, c):\n    return inits\n"
+    )
     code = write_code(tmp_path / "code", {"app.py": source})
-    with Runtime([FunctionConfig(name="f", handler="app.handler", code_dir=code)], server=server) as rt:
+    with Runtime(
+        [FunctionConfig(name="f", handler="app.handler", code_dir=code)], server=server
+    ) as rt:
         results = [rt.invoke("f").json() for _ in range(5)]
     assert all(r == results[0] and len(r) == 1 for r in results)

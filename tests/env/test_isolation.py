@@ -71,8 +71,15 @@ def test_lambda_variables_present_host_variables_absent(
         "STAGE": "test",
     }
     assert {k: env.get(k) for k in expected} == expected
-    for key in ("AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_RUNTIME_API", "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PATH", "LD_LIBRARY_PATH"):
+    for key in (
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "PATH",
+        "LD_LIBRARY_PATH",
+    ):
         assert env.get(key), key
     assert "AWS_LAMBDA_FUNCTION_TIMEOUT" not in env
     assert env["AWS_ACCESS_KEY_ID"] != os.environ.get("AWS_ACCESS_KEY_ID")

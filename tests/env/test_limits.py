@@ -38,7 +38,8 @@ def test_timeout_shape_then_globals_reset_and_tmp_kept(
     assert timed_out.function_error == "Unhandled"
     assert json.loads(timed_out.payload) == {
         "errorType": "Sandbox.Timedout",
-        "errorMessage": f"RequestId: {timed_out.request_id} Error: Task timed out after 1.00 seconds",
+        "errorMessage": f"RequestId: {timed_out.request_id} Error: "
+        "Task timed out after 1.00 seconds",
     }
     assert f"{timed_out.request_id} Task timed out after 1.00 seconds" in timed_out.logs
     report = REPORT_RE.search(timed_out.logs)
@@ -118,7 +119,9 @@ def test_memory_limit_without_cgroups_by_watching_rss(tmp_path: Path) -> None:
             blocks.append(bytearray(8 * 1024 * 1024))
             time.sleep(0.01)
     """
-    with Runtime([function(tmp_path, "hog", source, memory_mb=128, timeout_s=30)], server=server) as rt:
+    with Runtime(
+        [function(tmp_path, "hog", source, memory_mb=128, timeout_s=30)], server=server
+    ) as rt:
         result = rt.invoke("hog")
     assert result.error_type == "Runtime.OutOfMemory"
     assert result.json()["errorMessage"].endswith("Runtime exited with error: signal: killed")

@@ -4,10 +4,10 @@ import threading
 from typing import Any
 
 import pytest
-from tests.orc.orc_helpers import TickClock
 
 from keepwarm import orc
 from keepwarm.orc._size import estimate
+from tests.orc.orc_helpers import TickClock
 
 
 def test_get_set_delete_clear(clock: TickClock) -> None:

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 
 import pytest
-from tests.orc.orc_helpers import TickClock
 
 from keepwarm import orc
+from tests.orc.orc_helpers import TickClock
 
 
 def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 
 import pytest
-from tests.orc.orc_helpers import RedisServer, TickClock
 
 from keepwarm import orc
+from tests.orc.orc_helpers import RedisServer, TickClock
 
 pytestmark = pytest.mark.redis
 

@@ -11,9 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.orc.orc_helpers import TickClock
-
 from keepwarm import orc
+from tests.orc.orc_helpers import TickClock
 
 ORC_DIR = Path(orc.__file__).parent
 

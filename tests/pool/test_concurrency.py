@@ -66,8 +66,11 @@ def test_post_credit_card_example_concurrently(tmp_path: Path, server: ServerCon
     async def main() -> list[InvocationResult]:
         async with AsyncRuntime(template=template, server=server) as rt:
             events = [
-                {"credit_card_number": c, "credit_card_expiration": "12/30",
-                 "credit_card_security_code": "123"}
+                {
+                    "credit_card_number": c,
+                    "credit_card_expiration": "12/30",
+                    "credit_card_security_code": "123",
+                }
                 for c in cards
             ]
             return await asyncio.gather(*(rt.invoke("Payment", e) for e in events))
@@ -125,7 +128,9 @@ def test_reserved_zero_always_throttles(tmp_path: Path, server: ServerConfig) ->
 def test_provisioned_environments_are_ready_before_the_first_call(
     tmp_path: Path, server: ServerConfig
 ) -> None:
-    source = "import os\n\ndef handler(e, c):\n    return os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']\n"
+    source = (
+        "import os\n\ndef handler(e, c):\n    return os.environ['AWS_LAMBDA_INITIALIZATION_TYPE']\n"
+    )
     fn = function(tmp_path, "p", source, provisioned_concurrency=2)
     with Runtime([fn], server=server) as rt:
         envs = rt.environments("p")
