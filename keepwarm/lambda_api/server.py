@@ -36,9 +36,9 @@ def check_bind(host: str, insecure: bool, auth: str = "none") -> None:
     if is_loopback(host) or insecure or auth != "none":
         return
     raise BindRefused(
-        f"keepwarm: refusing to listen on {host}: anyone who can reach it could run code here, "
-        "and request signing (SigV4) is not available yet. Listen on 127.0.0.1, or pass "
-        "--insecure to accept unauthenticated requests from the network."
+        f"keepwarm: refusing to listen on {host}: anyone who can reach it could run code here. "
+        "Listen on 127.0.0.1, require signed requests with --auth sigv4 --credentials FILE, "
+        "or pass --insecure to accept unauthenticated requests from the network."
     )
 
 
