@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint typecheck fmt bench bench-peers clean
+.PHONY: install run demo test check fmt bench bench-peers clean
 
 $(STAMP): pyproject.toml scripts/install
 	bash scripts/install
@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml scripts/install
 install: $(STAMP)
 
 run: $(STAMP)
+	$(VENV)/bin/keepwarm serve -t examples/template.yaml
+
+demo: $(STAMP)
 	$(VENV)/bin/keepwarm demo
 
 test: $(STAMP)

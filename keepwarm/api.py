@@ -121,10 +121,17 @@ class AsyncRuntime:
             invoked_arn=arn,
             client_context=client_context,
         )
+        return await self.run(pool.config.name, inv, version)
+
+    async def run(
+        self, name: str, invocation: Invocation, version: str = LATEST
+    ) -> InvocationResult:
+        """Invoke a prepared ``Invocation``: the one path every caller (API, HTTP, async) takes,
+        so that metrics see every invocation and throttle."""
         try:
-            result = await self.router.invoke(pool.config.name, inv, version)
+            result = await self.router.invoke(name, invocation, version)
         except Throttled:
-            self.metrics.throttled(pool.config.name)
+            self.metrics.throttled(name)
             raise
         self.metrics.record(result)
         return result

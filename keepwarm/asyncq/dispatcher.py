@@ -119,9 +119,7 @@ class Dispatcher:
             payload=event.payload, request_id=event.id, invoked_arn=target.invoked_arn
         )
         try:
-            result = await self.service.runtime.router.invoke(
-                target.name, invocation, target.version
-            )
+            result = await self.service.runtime.run(target.name, invocation, target.version)
         except ServiceError:
             await self._backoff(event)
             return

@@ -54,6 +54,16 @@ def serve(
     shutdown_timeout: Annotated[
         float, typer.Option("--shutdown-timeout", help="Seconds in-flight requests get to finish.")
     ] = 30.0,
+    check_leaks: Annotated[
+        bool, typer.Option("--check-leaks", help="Report request data left behind (LEAK lines).")
+    ] = False,
+    reuse: Annotated[
+        str, typer.Option("--reuse", help="Reuse chaos: always, never or random:P.")
+    ] = "always",
+    max_invocations_per_env: Annotated[
+        int | None,
+        typer.Option("--max-invocations-per-env", min=1, help="Retire environments after N."),
+    ] = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "warning",
 ) -> None:
     """Serve AWS Lambda's API (Invoke, functions, versions, aliases, async events)."""
@@ -75,6 +85,9 @@ def serve(
         activation_delay_s=activation_delay,
         async_time_scale=async_time_scale,
         shutdown_timeout_s=shutdown_timeout,
+        check_leaks=check_leaks,
+        reuse=reuse,
+        max_invocations_per_env=max_invocations_per_env,
     )
     try:
         run(options, log_level=log_level)

@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -250,15 +251,15 @@ class LocalEnvironment:
 
     async def _init(self, budget: float) -> tuple[Answer, float]:
         """Start the process and run Init; returns how Init ended and how long it took."""
-        t0 = self._loop.time()
+        t0 = time.perf_counter()
         self._pending = None
         try:
             await self._spawn()
         except OSError as exc:
             self.stream.line(f"keepwarm: could not start the environment: {exc}\n")
-            return Answer("exit", status=1 << 8), (self._loop.time() - t0) * 1000
-        answer = await self._await_answer(budget - (self._loop.time() - t0))
-        return answer, (self._loop.time() - t0) * 1000
+            return Answer("exit", status=1 << 8), (time.perf_counter() - t0) * 1000
+        answer = await self._await_answer(budget - (time.perf_counter() - t0))
+        return answer, (time.perf_counter() - t0) * 1000
 
     async def initialize(self) -> bool:
         """Init ahead of any invocation (provisioned concurrency); True when it succeeded."""
@@ -287,7 +288,7 @@ class LocalEnvironment:
         raise errors.ServiceFailure(f"environment {self.id} is {self.state.value}, not available")
 
     def _new_run(self, inv: Invocation, kind: StartKind, init_ms: float | None) -> _Run:
-        now = self._loop.time()
+        now = time.perf_counter()
         return _Run(inv, kind, now, init_ms, now + self.config.timeout_s)
 
     async def _cold(self, invocation: Invocation) -> InvocationResult:
@@ -327,9 +328,9 @@ class LocalEnvironment:
 
     async def _dispatch(self, run: _Run) -> InvocationResult:
         assert self._channel is not None
-        wall_deadline = self.host.clock.time() + (run.deadline - self._loop.time())
+        wall_deadline = self.host.clock.time() + (run.deadline - time.perf_counter())
         self._channel.deliver(run.invocation, int(wall_deadline * 1000))
-        answer = await self._await_answer(run.deadline - self._loop.time())
+        answer = await self._await_answer(run.deadline - time.perf_counter())
         return self._finish(run, answer)
 
     # -- results -------------------------------------------------------------------------------
@@ -354,7 +355,7 @@ class LocalEnvironment:
 
     def _finish(self, run: _Run, answer: Answer) -> InvocationResult:
         self._drain_logs()
-        duration = (self._loop.time() - run.started) * 1000
+        duration = (time.perf_counter() - run.started) * 1000
         payload, function_error, content_type = self._payload(run, answer)
         status, error_type = self._platform_lines(run, answer)
         rid = run.invocation.request_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +41,20 @@ class ServeOptions:
     persist: bool = True
     auth: str = "none"  # "none" | "sigv4" (keys from ``credentials``; see lambda_api.auth)
     credentials: Path | None = None
+    check_leaks: bool = False
+    reuse: str = "always"
+    max_invocations_per_env: int | None = None
 
     def server_config(self) -> ServerConfig:
+        config = ServerConfig(
+            data_dir=self.data_dir,
+            check_leaks=self.check_leaks,
+            reuse=self.reuse,
+            max_invocations_per_env=self.max_invocations_per_env,
+        )
         if self.keep_alive_s is None:
-            return ServerConfig(data_dir=self.data_dir)
-        return ServerConfig(data_dir=self.data_dir, keep_alive_s=self.keep_alive_s)
+            return config
+        return dataclasses.replace(config, keep_alive_s=self.keep_alive_s)
 
 
 class Backend:

@@ -158,5 +158,12 @@ async def get_account_settings(request: Request) -> Response:
     return json_response(_svc(request).account_settings())
 
 
+async def metrics(request: Request) -> Response:
+    from keepwarm.observe.metrics import CONTENT_TYPE
+
+    body = backend(request).runtime.metrics.render()
+    return Response(body, media_type=CONTENT_TYPE)
+
+
 async def health(request: Request) -> Response:
     return json_response({"status": "ok", "functions": len(_svc(request).records)})

@@ -90,6 +90,7 @@ ROUTES: tuple[Operation, ...] = (
         "GET", "/2016-08-19/account-settings/", "GetAccountSettings", 200, f.get_account_settings
     ),
     Operation("GET", "/_keepwarm/health", "KeepwarmHealth", 200, f.health),
+    Operation("GET", "/metrics", "KeepwarmMetrics", 200, f.metrics),
     Operation("GET", "/_keepwarm/code/{FunctionName}/{Digest}", "KeepwarmGetCode", 200, f.get_code),
     Operation("GET", "/openapi.json", "KeepwarmOpenApi", 200, o.openapi_json),
 )

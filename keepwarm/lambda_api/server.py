@@ -11,6 +11,7 @@ import ipaddress
 import socket
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -104,6 +105,25 @@ def _protocol() -> Any:
     return BoundedHttpToolsProtocol
 
 
+def try_it(endpoint: str, names: list[str]) -> str:
+    """What to paste next: the served functions and the exact client lines to call one."""
+    name = "Greeting" if "Greeting" in names else names[0]
+    here = Path(sys.executable).parent
+    aws = here / "aws" if (here / "aws").exists() else Path("aws")
+    creds = "aws_access_key_id='x', aws_secret_access_key='x'"
+    return (
+        f"keepwarm: serving {len(names)} functions: {', '.join(names)}\n"
+        "Try it (AWS CLI / boto3; any credentials unless --auth sigv4):\n"
+        f"  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x {aws} lambda invoke --region us-east-1 "
+        f"--endpoint-url {endpoint} --function-name {name} --log-type Tail out.json "
+        "&& cat out.json\n"
+        f"  {sys.executable} -c \"import boto3; c = boto3.client('lambda', "
+        f"endpoint_url='{endpoint}', region_name='us-east-1', {creds}); "
+        f"print(c.invoke(FunctionName='{name}')['Payload'].read())\"\n"
+        "  Call twice: the first answer comes from a cold environment, the next from a warm one.\n"
+    )
+
+
 def serve(options: ServeOptions, log_level: str = "warning") -> None:
     check_bind(options.host, options.insecure, options.auth)
     verifier = _verifier(options)
@@ -114,6 +134,10 @@ def serve(options: ServeOptions, log_level: str = "warning") -> None:
     def ready() -> None:
         print(f"keepwarm: listening on http://{options.host}:{port}", flush=True)
         sys.stdout.flush()
+        names = sorted(app.state.backend.service.records) if options.template else []
+        if names:
+            sys.stderr.write(try_it(f"http://{options.host}:{port}", names))
+            sys.stderr.flush()
 
     app: Any = create_app(options, on_ready=ready)
     if verifier is not None:

@@ -117,7 +117,7 @@ class Invoker:
             invoked_arn=target.invoked_arn,
             client_context=decode_client_context(req.client_context),
         )
-        result = await self.service.runtime.router.invoke(target.name, invocation, target.version)
+        result = await self.service.runtime.run(target.name, invocation, target.version)
         log_result = None
         if req.log_type == "Tail":
             log_result = base64.b64encode(tail(result.logs)).decode()
