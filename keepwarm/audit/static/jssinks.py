@@ -16,7 +16,7 @@ from keepwarm.audit.static.jsscope import (
     walk,
 )
 from keepwarm.audit.static.jstaint import MUTATORS, JsFunction
-from keepwarm.audit.static.taint import Taint, is_secret_name, join_all
+from keepwarm.audit.static.taint import Taint, is_secret_name, join_all, tmp_write_messages
 
 _KIND_TEXT = {"global": "module global", "closure": "closure variable", "class": "class property"}
 _WRITERS = frozenset(
@@ -253,27 +253,8 @@ def _path_call(fa: JsFunction, node: Node, names: dict[str, _TmpPath]) -> _TmpPa
 def _report_tmp(
     fa: JsFunction, node: Node, path: _TmpPath, data: Taint | None, out: Collector
 ) -> None:
-    what = "request data" if data is not None else "a file"
-    if path.fixed:
-        msg = (
-            f"writes {what} to fixed path '{path.text}' and never removes it; the next "
-            "invocation in this environment finds it there"
-        )
-    else:
-        msg = (
-            f"writes {what} to per-request path '{path.text}' and never removes it; files "
-            "accumulate in this environment's /tmp"
-        )
-    emit_at(out, fa.mod, "KW103", node, msg)
-    if data is not None and data.secret:
-        emit_at(
-            out,
-            fa.mod,
-            "KW104",
-            node,
-            f"secret request data ({data.source}) written to '{path.text}', which outlives "
-            "the invocation",
-        )
+    for rule, message in tmp_write_messages(path.text, path.fixed, data):
+        emit_at(out, fa.mod, rule, node, message)
 
 
 def check_init_time(mod: JsModule, out: Collector) -> None:

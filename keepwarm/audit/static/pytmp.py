@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from keepwarm.audit.static.findings import Collector
 from keepwarm.audit.static.pysinks import emit_at
 from keepwarm.audit.static.pytaint import FunctionAnalysis, const_str
-from keepwarm.audit.static.taint import Taint
+from keepwarm.audit.static.taint import Taint, tmp_write_messages
 
 _OPENERS = frozenset({"open", "io.open", "codecs.open", "builtins.open"})
 _COPIERS = frozenset({"shutil.copy", "shutil.copy2", "shutil.copyfile", "shutil.move"})
@@ -243,24 +243,5 @@ def _extend(base: TmpPath | None, part: ast.AST) -> TmpPath | None:
 def _report(
     fa: FunctionAnalysis, node: ast.Call, path: TmpPath, data: Taint | None, out: Collector
 ) -> None:
-    what = "request data" if data is not None else "a file"
-    if path.fixed:
-        msg = (
-            f"writes {what} to fixed path '{path.text}' and never removes it; the next "
-            "invocation in this environment finds it there"
-        )
-    else:
-        msg = (
-            f"writes {what} to per-request path '{path.text}' and never removes it; files "
-            "accumulate in this environment's /tmp"
-        )
-    emit_at(out, fa.mod, "KW103", node, msg)
-    if data is not None and data.secret:
-        emit_at(
-            out,
-            fa.mod,
-            "KW104",
-            node,
-            f"secret request data ({data.source}) written to '{path.text}', which outlives "
-            "the invocation",
-        )
+    for rule, message in tmp_write_messages(path.text, path.fixed, data):
+        emit_at(out, fa.mod, rule, node, message)

@@ -114,3 +114,28 @@ class CallResult:
     """What an analysed callee returns; a resolver answers ``None`` for opaque callees."""
 
     taint: Taint | None
+
+
+def tmp_write_messages(path: str, fixed: bool, data: Taint | None) -> list[tuple[str, str]]:
+    """The findings for a /tmp write that is never cleaned, worded once for both languages."""
+    what = "request data" if data is not None else "a file"
+    if fixed:
+        msg = (
+            f"writes {what} to fixed path '{path}' and never removes it; the next "
+            "invocation in this environment finds it there"
+        )
+    else:
+        msg = (
+            f"writes {what} to per-request path '{path}' and never removes it; files "
+            "accumulate in this environment's /tmp"
+        )
+    found = [("KW103", msg)]
+    if data is not None and data.secret:
+        found.append(
+            (
+                "KW104",
+                f"secret request data ({data.source}) written to '{path}', which outlives "
+                "the invocation",
+            )
+        )
+    return found
