@@ -318,7 +318,7 @@ class LocalEnvironment:
         if answer.kind == "exit":
             self._kill()
         status = "timeout" if answer.kind == "timeout" else "error"
-        self.stream.line(logs.init_report(init_ms, phase, status, self._error_type(answer)))
+        self.stream.line(logs.init_report(init_ms, phase, status, outcome.error_type(answer)))
 
     async def _serve(self, run: _Run) -> InvocationResult:
         if run.kind is not StartKind.COLD:
@@ -334,31 +334,21 @@ class LocalEnvironment:
         return self._finish(run, answer)
 
     # -- results -------------------------------------------------------------------------------
-    def _error_type(self, answer: Answer) -> str | None:
-        return outcome.error_type(answer)
-
-    def _payload(self, run: _Run, answer: Answer) -> tuple[bytes, str | None, str]:
-        return outcome.payload(answer, run.invocation.request_id, self.config.timeout_s)
-
     def _platform_lines(self, run: _Run, answer: Answer) -> tuple[str | None, str | None]:
         rid = run.invocation.request_id
+        status, error_type = outcome.report_status(answer)
         if answer.kind == "timeout":
             self.stream.line(logs.timed_out(rid, self.config.timeout_s, self.host.clock.time()))
-            return "timeout", None
-        if answer.kind == "exit" and not answer.after_init_error:
-            error_type = self._error_type(answer) or errors.RUNTIME_EXIT
-            self.stream.line(logs.runtime_exited(rid, answer.exit_text, error_type))
-            return "error", error_type
-        if answer.kind in ("exit", "init_error"):
-            return "error", self._error_type(answer)
-        return None, None
+        elif answer.kind == "exit" and not answer.after_init_error:
+            self.stream.line(logs.runtime_exited(rid, answer.exit_text, error_type or ""))
+        return status, error_type
 
     def _finish(self, run: _Run, answer: Answer) -> InvocationResult:
         self._drain_logs()
         duration = (time.perf_counter() - run.started) * 1000
-        payload, function_error, content_type = self._payload(run, answer)
-        status, error_type = self._platform_lines(run, answer)
         rid = run.invocation.request_id
+        payload, function_error, content_type = outcome.payload(answer, rid, self.config.timeout_s)
+        status, error_type = self._platform_lines(run, answer)
         max_mb = self._max_memory_mb()
         leaks = self._leak_records(rid, answer)
         self.stream.line(logs.end(rid))
@@ -407,9 +397,7 @@ class LocalEnvironment:
             if f.get("requestId", rid) == rid
         )
         for record in records:
-            self.stream.line(
-                f"LEAK RequestId: {rid}\tLocation: {record.location}\tField: {record.event_field}\n"
-            )
+            self.stream.line(logs.leak(rid, record.location, record.event_field))
         return records
 
     def _max_memory_mb(self) -> int:

@@ -82,3 +82,14 @@ def payload(answer: Answer, request_id: str, timeout_s: int) -> tuple[bytes, str
         return payload(answer.prior, request_id, timeout_s)
     kind = errors.RUNTIME_OOM if answer.oom else errors.RUNTIME_EXIT
     return error_body(kind, f"RequestId: {request_id} Error: {answer.exit_text}"), "Unhandled", JSON
+
+
+def report_status(answer: Answer) -> tuple[str | None, str | None]:
+    """The REPORT line's ``Status`` and ``Error Type`` (none for a response or handled error)."""
+    if answer.kind == "timeout":
+        return "timeout", None
+    if answer.kind == "exit" and not answer.after_init_error:
+        return "error", error_type(answer) or errors.RUNTIME_EXIT
+    if answer.kind in ("exit", "init_error"):
+        return "error", error_type(answer)
+    return None, None

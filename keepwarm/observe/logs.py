@@ -89,6 +89,11 @@ def timed_out(request_id: str, timeout_s: float, now: float | None = None) -> st
     return f"{iso_now(now)} {request_id} Task timed out after {timeout_s:.2f} seconds\n"
 
 
+def leak(request_id: str, location: str, event_field: str) -> str:
+    """keepwarm's own line for dynamic leak detection (not a Lambda line)."""
+    return f"LEAK RequestId: {request_id}\tLocation: {location}\tField: {event_field}\n"
+
+
 def runtime_exited(request_id: str, message: str, error_type: str) -> str:
     return f"RequestId: {request_id} Error: {message}\n{error_type}\n"
 
