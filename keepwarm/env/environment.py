@@ -68,9 +68,18 @@ class LocalEnvironment:
         self.stream = logs.LogStream(host.log_root, config.name, config.version)
         hide = (str(host.data_dir.resolve()),) if host.namespace else ()
         user = users.identity(host.run_as) if host.run_as else None
+        if user is not None and not users.code_dir_open(config.code_dir):
+            host.warn_once(
+                f"keepwarm: function {config.name} runs as root: its code directory "
+                f"{config.code_dir} is not readable by other users (chmod o+rx to run it "
+                "unprivileged, as Lambda runs functions)"
+            )
+            user = None
         tmp = host.env_root / env_id / "tmp"
         own = host.run_as == "sandbox"
-        self.placement = Placement(env_id, tmp, host.namespace, hide, user, own, host.reveal)
+        self.placement = Placement(
+            env_id, tmp, host.namespace, hide, user, own, host.reveal, host.keep
+        )
         tmp.mkdir(parents=True, exist_ok=True)
         if user is not None:  # /tmp belongs to the user the function runs as, and to no other
             os.chown(tmp, *user)

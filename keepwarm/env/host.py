@@ -47,6 +47,7 @@ class EnvHost:
     namespace: bool = False
     run_as: str | None = None  # the user functions drop to (ServerConfig.run_as); None: as is
     reveal: tuple[str, ...] = ()  # dirs the child re-exposes below private ones (env.users.Plan)
+    keep: tuple[str, ...] = ()  # runtime dirs under /tmp that a private /tmp must not hide
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -76,6 +77,10 @@ class EnvHost:
             with contextlib.suppress(OSError):
                 os.makedirs(VAR_TASK, exist_ok=True)
                 self.namespace = os.path.isdir(VAR_TASK)
+        if self.namespace:
+            from keepwarm.env import users
+
+            self.keep = users.under_tmp()
         if mode == "namespace" and not self.namespace:
             raise RuntimeError("isolation=namespace needs root and mount namespaces")
         if not self.namespace:
@@ -121,6 +126,11 @@ class EnvHost:
         if soft < hard:
             with contextlib.suppress(ValueError, OSError):
                 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    def warn_once(self, line: str) -> None:
+        if line not in self.warnings:
+            self.warnings.append(line)
+            log.warning(line)
 
     async def close(self) -> None:
         await self.launcher.close()

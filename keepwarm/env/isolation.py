@@ -74,7 +74,9 @@ def _mount(
     _check(libc().mount(src, target.encode(), fs, flags, opts), f"mount {target}")
 
 
-def private_mounts(binds: list[tuple[str, str, bool]], hide: list[str]) -> None:
+def private_mounts(
+    binds: list[tuple[str, str, bool]], hide: list[str], keep: list[str] | None = None
+) -> None:
     """A private mount namespace: bind each (source, target, read_only); cover ``hide`` dirs.
 
     Binds happen in order and a source is resolved when it is mounted, so the code directory
@@ -82,13 +84,25 @@ def private_mounts(binds: list[tuple[str, str, bool]], hide: list[str]) -> None:
     """
     _check(libc().unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    for source, target, read_only in binds:
-        _mount(source, target, None, MS_BIND | MS_REC)
-        if read_only:
-            _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+    kept = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in keep or [] if os.path.isdir(p)}
+    try:
+        for source, target, read_only in binds:
+            _bind(source, target, read_only)
+        for path, fd in kept.items():  # the runtime itself lives under /tmp: bind it back
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _bind(f"/proc/self/fd/{fd}", path, True)
+    finally:
+        for fd in kept.values():
+            os.close(fd)
     for path in hide:
         if os.path.isdir(path):  # read-only and empty: nothing to see, nothing to fill
             _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def _bind(source: str, target: str, read_only: bool) -> None:
+    _mount(source, target, None, MS_BIND | MS_REC)
+    if read_only:
+        _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
 
 
 def _private_top(path: str) -> str | None:
@@ -169,7 +183,7 @@ def apply(spec: dict[str, Any]) -> None:
     join_cgroups(spec.get("cgroup_procs", []))
     if spec.get("namespace"):
         binds = [(b[0], b[1], bool(b[2])) for b in spec.get("binds", [])]
-        private_mounts(binds, spec.get("hide", []))
+        private_mounts(binds, spec.get("hide", []), spec.get("keep", []))
     if spec.get("network") == "none":
         no_network()
     set_rlimits(spec.get("rlimits", {}))

@@ -50,7 +50,9 @@ def _template_setup(spec: dict[str, Any]) -> None:
     if spec.get("namespace"):
         _host_ns = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
         code = [(b[0], b[1], bool(b[2])) for b in spec.get("binds", []) if b[1] == VAR_TASK]
-        isolation.private_mounts([*code, (tmp, "/tmp", False)], spec.get("hide", []))
+        isolation.private_mounts(
+            [*code, (tmp, "/tmp", False)], spec.get("hide", []), spec.get("keep", [])
+        )
     env = dict(spec["env"])
     if "TMPDIR" in env:
         env["TMPDIR"] = tmp

@@ -36,6 +36,7 @@ class Placement:
     user: tuple[int, int] | None = None  # (uid, gid) to drop to; None: stay as the server is
     own_user: bool = False  # the uid is this environment's alone (see keepwarm.env.users)
     reveal: tuple[str, ...] = ()  # dirs to re-expose below private ones before the drop
+    keep: tuple[str, ...] = ()  # runtime dirs under /tmp, bound back over the private /tmp
 
     def task_root(self, config: FunctionConfig) -> str:
         return VAR_TASK if self.namespace else str(config.code_dir)
@@ -118,6 +119,7 @@ def launch_spec(
         "namespace": placement.namespace,
         "binds": binds,
         "hide": list(placement.hide),
+        "keep": list(placement.keep),
         "cgroup_procs": cgroup_procs or [],
         "rlimits": {"RLIMIT_NOFILE": 1024},
         "argv": argv or [],

@@ -80,6 +80,18 @@ def _needed() -> list[Path]:
     return found
 
 
+def code_dir_open(path: Path) -> bool:
+    """Whether an unprivileged user can enter and list the code directory itself (its parents
+    do not matter: it is bound at /var/task)."""
+    return _other_can(path, stat.S_IROTH | stat.S_IXOTH)
+
+
+def under_tmp() -> tuple[str, ...]:
+    """Runtime directories that live under /tmp (keepwarm installed there, e.g. a CI checkout):
+    a private /tmp would hide them, so each environment binds them back (see isolation)."""
+    return tuple(str(p) for p in _needed() if Path("/tmp") in p.parents)
+
+
 @dataclass(frozen=True)
 class Plan:
     """What the child must re-expose before it drops root, or why it cannot drop at all.

@@ -122,3 +122,14 @@ def test_without_namespaces_tmpdir_is_private(tmp_path: Path) -> None:
     assert out["tmpdir"] and out["tmpdir"].startswith(str((tmp_path / "data").resolve()))
     assert out["cwd"] == str(fn.code_dir)
     assert any("TMPDIR" in w for w in warnings)
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="dropping privileges needs root")
+def test_private_code_dir_still_runs_and_says_why(tmp_path: Path, server: ServerConfig) -> None:
+    fn = function(tmp_path, "private", "def handler(e, c):\n    return 'ok'\n")
+    fn.code_dir.chmod(0o700)
+    with Runtime([fn], server=server) as rt:
+        result = rt.invoke("private")
+        warnings = rt.warnings
+    assert result.json() == "ok"
+    assert any("private runs as root" in w and "chmod o+rx" in w for w in warnings)

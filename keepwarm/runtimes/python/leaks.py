@@ -353,7 +353,7 @@ def tmp_snapshot(roots: list[str]) -> TmpState:
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if depth + 1 < TMP_MAX_DEPTH:
+                    if depth + 1 < TMP_MAX_DEPTH and not os.path.ismount(entry.path):
                         pending.append((entry.path, depth + 1))
                 elif entry.is_file(follow_symlinks=False):
                     info = entry.stat(follow_symlinks=False)
