@@ -175,14 +175,21 @@ class Cache:
             negative or base.negative,
         )
 
+    def _fresh(self, key: Hashable, now: float) -> tuple[Any, Any]:
+        """(value, entry) on a fresh hit, counted; else (_MISSING, entry). Lock held."""
+        entry = self._data.get(key)
+        if entry is not None and now < entry.expires:
+            self._data.move_to_end(key)
+            self._n["hits"] += 1
+            return entry.value, entry
+        return _MISSING, entry
+
     def load(self, key: Hashable, factory: Callable[[], T], policy: Policy) -> T:
         now = self._clock()
         with self._lock:
-            entry = self._data.get(key)
-            if entry is not None and now < entry.expires:
-                self._data.move_to_end(key)
-                self._n["hits"] += 1
-                return entry.value  # type: ignore[no-any-return]
+            value, entry = self._fresh(key, now)
+            if value is not _MISSING:
+                return value  # type: ignore[no-any-return]
             stale = self._stale_value(key, entry, now)
             flight = self._flights.get(key)
             leader = flight is None
@@ -202,11 +209,9 @@ class Cache:
         while True:
             now = self._clock()
             with self._lock:
-                entry = self._data.get(key)
-                if entry is not None and now < entry.expires:
-                    self._data.move_to_end(key)
-                    self._n["hits"] += 1
-                    return entry.value  # type: ignore[no-any-return]
+                value, entry = self._fresh(key, now)
+                if value is not _MISSING:
+                    return value  # type: ignore[no-any-return]
                 stale = self._stale_value(key, entry, now)
                 flight = self._aflights.get(key)
                 leader = flight is None or not flight.usable()
