@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from keepwarm import Runtime, ServerConfig
+from keepwarm.env import users
 from tests.helpers import function
 
 PROBE = """
@@ -62,6 +63,12 @@ def cold_probes(rt: Runtime, name: str, n: int) -> list[dict[str, Any]]:
     return out
 
 
+def kept_under_tmp() -> list[str]:
+    """Top-level /tmp entries keepwarm itself puts there: its own install, when it lives under
+    /tmp (a checkout there), is bound back read-only so the runtime stays importable."""
+    return sorted({Path(p).relative_to("/tmp").parts[0] for p in users.under_tmp()})
+
+
 def assert_isolated(probes: list[dict[str, Any]]) -> None:
     """Every environment a separate process, session, group and /tmp, with fresh state."""
     assert len({p["env_id"] for p in probes}) == len(probes)
@@ -70,7 +77,7 @@ def assert_isolated(probes: list[dict[str, Any]]) -> None:
         assert p["counter"] == 1  # fresh globals
         assert p["pgid"] == p["pid"] == p["sid"]  # own session and process group
         assert p["nofile"] == 1024  # limits applied before user code
-        assert p["tmp"] == ["seen-by-init"]  # nothing from another environment
+        assert p["tmp"] == sorted(["seen-by-init", *kept_under_tmp()])  # nothing from others
     for key in ("random", "uuid", "urandom"):
         assert len({p[key] for p in probes}) == len(probes), key
 
