@@ -287,8 +287,9 @@ raw figures and samples in bench/results/keepwarm.json). Median and p99 are over
 - Warm invoke is far from 3x the pipe floor. Reaching it needs fewer wake-ups: a direct path
   for `Runtime.invoke` (the calling thread writes to and reads from the environment's
   socket itself, under a lock shared with the loop for placement and log ordering). Not done
-  yet: it reshapes how `LocalEnvironment` owns its socket. Even then, the Python work on both
-  sides (~60-80 µs server, ~40 µs runtime per call) is several times the 9 µs floor.
+  yet: it reshapes how `LocalEnvironment` owns its socket. Even then, the Python work per call
+  (roughly 70 µs on the server side alone, from a cProfile of `AsyncRuntime.invoke`) is several
+  times the 9 µs floor.
 - Cold-start variance comes mostly from joining the environment's memory cgroup (cgroup v1:
   a write to `cgroup.procs` waits for an RCU grace period, 0.3 ms on an idle machine, 5-15 ms
   under load, measured with strace). Next step: forking spare children into prepared cgroups
