@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 from keepwarm.invocation import Invocation
 from keepwarm.runtime_api.server import RuntimeApiServer
-from keepwarm.runtime_api.state import Event, RuntimeState
+from keepwarm.runtime_api.state import RuntimeState
+from keepwarm.runtimes.event import Event
 from keepwarm.runtimes.python import wire
 
 

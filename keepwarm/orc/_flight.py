@@ -22,6 +22,10 @@ class Flight:
 
     __slots__ = ("_done", "_error", "_value")
 
+    def usable(self) -> bool:
+        """A thread flight lives until its leader finishes it; then it is removed."""
+        return True
+
     def __init__(self) -> None:
         self._done = threading.Event()
         self._value: Any = None

@@ -185,18 +185,9 @@ class Cache:
         return _MISSING, entry
 
     def load(self, key: Hashable, factory: Callable[[], T], policy: Policy) -> T:
-        now = self._clock()
-        with self._lock:
-            value, entry = self._fresh(key, now)
-            if value is not _MISSING:
-                return value  # type: ignore[no-any-return]
-            stale = self._stale_value(key, entry, now)
-            flight = self._flights.get(key)
-            leader = flight is None
-            if leader:
-                flight = self._flights[key] = Flight()
-            self._count_miss(stale, leader)
-        assert flight is not None
+        value, stale, flight, leader = self._begin(key, self._flights, Flight)
+        if value is not _MISSING:
+            return value  # type: ignore[no-any-return]
         if stale is not _MISSING:
             if leader:
                 self._refresh_in_thread(key, flight, factory, policy)
@@ -207,18 +198,9 @@ class Cache:
 
     async def aload(self, key: Hashable, factory: Callable[[], Awaitable[T]], policy: Policy) -> T:
         while True:
-            now = self._clock()
-            with self._lock:
-                value, entry = self._fresh(key, now)
-                if value is not _MISSING:
-                    return value  # type: ignore[no-any-return]
-                stale = self._stale_value(key, entry, now)
-                flight = self._aflights.get(key)
-                leader = flight is None or not flight.usable()
-                if leader:
-                    flight = self._aflights[key] = AsyncFlight()
-                self._count_miss(stale, leader)
-            assert flight is not None
+            value, stale, flight, leader = self._begin(key, self._aflights, AsyncFlight)
+            if value is not _MISSING:
+                return value  # type: ignore[no-any-return]
             if stale is not _MISSING:
                 if leader:
                     self._refresh_in_task(key, flight, factory, policy)
@@ -228,6 +210,24 @@ class Cache:
             value = await flight.wait()
             if value is not LEADER_GONE:
                 return value  # type: ignore[no-any-return]
+
+    def _begin(
+        self, key: Hashable, flights: dict[Hashable, Any], make: Callable[[], Any]
+    ) -> tuple[Any, Any, Any, bool]:
+        """Under one lock: a fresh hit (value), or the stale value, this key's flight and whether
+        this caller leads it (starting a flight when none is usable)."""
+        now = self._clock()
+        with self._lock:
+            value, entry = self._fresh(key, now)
+            if value is not _MISSING:
+                return value, _MISSING, None, False
+            stale = self._stale_value(key, entry, now)
+            flight = flights.get(key)
+            leader = flight is None or not flight.usable()
+            if leader:
+                flight = flights[key] = make()
+            self._count_miss(stale, leader)
+        return _MISSING, stale, flight, leader
 
     def _count_miss(self, stale: Any, leader: bool) -> None:
         if stale is _MISSING:

@@ -8,6 +8,7 @@ in through ``keepwarm.env.channel.RuntimeApiChannel``. Nothing here imports ``ke
 from __future__ import annotations
 
 from keepwarm.runtime_api.server import RuntimeApiServer
-from keepwarm.runtime_api.state import MAX_PAYLOAD, ApiError, Event, RState, RuntimeState, Sink
+from keepwarm.runtime_api.state import MAX_PAYLOAD, ApiError, RState, RuntimeState, Sink
+from keepwarm.runtimes.event import Event
 
 __all__ = ["MAX_PAYLOAD", "ApiError", "Event", "RState", "RuntimeApiServer", "RuntimeState", "Sink"]

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from keepwarm.runtime_api.state import ApiError, Event, RuntimeState, too_large
+from keepwarm.runtime_api.state import ApiError, RuntimeState, too_large
+from keepwarm.runtimes.event import Event
 
 PREFIX = "/2018-06-01"
 ERROR_TYPE = "lambda-runtime-function-error-type"

@@ -19,7 +19,8 @@ from typing import cast
 import h11
 
 from keepwarm.runtime_api.handlers import PARK, Request, Response, dispatch, event_response
-from keepwarm.runtime_api.state import MAX_PAYLOAD, Event, RuntimeState
+from keepwarm.runtime_api.state import MAX_PAYLOAD, RuntimeState
+from keepwarm.runtimes.event import Event
 
 LOOPBACK = "127.0.0.1"
 _BAD_REQUEST = (

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
+
+from keepwarm.runtimes.event import Event
 
 MAX_PAYLOAD = 6_291_556
 
@@ -67,20 +68,6 @@ ALLOWED: frozenset[tuple[RState, Call]] = frozenset(
         (RState.ANSWERED, Call.NEXT),
     }
 )
-
-
-@dataclass(frozen=True)
-class Event:
-    """One invocation as ``/next`` serves it: the §2.1 header values and the body."""
-
-    request_id: str
-    deadline_ms: int
-    invoked_arn: str
-    body: bytes
-    content_type: str = "application/json"
-    client_context: str | None = None
-    cognito_identity: str | None = None
-    trace_id: str | None = None
 
 
 class ApiError(Exception):

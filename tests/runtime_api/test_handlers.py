@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keepwarm.runtime_api.handlers import PARK, Request, Response, dispatch
-from keepwarm.runtime_api.state import Event, RState, RuntimeState
+from keepwarm.runtime_api.state import RState, RuntimeState
+from keepwarm.runtimes.event import Event
 from tests.runtime_api.conftest import RecordingSink
 
 P = "/2018-06-01/runtime"

@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keepwarm.runtime_api.server import RuntimeApiServer
-from keepwarm.runtime_api.state import MAX_PAYLOAD, Event, RuntimeState
+from keepwarm.runtime_api.state import MAX_PAYLOAD, RuntimeState
+from keepwarm.runtimes.event import Event
 from tests.helpers import wait_for
 from tests.runtime_api.conftest import RecordingSink
 

@@ -15,10 +15,10 @@ from keepwarm.runtime_api.state import (
     ALLOWED,
     ApiError,
     Call,
-    Event,
     RState,
     RuntimeState,
 )
+from keepwarm.runtimes.event import Event
 from tests.runtime_api.conftest import RecordingSink
 
 

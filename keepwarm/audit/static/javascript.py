@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from keepwarm.audit.static.findings import Collector
+from keepwarm.audit.static.engine_base import Engine
 from keepwarm.audit.static.jsscope import (
     FUNCTION_TYPES,
     JsModule,
@@ -32,19 +32,8 @@ _MAX_DEPTH = 8
 _MemoKey = tuple[str, int, tuple[tuple[bool, bool] | None, ...]]
 
 
-class JavaScriptEngine:
+class JavaScriptEngine(Engine[Path, JsModule, _MemoKey]):
     """Analyses the JavaScript files under one code directory."""
-
-    def __init__(
-        self, root: Path, display: dict[Path, str], templates: dict[str, set[str]], out: Collector
-    ) -> None:
-        self.root = root
-        self.display = display
-        self.templates = templates
-        self.out = out
-        self.modules: dict[Path, JsModule | None] = {}
-        self.memo: dict[_MemoKey, Taint | None] = {}
-        self.active: set[_MemoKey] = set()
 
     def run(self, files: list[Path]) -> None:
         for path in files:

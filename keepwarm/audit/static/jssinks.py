@@ -16,7 +16,13 @@ from keepwarm.audit.static.jsscope import (
     walk,
 )
 from keepwarm.audit.static.jstaint import MUTATORS, JsFunction
-from keepwarm.audit.static.taint import Taint, is_secret_name, join_all, tmp_write_messages
+from keepwarm.audit.static.taint import (
+    Taint,
+    is_secret_name,
+    join_all,
+    tmp_write_messages,
+    unbounded,
+)
 
 _KIND_TEXT = {"global": "module global", "closure": "closure variable", "class": "class property"}
 _WRITERS = frozenset(
@@ -155,14 +161,7 @@ def _report(fa: JsFunction, s: JsStore, out: Collector) -> None:
     if s.value is not None and s.value.direct and not keyed_cache:
         emit_at(out, mod, "KW101", s.node, leak)
     if s.kind == "global" and s.container in mod.containers and s.container not in mod.evicted:
-        emit_at(
-            out,
-            mod,
-            "KW102",
-            s.node,
-            f"module-level container '{s.container}' (line {mod.containers[s.container]}) "
-            "grows with request-derived entries and is never evicted",
-        )
+        emit_at(out, mod, "KW102", s.node, unbounded(s.container, mod.containers[s.container]))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from keepwarm.audit.static.engine_base import Engine
 from keepwarm.audit.static.findings import Collector
 from keepwarm.audit.static.pyscope import (
     EVENT_NAMES,
@@ -28,19 +29,8 @@ _MAX_DEPTH = 8
 _MemoKey = tuple[str, int, int, frozenset[tuple[str, bool, bool]], bool]
 
 
-class PythonEngine:
+class PythonEngine(Engine[str, PyModule, _MemoKey]):
     """Analyses the Python files under one code directory."""
-
-    def __init__(
-        self, root: Path, display: dict[Path, str], templates: dict[str, set[str]], out: Collector
-    ) -> None:
-        self.root = root
-        self.display = display
-        self.templates = templates
-        self.out = out
-        self.modules: dict[str, PyModule | None] = {}
-        self.memo: dict[_MemoKey, Taint | None] = {}
-        self.active: set[_MemoKey] = set()
 
     def key_for(self, path: Path) -> str:
         rel = path.resolve().relative_to(self.root).with_suffix("")

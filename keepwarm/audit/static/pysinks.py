@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from keepwarm.audit.static.findings import Collector
 from keepwarm.audit.static.pyscope import PyModule, dotted, own_nodes, root_name
 from keepwarm.audit.static.pytaint import MUTATORS, FunctionAnalysis, const_str
-from keepwarm.audit.static.taint import Taint, is_secret_name
+from keepwarm.audit.static.taint import Taint, is_secret_name, unbounded
 
 _KIND_TEXT = {"global": "module global", "closure": "closure variable", "class": "class attribute"}
 _KEYED = frozenset({"setdefault", "__setitem__", "put", "set"})
@@ -171,14 +171,7 @@ def _report(fa: FunctionAnalysis, s: Store, out: Collector) -> None:
             "invocation",
         )
     if s.kind == "global" and s.container in mod.containers and s.container not in mod.evicted:
-        emit_at(
-            out,
-            mod,
-            "KW102",
-            s.node,
-            f"module-level container '{s.container}' (line {mod.containers[s.container]}) "
-            "grows with request-derived entries and is never evicted",
-        )
+        emit_at(out, mod, "KW102", s.node, unbounded(s.container, mod.containers[s.container]))
 
 
 def _is_state(mod: PyModule, owner: str, root: str) -> bool:

@@ -139,3 +139,11 @@ def tmp_write_messages(path: str, fixed: bool, data: Taint | None) -> list[tuple
             )
         )
     return found
+
+
+def unbounded(container: str, line: int) -> str:
+    """The KW102 message, worded once for both languages."""
+    return (
+        f"module-level container '{container}' (line {line}) grows with request-derived "
+        "entries and is never evicted"
+    )

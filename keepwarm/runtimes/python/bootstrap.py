@@ -13,13 +13,13 @@ import resource
 import sys
 from typing import Any, NoReturn, Protocol
 
+from keepwarm.runtimes.event import Event
 from keepwarm.runtimes.python.context import make_context
 from keepwarm.runtimes.python.errors import FaultError, format_unhandled_log, invoke_error_payload
 from keepwarm.runtimes.python.handler import load_handler
 from keepwarm.runtimes.python.leaks import LeakDetector, decode_event
 from keepwarm.runtimes.python.logs import install_logging
 from keepwarm.runtimes.python.marshal import marshal_result, to_json, unmarshal_event
-from keepwarm.runtimes.python.transport import Event
 
 _TRACE = "_X_AMZN_TRACE_ID"
 

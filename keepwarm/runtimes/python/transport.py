@@ -15,25 +15,10 @@ import json
 import os
 import socket
 import sys
-from dataclasses import dataclass
 from typing import Any
 
+from keepwarm.runtimes.event import Event
 from keepwarm.runtimes.python import wire
-
-
-@dataclass
-class Event:
-    """One invocation as the runtime receives it (the Runtime API's /next headers + body)."""
-
-    request_id: str
-    deadline_ms: int
-    invoked_arn: str
-    body: bytes
-    content_type: str = "application/json"
-    client_context: str | None = None
-    cognito_identity: str | None = None
-    trace_id: str | None = None
-    tenant_id: str | None = None
 
 
 class PipeTransport:
