@@ -185,9 +185,12 @@ class Cache:
         return _MISSING, entry
 
     def load(self, key: Hashable, factory: Callable[[], T], policy: Policy) -> T:
-        value, stale, flight, leader = self._begin(key, self._flights, Flight)
-        if value is not _MISSING:
-            return value  # type: ignore[no-any-return]
+        now = self._clock()
+        with self._lock:
+            value, entry = self._fresh(key, now)
+            if value is not _MISSING:
+                return value  # type: ignore[no-any-return]
+            stale, flight, leader = self._join(key, entry, now, self._flights, Flight)
         if stale is not _MISSING:
             if leader:
                 self._refresh_in_thread(key, flight, factory, policy)
@@ -198,9 +201,12 @@ class Cache:
 
     async def aload(self, key: Hashable, factory: Callable[[], Awaitable[T]], policy: Policy) -> T:
         while True:
-            value, stale, flight, leader = self._begin(key, self._aflights, AsyncFlight)
-            if value is not _MISSING:
-                return value  # type: ignore[no-any-return]
+            now = self._clock()
+            with self._lock:
+                value, entry = self._fresh(key, now)
+                if value is not _MISSING:
+                    return value  # type: ignore[no-any-return]
+                stale, flight, leader = self._join(key, entry, now, self._aflights, AsyncFlight)
             if stale is not _MISSING:
                 if leader:
                     self._refresh_in_task(key, flight, factory, policy)
@@ -211,23 +217,23 @@ class Cache:
             if value is not LEADER_GONE:
                 return value  # type: ignore[no-any-return]
 
-    def _begin(
-        self, key: Hashable, flights: dict[Hashable, Any], make: Callable[[], Any]
-    ) -> tuple[Any, Any, Any, bool]:
-        """Under one lock: a fresh hit (value), or the stale value, this key's flight and whether
-        this caller leads it (starting a flight when none is usable)."""
-        now = self._clock()
-        with self._lock:
-            value, entry = self._fresh(key, now)
-            if value is not _MISSING:
-                return value, _MISSING, None, False
-            stale = self._stale_value(key, entry, now)
-            flight = flights.get(key)
-            leader = flight is None or not flight.usable()
-            if leader:
-                flight = flights[key] = make()
-            self._count_miss(stale, leader)
-        return _MISSING, stale, flight, leader
+    def _join(
+        self,
+        key: Hashable,
+        entry: Entry | None,
+        now: float,
+        flights: dict[Hashable, Any],
+        make: Callable[[], Any],
+    ) -> tuple[Any, Any, bool]:
+        """Lock held, after a miss: the stale value (if servable), this key's flight, and whether
+        this caller leads it (a new flight when none is usable). Kept off the hit path."""
+        stale = self._stale_value(key, entry, now)
+        flight = flights.get(key)
+        leader = flight is None or not flight.usable()
+        if leader:
+            flight = flights[key] = make()
+        self._count_miss(stale, leader)
+        return stale, flight, leader
 
     def _count_miss(self, stale: Any, leader: bool) -> None:
         if stale is _MISSING:
