@@ -10,6 +10,7 @@ handler and one that imports boto3 (where snapshot mode pays off).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -21,26 +22,33 @@ from keepwarm import FunctionConfig, Runtime, ServerConfig
 from keepwarm.api import AsyncRuntime
 
 
-def _server(mode: str = "fork", run_as: str = "sandbox") -> ServerConfig:
+def _server(
+    mode: str = "fork", run_as: str = "sandbox", spin_us: int | None = None
+) -> ServerConfig:
     data = Path(tempfile.mkdtemp(prefix="kwbench-data-"))
-    return ServerConfig(data_dir=data, launch_mode=mode, run_as=run_as)
+    config = ServerConfig(data_dir=data, launch_mode=mode, run_as=run_as)
+    return config if spin_us is None else dataclasses.replace(config, spin_us=spin_us)
 
 
 def warm(rounds: int, per_round: int) -> dict[str, Any]:
     code = code_dir("noop", NOOP)
     fn = FunctionConfig(name="noop", handler="app.handler", code_dir=code)
     api: list[float] = []
+    nospin: list[float] = []
     pipe: list[float] = []
-    with floors.pipe_peer() as peer, Runtime([fn], server=_server()) as rt:
+    with (
+        floors.pipe_peer() as peer,
+        Runtime([fn], server=_server()) as rt,
+        Runtime([fn], server=_server(spin_us=0)) as plain,
+    ):
         for _ in range(200):
             rt.invoke("noop")
+            plain.invoke("noop")
         floors.pipe_rtt(peer, 200)
         for _ in range(rounds):
             pipe += floors.pipe_rtt(peer, per_round)
-            for _ in range(per_round):
-                t = time.perf_counter_ns()
-                rt.invoke("noop")
-                api.append((time.perf_counter_ns() - t) / 1e6)
+            api += _timed(rt, per_round)
+            nospin += _timed(plain, per_round)
         async_ms = asyncio.run(_warm_async(fn, rounds * per_round))
         pipe_after = floors.pipe_rtt(peer, rounds * per_round)
     with floors.pipe_peer(cross_cpu=True) as peer:
@@ -51,9 +59,19 @@ def warm(rounds: int, per_round: int) -> dict[str, Any]:
         "pipe_rtt_after": summary(pipe_after),
         "pipe_rtt_cross_cpu": summary(pipe_cross),
         "api_warm": summary(api),
+        "api_warm_nospin": summary(nospin),
         "async_warm": summary(async_ms),
         "samples": {"pipe_rtt": pipe, "api_warm": api, "async_warm": async_ms},
     }
+
+
+def _timed(rt: Runtime, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter_ns()
+        rt.invoke("noop")
+        out.append((time.perf_counter_ns() - t) / 1e6)
+    return out
 
 
 async def _warm_async(fn: FunctionConfig, n: int) -> list[float]:

@@ -22,10 +22,26 @@ REMOVED = """\
   preload so a child's collections neither walk nor copy-on-write the template's objects.
 - **Snapshot mode** (opt-in): a per-function template forked after Init removes the handler's
   module import from every later cold start (see docs/snapshot.md).
-- **Profiled, not the bottleneck**: py-spy on the server and an environment during warm calls
-  shows the time in `send`/`recv`/`epoll_wait` (process and thread wake-ups on a 2-vCPU VM, where
-  a cross-CPU wake-up costs tens of µs), not in Python: uuid4, JSON and the three log-line writes
-  are each under 2 % of samples, so they were left alone.
+- **1 MiB reads** (`PipeChannel`, `PipeTransport`): `sock.recv(1 << 20)` makes CPython
+  allocate (and then shrink) a 1 MiB buffer on every call: 14.8 µs per read against 1.2 µs for
+  `recv(65536)`, measured on a socketpair, paid once on each side of every invocation. Found
+  with cProfile (`recv` at 23 µs a call). Now 64 KiB.
+- **Starlette on the Invoke path** (`lambda_api/fast_invoke.py`): Invoke is served from the ASGI
+  scope; every other operation still goes through Starlette. Parity test: both paths give the
+  same status, headers and body for 14 requests (successes and each kind of error). In-process
+  ASGI time of a warm Invoke went from ~163 µs to ~102 µs together with the read fix.
+- **Wake-ups** (`ServerConfig.spin_us`, default 400 µs; `KEEPWARM_SPIN_US=0` turns it off): on
+  this VM a process sleeping in `epoll_wait`/`recv` takes 30-50 µs to wake, more than the whole
+  Python work of a no-op invocation. While traffic is sequential (no two invocations overlapped
+  in the last 32), the server polls the environment's socket for up to `spin_us` after
+  delivering an event, and the environment polls for its next event for up to `spin_us` after
+  answering. Cost: at most `spin_us` of CPU per invocation on each side, and only then; under
+  concurrent traffic neither spins (the rows "spin off" show the difference, measured in the
+  same run). Results, environment choice, timeouts and concurrency are the same either way
+  (tests/env/test_spin.py runs them both ways).
+- **Profiled and left alone**: uuid4, JSON and the three log-line writes are 1-3 µs each;
+  batching the log writes into one would save ~3 µs but hold START back from a live
+  `keepwarm logs --follow` until the invocation ends.
 """
 
 
@@ -61,6 +77,8 @@ def warm_section(r: dict[str, Any]) -> str:
     ratio, ratio_x = api["median_ms"] / f["median_ms"], api["median_ms"] / x["median_ms"]
     lines = [HEAD, _row("pipe round-trip (floor)", f, None, "2 processes, socketpair")]
     lines.append(_row("`Runtime.invoke` (blocking)", api, f, "target ≤ 3x"))
+    if "api_warm_nospin" in w:
+        lines.append(_row("`Runtime.invoke`, spin off", w["api_warm_nospin"], f, "spin_us=0"))
     lines.append(_row("`AsyncRuntime.invoke` (on the loop)", asy, f, "no thread hop"))
     lines.append(_row("pipe round-trip, after", w["pipe_rtt_after"], None, "noise check"))
     lines.append(_row("pipe round-trip, ends pinned to 2 CPUs", x, None, "cross-CPU floor"))
@@ -69,10 +87,10 @@ def warm_section(r: dict[str, Any]) -> str:
     lines.append(
         f"\nTarget p50 ≤ 3x the pipe round-trip: {_ok(ratio <= 3)} ({ratio:.1f}x the "
         f"unpinned floor, {ratio_x:.1f}x the cross-CPU one). "
-        "The floor is two wake-ups; `Runtime.invoke` is four (caller → loop thread → "
-        "environment → loop thread → caller) and `AsyncRuntime.invoke` three, and py-spy puts "
-        "most of the time in those wake-ups (`send`, `recv`, `epoll_wait`), not in Python; "
-        'see "What is missing".'
+        "The unpinned floor is two processes that the scheduler often keeps on one CPU, so it "
+        "pays no cross-CPU wake-up; `Runtime.invoke` crosses a thread boundary twice (caller → "
+        "loop thread → caller) on top of the environment's round-trip, and runs about 60 µs of "
+        'Python between the two ends; see "What is missing".'
     )
     return "\n".join(lines)
 
@@ -125,6 +143,10 @@ def http_section(r: dict[str, Any]) -> str:
             "target ≤ 2x",
         )
     )
+    if "serve_http_nospin" in s:
+        lines.append(
+            _row("`keepwarm serve` Invoke, spin off", s["serve_http_nospin"], e["echo_http"])
+        )
     lines.append(_row("bare ASGI echo via boto3 (floor)", e["echo_boto3"], None))
     lines.append(_row("`keepwarm serve` Invoke via boto3", s["serve_boto3"], e["echo_boto3"]))
     ratio = s["serve_http"]["median_ms"] / e["echo_http"]["median_ms"]
@@ -135,6 +157,8 @@ def http_section(r: dict[str, Any]) -> str:
         "|---|---|---|",
         f"| bare ASGI echo (floor) | {e['echo_rps_c4']:.0f} | 100 % |",
         f"| `keepwarm serve` Invoke | {s['serve_rps_c4']:.0f} | {share:.0%} |",
+        f"| `keepwarm serve` Invoke, spin off | {s.get('serve_rps_c4_nospin', 0):.0f} | "
+        f"{s.get('serve_rps_c4_nospin', 0) / e['echo_rps_c4']:.0%} |",
         f"| `keepwarm serve` Event (202, durable) | {s['async_enqueue_per_s']:.0f} | "
         "target ≥ 1,000/s |",
         "",
@@ -284,12 +308,16 @@ raw figures and samples in bench/results/keepwarm.json). Median and p99 are over
 {REMOVED}
 ### What is missing
 
-- Warm invoke is far from 3x the pipe floor. Reaching it needs fewer wake-ups: a direct path
-  for `Runtime.invoke` (the calling thread writes to and reads from the environment's
-  socket itself, under a lock shared with the loop for placement and log ordering). Not done
-  yet: it reshapes how `LocalEnvironment` owns its socket. Even then, the Python work per call
-  (roughly 70 µs on the server side alone, from a cProfile of `AsyncRuntime.invoke`) is several
-  times the 9 µs floor.
+- Warm invoke through the Python API is not within 3x the pipe floor. What is left is Python
+  (about 60 µs a call between the two ends: placement, state changes, the log lines, the
+  REPORT, metrics, and the runtime's own loop) plus, for `Runtime.invoke`, two thread
+  hand-offs. A direct path where the calling thread talks to the environment's socket itself
+  would remove the hand-offs; it needs placement and log writes to be safe from two threads,
+  which `LocalEnvironment` (one owner, one loop) deliberately is not. Not done.
+- Throughput at concurrency 4 is about a third of the echo's. On 2 vCPUs the four client
+  processes, the server and four environments share two CPUs; each request costs the server
+  roughly three times the echo's CPU (the Invoke work and two extra socket exchanges with
+  the environment). Not solved by spinning (spinning is off under concurrency on purpose).
 - Cold-start variance comes mostly from joining the environment's memory cgroup (cgroup v1:
   a write to `cgroup.procs` waits for an RCU grace period, 0.3 ms on an idle machine, 5-15 ms
   under load, measured with strace). Next step: forking spare children into prepared cgroups

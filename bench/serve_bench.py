@@ -6,6 +6,7 @@ The floor is the bare ASGI echo (bench/http_floor.py) on the same uvicorn + http
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -45,13 +46,16 @@ print(n)
 
 
 @contextmanager
-def keepwarm_server() -> Iterator[int]:
+def keepwarm_server(spin_us: int | None = None) -> Iterator[int]:
     work = Path(tempfile.mkdtemp(prefix="kwbench-serve-"))
     (work / "template.yaml").write_text(TEMPLATE.format(code=code_dir("noop", NOOP)))
     port = http_floor.free_port()
     argv = [sys.executable, "-m", "keepwarm.cli.main", "serve", "--port", str(port)]
     argv += ["--data-dir", str(work / "data"), "--template", str(work / "template.yaml")]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = dict(os.environ)
+    if spin_us is not None:
+        env["KEEPWARM_SPIN_US"] = str(spin_us)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
         http_floor.wait_port(port)
         yield port
@@ -90,4 +94,8 @@ def run(n: int) -> dict[str, Any]:
         }
         time.sleep(0.5)
         out["async_enqueue_per_s"] = event_rate(port)
+    with keepwarm_server(spin_us=0) as port:  # the same without spin-waiting, for comparison
+        http_floor.http_latency(port, 100)
+        out["serve_http_nospin"] = summary(http_floor.http_latency(port, n))
+        out["serve_rps_c4_nospin"] = http_floor.throughput(port)
     return out

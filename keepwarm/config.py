@@ -236,6 +236,16 @@ def check_run_as(value: str) -> None:
         ) from None
 
 
+def _spin_default() -> int:
+    raw = os.environ.get("KEEPWARM_SPIN_US", "400")
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidParameterValue(
+            f"KEEPWARM_SPIN_US must be a whole number of microseconds, not {raw!r}."
+        ) from None
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Settings that hold for every function a server (or a ``Runtime``) runs."""
@@ -257,8 +267,11 @@ class ServerConfig:
     launch_mode: str = "fork"
     memory_enforcement: str = "auto"
     run_as: str = "sandbox"
+    spin_us: int = field(default_factory=lambda: _spin_default())
 
     def __post_init__(self) -> None:
+        if not 0 <= self.spin_us <= 10_000:
+            raise InvalidParameterValue("spin_us must be between 0 and 10000.")
         if self.memory_enforcement not in ("auto", "rss"):
             raise InvalidParameterValue("memory_enforcement must be auto or rss.")
         if self.launch_mode not in ("fork", "fresh"):

@@ -33,6 +33,7 @@ from keepwarm.invocation import Invocation, InvocationResult, LeakRecord, StartK
 from keepwarm.observe import logs
 
 MAX_PIDS = 1024
+_ACTIVE = (EnvState.INITIALIZING, EnvState.BUSY)
 StateCallback = Callable[["LocalEnvironment", EnvState, EnvState], None]
 
 
@@ -98,6 +99,7 @@ class LocalEnvironment:
     def _to(self, target: EnvState) -> None:
         check_transition(self.state, target)
         old, self.state = self.state, target
+        self.host.note_active((target in _ACTIVE) - (old in _ACTIVE))
         self._on_state(self, old, target)
 
     @property
@@ -236,17 +238,31 @@ class LocalEnvironment:
         self._pending = Answer("init_error", body)
 
     # -- phases --------------------------------------------------------------------------------
-    async def _await_answer(self, budget: float) -> Answer:
+    async def _await_answer(self, budget: float, spin: bool = False) -> Answer:
         waiter: asyncio.Future[Answer] = self._loop.create_future()
         self._waiter = waiter
         timer = self._loop.call_later(max(budget, 0.0), self._on_deadline, waiter)
         self._start_rss_watch()
         try:
+            if spin and self.host.server.spin_us:
+                await self._spin(waiter, budget)
             return await waiter
         finally:
             timer.cancel()
             self._stop_rss_watch()
             self._waiter = None
+
+    async def _spin(self, waiter: asyncio.Future[Answer], budget: float) -> None:
+        """Busy-wait briefly for a quick answer, only if nothing else could use the loop.
+
+        Only while traffic is sequential (``EnvHost.sequential``), and after one turn of the
+        loop: invocations already queued start first (and then count as active), so spinning
+        never delays a concurrent caller's choice of environment.
+        """
+        await asyncio.sleep(0)
+        channel = self._channel
+        if self.host.sequential() and not waiter.done() and isinstance(channel, PipeChannel):
+            channel.spin(min(self.host.server.spin_us / 1e6, budget), waiter.done)
 
     def _on_deadline(self, waiter: asyncio.Future[Answer]) -> None:
         if waiter.done():
@@ -338,8 +354,9 @@ class LocalEnvironment:
     async def _dispatch(self, run: _Run) -> InvocationResult:
         assert self._channel is not None
         wall_deadline = self.host.clock.time() + (run.deadline - time.perf_counter())
-        self._channel.deliver(run.invocation, int(wall_deadline * 1000))
-        answer = await self._await_answer(run.deadline - time.perf_counter())
+        spin_us = self.host.server.spin_us if self.host.sequential() else 0
+        self._channel.deliver(run.invocation, int(wall_deadline * 1000), spin_us)
+        answer = await self._await_answer(run.deadline - time.perf_counter(), spin=True)
         return self._finish(run, answer)
 
     # -- results -------------------------------------------------------------------------------

@@ -36,6 +36,9 @@ def _namespaces_work() -> bool:
     return done.returncode == 0
 
 
+SEQUENTIAL_AFTER = 32
+
+
 @dataclass
 class EnvHost:
     """Shared services every environment of one server uses."""
@@ -49,6 +52,21 @@ class EnvHost:
     reveal: tuple[str, ...] = ()  # dirs the child re-exposes below private ones (env.users.Plan)
     keep: tuple[str, ...] = ()  # runtime dirs under /tmp that a private /tmp must not hide
     warnings: list[str] = field(default_factory=list)
+    active: int = 0  # environments in Init or an invocation now, server-wide (for spinning)
+    _starts: int = 0
+    _last_overlap: int = -SEQUENTIAL_AFTER
+
+    def note_active(self, delta: int) -> None:
+        self.active += delta
+        self._starts += delta > 0
+        if self.active > 1:
+            self._last_overlap = self._starts
+
+    def sequential(self) -> bool:
+        """True when invocations have come one at a time lately (none overlapped in the last
+        ``SEQUENTIAL_AFTER``): only then may an environment spin for its next event, as that
+        CPU would otherwise serve concurrent traffic."""
+        return self.active == 1 and self._starts - self._last_overlap > SEQUENTIAL_AFTER
 
     @property
     def data_dir(self) -> Path:

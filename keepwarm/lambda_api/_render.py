@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -54,25 +54,35 @@ def http_error_response(exc: HTTPException) -> Response:
 
 
 async def read_body(request: Request, limit: int, too_large: Callable[[], ServiceError]) -> bytes:
+    return await read_limited(
+        request.headers.get("content-length"), request.stream(), limit, too_large
+    )
+
+
+async def read_limited(
+    declared: str | None,
+    chunks: AsyncIterator[bytes],
+    limit: int,
+    too_large: Callable[[], ServiceError],
+) -> bytes:
     """The body, refusing to buffer more than ``limit`` bytes.
 
     An oversize body is still read (and dropped) up to a cap, so the client gets the 413
     instead of a connection reset while it is still sending.
     """
-    declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > DRAIN_LIMIT:
         raise too_large()
-    chunks: list[bytes] = []
+    kept: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > DRAIN_LIMIT:
             raise too_large()
         if size <= limit:
-            chunks.append(chunk)
+            kept.append(chunk)
     if size > limit:
         raise too_large()
-    return b"".join(chunks)
+    return b"".join(kept)
 
 
 def _control_too_large() -> ServiceError:

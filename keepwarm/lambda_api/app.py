@@ -18,6 +18,7 @@ from starlette.responses import Response
 from keepwarm.errors import ServiceError, ServiceFailure
 from keepwarm.lambda_api import _render
 from keepwarm.lambda_api.backend import Backend, ServeOptions
+from keepwarm.lambda_api.fast_invoke import FastInvoke
 from keepwarm.lambda_api.routes import starlette_routes
 
 log = logging.getLogger("keepwarm.serve")
@@ -38,7 +39,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return _render.error_response(ServiceFailure("An internal error occurred in keepwarm."))
 
 
-def create_app(options: ServeOptions, on_ready: object = None) -> Starlette:
+def create_app(options: ServeOptions, on_ready: object = None) -> FastInvoke:
     """The app for ``options``; ``on_ready()`` runs once the backend has started."""
 
     @asynccontextmanager
@@ -53,12 +54,14 @@ def create_app(options: ServeOptions, on_ready: object = None) -> Starlette:
         finally:
             await backend.close()
 
-    return Starlette(
-        routes=starlette_routes(),
-        lifespan=lifespan,
-        exception_handlers={
-            ServiceError: _service_error,
-            HTTPException: _http_error,
-            Exception: _unexpected,
-        },
+    return FastInvoke(
+        Starlette(
+            routes=starlette_routes(),
+            lifespan=lifespan,
+            exception_handlers={
+                ServiceError: _service_error,
+                HTTPException: _http_error,
+                Exception: _unexpected,
+            },
+        )
     )

@@ -77,6 +77,10 @@ class SqliteWorker:
         self._conn.close()
 
     def _commit(self, batch: list[tuple[Job, Future[Any]]]) -> None:
+        """Run and commit a batch. A job whose caller gave up (cancelled) still runs: what it
+        writes may be owed to someone else (an event already promised), only its answer is
+        dropped; and marking futures running first means no cancel can race the answer."""
+        live = {fut for _fn, fut in batch if fut.set_running_or_notify_cancel()}
         results: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -86,11 +90,12 @@ class SqliteWorker:
         except sqlite3.Error as exc:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-            for _fn, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
+            for fut in live:
+                fut.set_exception(exc)
             return
         for fut, value, error in results:
+            if fut not in live:
+                continue
             if error is not None:
                 fut.set_exception(error)
             else:

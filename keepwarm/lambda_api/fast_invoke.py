@@ -1,0 +1,98 @@
+"""Invoke straight from the ASGI scope: the one operation on every invocation's path.
+
+Why: Starlette's middleware chain, ``Request`` and ``Response`` objects cost about 30 µs a
+request, a tenth of a warm HTTP invocation. ``FastInvoke`` serves ``POST …/invocations`` itself
+and hands every other request (and the lifespan) to the Starlette app unchanged. It shares the
+operation with the Starlette handler (``invoke.run_invoke``) and renders errors through the same
+``_render`` functions, so both paths answer byte for byte alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.responses import Response
+
+from keepwarm.errors import ServiceError, ServiceFailure
+from keepwarm.lambda_api import _render
+from keepwarm.lambda_api.invoke import outcome_headers, run_invoke
+from keepwarm.registry.invoker import SYNC_LIMIT, InvokeOutcome, too_large_sync
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
+log = logging.getLogger("keepwarm.serve")
+
+
+class _Disconnected(Exception):
+    """The client went away before sending the whole body: nobody to answer."""
+
+
+class FastInvoke:
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self.state = app.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            match = _PATH.fullmatch(scope["path"])
+            if match is not None:
+                await self._invoke(match[1], scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _invoke(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            body = await _render.read_limited(
+                headers.get("content-length"), _chunks(receive), SYNC_LIMIT, too_large_sync
+            )
+            out = await run_invoke(
+                self.state.backend, name, _qualifier(scope["query_string"]), body, headers
+            )
+        except _Disconnected:
+            return
+        except ServiceError as exc:
+            out = _render.error_response(exc)
+        except Exception as exc:
+            log.error("keepwarm: internal error on POST %s", scope["path"], exc_info=exc)
+            out = _render.error_response(ServiceFailure("An internal error occurred in keepwarm."))
+        if isinstance(out, Response):
+            await out(scope, receive, send)
+        else:
+            await _send(out, send)
+
+
+def _qualifier(query: bytes) -> str | None:
+    if not query:
+        return None
+    values = parse_qs(query.decode("latin-1"), keep_blank_values=True).get("Qualifier")
+    return values[-1] if values else None
+
+
+async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected()
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
+
+
+async def _send(out: InvokeOutcome, send: Send) -> None:
+    raw = [(k.lower().encode(), v.encode("latin-1")) for k, v in outcome_headers(out).items()]
+    if out.status == 200:
+        raw.append((b"content-type", out.content_type.encode("latin-1")))
+    if out.status != 204:
+        raw.append((b"content-length", str(len(out.payload)).encode()))
+    await send({"type": "http.response.start", "status": out.status, "headers": raw})
+    await send({"type": "http.response.body", "body": out.payload})
