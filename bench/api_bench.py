@@ -1,8 +1,9 @@
 """Warm and cold invocations through the Python API, against the floors of the same run.
 
-Warm: a no-op handler through ``Runtime.invoke`` (blocking facade, one cross-thread hop each
-way) and ``AsyncRuntime.invoke`` (on the caller's own loop), interleaved round by round with the
-pipe round-trip floor so both see the same machine noise. Cold: a new environment per call
+Warm: a no-op handler through ``Runtime.invoke`` (blocking facade; it runs the loop on the
+calling thread) with and without spin-waiting, interleaved round by round with the pipe
+round-trip floor so all see the same machine noise, then ``AsyncRuntime.invoke`` (on the
+caller's own loop). Cold: a new environment per call
 (``max_invocations_per_env=1``) for launch_mode fork and fresh, and snapshot mode, with a no-op
 handler and one that imports boto3 (where snapshot mode pays off).
 """

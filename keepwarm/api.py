@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 from collections.abc import Coroutine, Iterable
-from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -25,6 +23,7 @@ from keepwarm.env.state import EnvState
 from keepwarm.errors import InvalidRequestContent, Throttled
 from keepwarm.init_audit import snapshot_warnings
 from keepwarm.invocation import Invocation, InvocationResult
+from keepwarm.loop_driver import LoopDriver
 from keepwarm.observe.metrics import Metrics
 from keepwarm.pool.pool import FunctionPool, Listener
 from keepwarm.pool.router import LATEST, Router
@@ -167,45 +166,6 @@ class AsyncRuntime:
             await self.host.close()
 
 
-class _BlockingCall:
-    """One coroutine run on the loop thread for a blocked caller (see ``Runtime._call``)."""
-
-    __slots__ = ("_coro", "_done", "_error", "_result")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
-        self._coro = coro
-        self._done = threading.Lock()
-        self._done.acquire()
-        self._result: Any = None
-        self._error: BaseException | None = None
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            task = loop.create_task(self._coro)
-        except BaseException as exc:  # the loop is closing: tell the caller, never hang it
-            self._coro.close()
-            self._error = exc
-            self._done.release()
-            return
-        task.add_done_callback(self._finish)
-
-    def _finish(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
-            self._error = asyncio.CancelledError()
-        elif (exc := task.exception()) is not None:
-            self._error = exc
-        else:
-            self._result = task.result()
-        self._done.release()
-
-    def wait(self) -> Any:
-        self._done.acquire()
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-        return self._result
-
-
 class Runtime:
     """Blocking facade over ``AsyncRuntime``; safe to call from many threads at once."""
 
@@ -218,9 +178,7 @@ class Runtime:
         clock: Clock | None = None,
         reap_interval: float | None = None,
     ) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="keepwarm", daemon=True)
-        self._thread.start()
+        self._driver = LoopDriver()
         self._async = self._call(self._build(functions, template, server, clock, reap_interval))
         self._closed = False
 
@@ -231,20 +189,9 @@ class Runtime:
             functions, template=template, server=server, clock=clock, reap_interval=reap_interval
         )
 
-    def _submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
-
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the loop thread and block until it ends.
-
-        Why not ``run_coroutine_threadsafe(...).result()``: its concurrent Future, Condition and
-        chained callbacks cost about a third of a warm invocation. One ``call_soon_threadsafe``
-        plus a plain lock the loop releases is the least a cross-thread hop can do.
-        """
-        call = _BlockingCall(coro)
-        self._loop.call_soon_threadsafe(call.start, self._loop)
-        result: T = call.wait()
-        return result
+        """Run ``coro`` on the runtime's loop, from this thread when it can (see LoopDriver)."""
+        return self._driver.call(coro)
 
     def start(self) -> Runtime:
         try:
@@ -266,7 +213,9 @@ class Runtime:
         return self._call(self._async.invoke(name, event, **kwargs))
 
     async def ainvoke(self, name: str, event: Any = None, **kwargs: Any) -> InvocationResult:
-        return await asyncio.wrap_future(self._submit(self._async.invoke(name, event, **kwargs)))
+        return await asyncio.wrap_future(
+            self._driver.submit(self._async.invoke(name, event, **kwargs))
+        )
 
     def add(self, config: FunctionConfig) -> None:
         self._call(self._async.add(config))
@@ -306,6 +255,4 @@ class Runtime:
         try:
             self._call(self._async.close())
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._loop.close()
+            self._driver.close()

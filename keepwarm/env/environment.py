@@ -94,6 +94,7 @@ class LocalEnvironment:
         self._pending: Answer | None = None
         self._rss_kb = 0
         self._watch: RssWatch | None = None
+        self._last_ms = 0.0  # the last invocation's duration (spin only after quick ones)
 
     # -- state ---------------------------------------------------------------------------------
     def _to(self, target: EnvState) -> None:
@@ -255,14 +256,17 @@ class LocalEnvironment:
     async def _spin(self, waiter: asyncio.Future[Answer], budget: float) -> None:
         """Busy-wait briefly for a quick answer, only if nothing else could use the loop.
 
-        Only while traffic is sequential (``EnvHost.sequential``), and after one turn of the
-        loop: invocations already queued start first (and then count as active), so spinning
-        never delays a concurrent caller's choice of environment.
+        Only while traffic is sequential (``EnvHost.sequential``), when the last invocation
+        answered within the budget, and after one turn of the loop: invocations already queued
+        start first (and then count as active), so spinning never delays a concurrent
+        caller's choice of environment.
         """
         await asyncio.sleep(0)
-        channel = self._channel
-        if self.host.sequential() and not waiter.done() and isinstance(channel, PipeChannel):
-            channel.spin(min(self.host.server.spin_us / 1e6, budget), waiter.done)
+        channel, spin_s = self._channel, self.host.server.spin_us / 1e6
+        if self._last_ms / 1000 > spin_s or waiter.done() or not isinstance(channel, PipeChannel):
+            return  # the last answer took longer than the budget: spinning would be wasted
+        if self.host.sequential():
+            channel.spin(min(spin_s, budget), waiter.done)
 
     def _on_deadline(self, waiter: asyncio.Future[Answer]) -> None:
         if waiter.done():
@@ -391,6 +395,7 @@ class LocalEnvironment:
             )
         )
         self.invocations += 1
+        self._last_ms = duration
         self.last_used = self.host.clock.monotonic()
         result = InvocationResult(
             request_id=rid,
