@@ -247,6 +247,8 @@ class LocalEnvironment:
         try:
             if spin and self.host.server.spin_us:
                 await self._spin(waiter, budget)
+            if not waiter.done():
+                self.stream.flush()  # a longer wait: START (and INIT_START) go out now
             return await waiter
         finally:
             timer.cancel()
@@ -261,12 +263,13 @@ class LocalEnvironment:
         start first (and then count as active), so spinning never delays a concurrent
         caller's choice of environment.
         """
-        await asyncio.sleep(0)
         channel, spin_s = self._channel, self.host.server.spin_us / 1e6
-        if self._last_ms / 1000 > spin_s or waiter.done() or not isinstance(channel, PipeChannel):
+        if self._last_ms / 1000 > spin_s or not isinstance(channel, PipeChannel):
             return  # the last answer took longer than the budget: spinning would be wasted
         if self.host.sequential():
-            channel.spin(min(spin_s, budget), waiter.done)
+            await asyncio.sleep(0)
+            if self.host.sequential() and not waiter.done():
+                channel.spin(min(spin_s, budget), waiter.done)
 
     def _on_deadline(self, waiter: asyncio.Future[Answer]) -> None:
         if waiter.done():

@@ -52,9 +52,7 @@ class FastInvoke:
     async def _invoke(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            body = await _render.read_limited(
-                headers.get("content-length"), _chunks(receive), SYNC_LIMIT, too_large_sync
-            )
+            body = await _body(receive, headers.get("content-length"))
             out = await run_invoke(
                 self.state.backend, name, _qualifier(scope["query_string"]), body, headers
             )
@@ -78,14 +76,27 @@ def _qualifier(query: bytes) -> str | None:
     return values[-1] if values else None
 
 
-async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+async def _body(receive: Receive, declared: str | None) -> bytes:
+    """The request body; one small message (the usual case) skips the streaming reader."""
+    first = await receive()
+    if first["type"] == "http.request" and not first.get("more_body", False):
+        body: bytes = first.get("body", b"")
+        if len(body) <= SYNC_LIMIT:
+            return body
+    return await _render.read_limited(declared, _chunks(receive, first), SYNC_LIMIT, too_large_sync)
+
+
+async def _chunks(receive: Receive, first: Message | None = None) -> AsyncIterator[bytes]:
+    message = first
     while True:
-        message = await receive()
+        if message is None:
+            message = await receive()
         if message["type"] == "http.disconnect":
             raise _Disconnected()
         yield message.get("body", b"")
         if not message.get("more_body", False):
             return
+        message = None
 
 
 async def _send(out: InvokeOutcome, send: Send) -> None:

@@ -1,0 +1,43 @@
+"""Log streams on disk: platform lines held for one write on quick invocations, but never held
+back from someone tailing the stream while an invocation runs."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from keepwarm import ServerConfig
+from keepwarm.api import AsyncRuntime
+from tests.helpers import function
+
+SLOW = """
+import time
+def handler(event, context):
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    else:
+        print("said something")
+    return "done"
+"""
+
+
+def test_start_is_on_disk_while_a_quiet_invocation_still_runs(tmp_path: Path) -> None:
+    async def main() -> tuple[bool, str]:
+        fn = function(tmp_path, "slow", SLOW, timeout_s=30)
+        async with AsyncRuntime([fn], server=ServerConfig(data_dir=tmp_path / "d")) as rt:
+            await rt.invoke("slow")  # warm, and the stream file exists
+            path = Path(next(iter(rt.pool("slow").envs.values())).stream.path)
+            before = path.read_text()
+            task = asyncio.ensure_future(rt.invoke("slow", {"sleep": 3}))
+            for _ in range(2000):
+                if path.read_text().count("START RequestId") > before.count("START RequestId"):
+                    break
+                await asyncio.sleep(0.005)
+            running = not task.done()
+            await task
+            return running, path.read_text()
+
+    running, text = asyncio.run(main())
+    assert running  # START was readable before the invocation ended
+    lines = [line.split(" ", 1)[0] for line in text.splitlines() if line]
+    assert lines == ["INIT_START", "START", "said", "END", "REPORT", "START", "END", "REPORT"]
