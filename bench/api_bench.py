@@ -52,13 +52,16 @@ def warm(rounds: int, per_round: int) -> dict[str, Any]:
             nospin += _timed(plain, per_round)
         async_ms = asyncio.run(_warm_async(fn, rounds * per_round))
         pipe_after = floors.pipe_rtt(peer, rounds * per_round)
-    with floors.pipe_peer(cross_cpu=True) as peer:
-        floors.pipe_rtt(peer, 200)
-        pipe_cross = floors.pipe_rtt(peer, rounds * per_round)
+    pinned = {}
+    for pin in ("cross", "same"):
+        with floors.pipe_peer(pin) as peer:
+            floors.pipe_rtt(peer, 200)
+            pinned[pin] = floors.pipe_rtt(peer, rounds * per_round)
     return {
         "pipe_rtt": summary(pipe),
         "pipe_rtt_after": summary(pipe_after),
-        "pipe_rtt_cross_cpu": summary(pipe_cross),
+        "pipe_rtt_cross_cpu": summary(pinned["cross"]),
+        "pipe_rtt_same_cpu": summary(pinned["same"]),
         "api_warm": summary(api),
         "api_warm_nospin": summary(nospin),
         "async_warm": summary(async_ms),

@@ -31,12 +31,13 @@ while True:
 
 
 @contextmanager
-def pipe_peer(cross_cpu: bool = False) -> Iterator[socket.socket]:
+def pipe_peer(pin: str | None = None) -> Iterator[socket.socket]:
     """An echo process at the other end of a socketpair.
 
-    ``cross_cpu`` pins the two ends to different CPUs for the duration: the wake-up then
-    crosses CPUs, as the server's and an environment's do when both are busy. Left alone, the
-    scheduler often runs both on one CPU and the round-trip is several times cheaper.
+    ``pin="cross"`` puts the two ends on different CPUs for the duration: every wake-up then
+    crosses CPUs, as the server's and an environment's do when both are busy. ``pin="same"``
+    puts both on one CPU: no cross-CPU wake-up at all, the least a round-trip can cost here.
+    Unpinned, the scheduler picks either from run to run, so that figure is bimodal.
     """
     ours, theirs = socket.socketpair()
     proc = subprocess.Popen(
@@ -44,10 +45,10 @@ def pipe_peer(cross_cpu: bool = False) -> Iterator[socket.socket]:
     )
     theirs.close()
     mine = os.sched_getaffinity(0)
-    if cross_cpu and len(mine) >= 2:
+    if pin is not None and len(mine) >= 2:
         first, second, *_ = sorted(mine)
         os.sched_setaffinity(0, {first})
-        os.sched_setaffinity(proc.pid, {second})
+        os.sched_setaffinity(proc.pid, {second if pin == "cross" else first})
     try:
         yield ours
     finally:

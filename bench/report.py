@@ -75,23 +75,27 @@ def warm_section(r: dict[str, Any]) -> str:
     if "skipped" in w:
         return f"Not measured: {w['skipped']}"
     f, api, asy = w["pipe_rtt"], w["api_warm"], w["async_warm"]
-    x = w["pipe_rtt_cross_cpu"]
-    ratio, ratio_x = api["median_ms"] / f["median_ms"], api["median_ms"] / x["median_ms"]
-    lines = [HEAD, _row("pipe round-trip (floor)", f, None, "2 processes, socketpair")]
+    x, same = w["pipe_rtt_cross_cpu"], w.get("pipe_rtt_same_cpu", w["pipe_rtt"])
+    lines = [HEAD, _row("pipe round-trip, unpinned", f, None, "2 processes, socketpair")]
     lines.append(_row("`Runtime.invoke` (blocking)", api, f, "target ≤ 3x"))
     if "api_warm_nospin" in w:
         lines.append(_row("`Runtime.invoke`, spin off", w["api_warm_nospin"], f, "spin_us=0"))
     lines.append(_row("`AsyncRuntime.invoke` (on the loop)", asy, f, "no thread hop"))
-    lines.append(_row("pipe round-trip, after", w["pipe_rtt_after"], None, "noise check"))
-    lines.append(_row("pipe round-trip, ends pinned to 2 CPUs", x, None, "cross-CPU floor"))
+    lines.append(_row("pipe round-trip, unpinned, after", w["pipe_rtt_after"], None, "noise"))
+    lines.append(_row("pipe round-trip, both ends on 1 CPU", same, None, "same-CPU floor"))
+    lines.append(_row("`Runtime.invoke` vs same-CPU floor", api, same, ""))
+    lines.append(_row("`AsyncRuntime.invoke` vs same-CPU floor", asy, same, ""))
+    lines.append(_row("pipe round-trip, ends on 2 CPUs", x, None, "cross-CPU floor"))
     lines.append(_row("`Runtime.invoke` vs cross-CPU floor", api, x, ""))
     lines.append(_row("`AsyncRuntime.invoke` vs cross-CPU floor", asy, x, ""))
+    r_same, r_x = api["median_ms"] / same["median_ms"], api["median_ms"] / x["median_ms"]
     lines.append(
-        f"\nTarget p50 ≤ 3x the pipe round-trip: {_ok(ratio <= 3)} ({ratio:.1f}x the "
-        f"unpinned floor, {ratio_x:.1f}x the cross-CPU one). "
-        "The unpinned floor is two processes that the scheduler often keeps on one CPU, so it "
-        "pays no cross-CPU wake-up; both API paths run the event loop on the calling thread "
-        '(no thread hop) and spend the rest in Python on both ends; see "What is missing".'
+        f"\nTarget p50 ≤ 3x the pipe round-trip: {_ok(r_x <= 3)} against the cross-CPU floor "
+        f"({r_x:.1f}x; the issue's own 0.05 ms figure, and how the server and a busy "
+        f"environment run), {_ok(r_same <= 3)} against the same-CPU floor ({r_same:.1f}x). "
+        "The unpinned floor lands on either from run to run (bimodal on this VM), so the "
+        "verdicts use the pinned ones. Both API paths run the event loop on the calling thread "
+        '(no thread hop); the rest is Python on both ends, see "What is missing".'
     )
     return "\n".join(lines)
 

@@ -20,14 +20,14 @@ from typing import Any
 
 from keepwarm import errors
 from keepwarm.config import FunctionConfig
-from keepwarm.env import outcome, users
+from keepwarm.env import outcome
 from keepwarm.env.cgroup import EnvCgroup
 from keepwarm.env.channel import Channel, PipeChannel, RuntimeApiChannel
 from keepwarm.env.host import EnvHost
 from keepwarm.env.launcher import Spawned
 from keepwarm.env.memwatch import RssWatch
 from keepwarm.env.outcome import Answer
-from keepwarm.env.spec import Placement, exec_argv, lambda_variables, launch_spec
+from keepwarm.env.spec import exec_argv, lambda_variables, launch_spec
 from keepwarm.env.state import EnvState, check_transition
 from keepwarm.invocation import Invocation, InvocationResult, LeakRecord, StartKind
 from keepwarm.observe import logs
@@ -67,24 +67,7 @@ class LocalEnvironment:
         self.orc_stats: dict[str, Any] = {}
         self._leaks: list[dict[str, Any]] = []
         self.stream = logs.LogStream(host.log_root, config.name, config.version)
-        hide = (str(host.data_dir.resolve()),) if host.namespace else ()
-        user = users.identity(host.run_as) if host.run_as else None
-        if user is not None and not users.code_dir_open(config.code_dir):
-            host.warn_once(
-                f"keepwarm: function {config.name} runs as root: its code directory "
-                f"{config.code_dir} is not readable by other users (chmod o+rx to run it "
-                "unprivileged, as Lambda runs functions)"
-            )
-            user = None
-        tmp = host.env_root / env_id / "tmp"
-        own = host.run_as == "sandbox"
-        self.placement = Placement(
-            env_id, tmp, host.namespace, hide, user, own, host.reveal, host.keep
-        )
-        tmp.mkdir(parents=True, exist_ok=True)
-        if user is not None:  # /tmp belongs to the user the function runs as, and to no other
-            os.chown(tmp, *user)
-            os.chmod(tmp, 0o700)
+        self.placement = host.place(env_id, config)
         self._loop = asyncio.get_running_loop()
         self._proc: Spawned | None = None
         self._channel: Channel | None = None

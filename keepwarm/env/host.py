@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keepwarm.clock import Clock, SystemClock
-from keepwarm.config import ServerConfig
+from keepwarm.config import FunctionConfig, ServerConfig
+from keepwarm.env import users
 from keepwarm.env.cgroup import CgroupManager
 from keepwarm.env.launcher import ForkServer
-from keepwarm.env.spec import VAR_TASK
+from keepwarm.env.spec import VAR_TASK, Placement
 
 log = logging.getLogger("keepwarm")
 
@@ -55,6 +56,26 @@ class EnvHost:
     active: int = 0  # environments in Init or an invocation now, server-wide (for spinning)
     _starts: int = 0
     _last_overlap: int = -SEQUENTIAL_AFTER
+
+    def place(self, env_id: str, config: FunctionConfig) -> Placement:
+        """Where a new environment lives: its own /tmp (owned by its user), the user it runs
+        as, and what its mount namespace hides and reveals."""
+        hide = (str(self.data_dir.resolve()),) if self.namespace else ()
+        user = users.identity(self.run_as) if self.run_as else None
+        if user is not None and not users.code_dir_open(config.code_dir):
+            self.warn_once(
+                f"keepwarm: function {config.name} runs as root: its code directory "
+                f"{config.code_dir} is not readable by other users (chmod o+rx to run it "
+                "unprivileged, as Lambda runs functions)"
+            )
+            user = None
+        tmp = self.env_root / env_id / "tmp"
+        own = self.run_as == "sandbox"
+        tmp.mkdir(parents=True, exist_ok=True)
+        if user is not None:  # /tmp belongs to the user the function runs as, and to no other
+            os.chown(tmp, *user)
+            os.chmod(tmp, 0o700)
+        return Placement(env_id, tmp, self.namespace, hide, user, own, self.reveal, self.keep)
 
     def note_active(self, delta: int) -> None:
         self.active += delta
