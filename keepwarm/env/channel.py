@@ -8,6 +8,7 @@ same two directions over HTTP, so an environment does not care which one its run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import Callable
@@ -61,8 +62,25 @@ class PipeChannel:
             self._stop_reading()
             self._eof = True
             return
-        for meta, body in self._frames.feed(data):
+        self._take(data)
+
+    def _take(self, data: bytes) -> None:
+        try:
+            frames = self._frames.feed(data)
+        except ValueError:  # not our framing: user code wrote to this socket
+            self._hang_up()
+            return
+        for meta, body in frames:
             self._dispatch(meta, body)
+
+    def _hang_up(self) -> None:
+        """Stop listening to a runtime that broke the protocol; shutting the socket down makes
+        its next read or write fail, so it exits and the environment reports a runtime error
+        now, instead of a timeout later."""
+        self._stop_reading()
+        self._eof = True
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
 
     def drain(self) -> None:
         """Read every frame already sent, now (the runtime exited: what it said comes first).
@@ -80,12 +98,11 @@ class PipeChannel:
                 return
             except OSError:
                 data = b""
-            if not data:
+            if not data or self._eof:
                 self._stop_reading()
                 self._fd = -1
                 return
-            for meta, body in self._frames.feed(data):
-                self._dispatch(meta, body)
+            self._take(data)
 
     def spin(self, seconds: float, done: Callable[[], bool]) -> None:
         """Busy-read the socket until ``done()`` or ``seconds`` pass (server otherwise idle).

@@ -101,3 +101,34 @@ def test_a_crash_does_not_disturb_other_invocations(tmp_path: Path, server: Serv
             return crashed.error_type, ok.json()
 
     assert asyncio.run(main()) == ("Runtime.ExitError", "ok")
+
+
+SCRIBBLER = """
+import os, socket, struct
+
+def handler(event, context):
+    if event.get("scribble"):
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                s = socket.socket(fileno=int(fd))
+            except OSError:
+                continue
+            if s.family == socket.AF_UNIX:
+                s.sendall(struct.pack(">II", 5, 0) + b"\\xff\\xfe{{{")
+            s.detach()
+    return os.getpid()
+"""
+
+
+def test_garbage_on_the_control_socket_is_a_runtime_error_not_a_timeout(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    fn = function(tmp_path, "scribble", SCRIBBLER, timeout_s=30)
+    with Runtime([fn], server=server) as rt:
+        first = rt.invoke("scribble").json()
+        broken = rt.invoke("scribble", {"scribble": True})
+        after = rt.invoke("scribble")
+    assert broken.function_error == "Unhandled"
+    assert json.loads(broken.payload)["errorType"] == "Runtime.ExitError"
+    assert broken.duration_ms < 10_000  # ended by the hang-up, not by the 30 s timeout
+    assert after.start_kind.value == "cold" and after.json() != first
