@@ -20,7 +20,7 @@ from typing import Any
 
 from keepwarm import errors
 from keepwarm.config import FunctionConfig
-from keepwarm.env import outcome
+from keepwarm.env import logpipe, outcome
 from keepwarm.env.cgroup import EnvCgroup
 from keepwarm.env.channel import Channel, PipeChannel, RuntimeApiChannel
 from keepwarm.env.host import EnvHost
@@ -135,32 +135,13 @@ class LocalEnvironment:
             proc.control.close()
             api.attach(proc.pid)
             self._channel = api
-        self._loop.add_reader(proc.log_fd, self._drain_logs, proc)
+        self._loop.add_reader(proc.log_fd, logpipe.drain, self._loop, proc, self.stream)
         proc.exited.add_done_callback(lambda fut: self._on_exit(proc, fut))
 
-    def _drain_logs(self, proc: Spawned | None = None, reads: int = 64) -> None:
-        """Move what the process wrote to its log stream; at most ``reads`` reads per call.
-
-        Bounded so that a function printing without end cannot hold the event loop here (the
-        reader callback comes back on the next loop turn), nor, once the process is dead but a
-        child it left behind still writes to the pipe, keep an exit handler spinning.
-        """
+    def _drain_logs(self, proc: Spawned | None = None) -> None:
         proc = proc or self._proc
-        if proc is None or proc.log_fd < 0:
-            return
-        for _ in range(reads):
-            try:
-                data = os.read(proc.log_fd, 65536)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                data = b""
-            if not data:
-                self._loop.remove_reader(proc.log_fd)
-                os.close(proc.log_fd)
-                proc.log_fd = -1
-                return
-            self.stream.write(data)
+        if proc is not None:
+            logpipe.drain(self._loop, proc, self.stream)
 
     def _on_exit(self, proc: Spawned, fut: asyncio.Future[int]) -> None:
         status = fut.result() if not fut.cancelled() and fut.exception() is None else 9
@@ -181,12 +162,7 @@ class LocalEnvironment:
             self._to(EnvState.RESET)
 
     def _close_log(self, proc: Spawned) -> None:
-        """Last read of a finished process's log pipe, then close it even if a writer remains."""
-        self._drain_logs(proc)
-        if proc.log_fd >= 0:
-            self._loop.remove_reader(proc.log_fd)
-            os.close(proc.log_fd)
-            proc.log_fd = -1
+        logpipe.close(self._loop, proc, self.stream)
 
     def _release_process(self) -> None:
         if self._channel is not None:
