@@ -5,8 +5,11 @@ event loop) all complete."""
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +79,36 @@ def test_a_call_from_inside_another_loop_is_handed_over(driver: LoopDriver) -> N
 
     here, there = asyncio.run(main())
     assert there != here
+
+
+def test_runtime_from_many_threads_with_pauses_answers_every_call(tmp_path: Path) -> None:
+    """Blocking calls, calls from other event loops and pauses long enough for the background
+    thread to take the loop over, all mixed: every call gets its own answer."""
+    from keepwarm import Runtime, ServerConfig
+    from tests.helpers import function
+
+    fn = function(tmp_path, "f", "import time\ndef handler(e, c):\n    return e['i']\n")
+    errors: list[str] = []
+
+    def worker(rt: Runtime, k: int) -> int:
+        rnd, n = random.Random(k), 0
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            i = rnd.randrange(1 << 30)
+            if rnd.random() < 0.1:
+                got = asyncio.run(rt.ainvoke("f", {"i": i})).json()
+            else:
+                got = rt.invoke("f", {"i": i}).json()
+            if got != i:
+                errors.append(f"{got} != {i}")
+            n += 1
+            if rnd.random() < 0.05:
+                time.sleep(rnd.choice([0.001, GRACE_S * 2]))
+        return n
+
+    with Runtime([fn], server=ServerConfig(data_dir=tmp_path / "d")) as rt:
+        with ThreadPoolExecutor(6) as pool:
+            counts = list(pool.map(lambda k: worker(rt, k), range(6)))
+        envs = rt.environments("f")
+    assert errors == [] and min(counts) > 0
+    assert 1 <= len(envs) <= 6
