@@ -318,18 +318,19 @@ raw figures and samples in bench/results/keepwarm.json). Median and p99 are over
 {REMOVED}
 ### What is missing
 
-- Warm invoke through the Python API is not within 3x the unpinned pipe floor (that floor is
-  two processes the scheduler keeps on one CPU; against the cross-CPU floor, which is what the
-  issue's own 0.05 ms orientation figure matches, see the ratios above). What is left is
-  Python: placement, state changes, three log lines, the REPORT, metrics, the event loop's own
-  turn and, in the environment, the runtime's loop (context object, JSON both ways, rusage).
+- Warm invoke through the Python API is within 3x the cross-CPU pipe floor (the issue's own
+  0.05 ms figure) but not within 3x the same-CPU one (two processes sharing one CPU, ~9 µs).
+  What is left is Python: placement, state changes, the log lines, the REPORT, metrics, the
+  event loop's own turn and, in the environment, the runtime's loop (context object, JSON
+  both ways, rusage).
 - Throughput at concurrency 4 is about a third of the echo's. Measured with /proc CPU times
   during that test: the echo server spends ~37 µs of CPU per request (17 µs user), `keepwarm
-  serve` ~155 µs (~100 µs user) plus ~69 µs in the environment; the four client processes take
-  roughly 90 µs a request in both cases (estimated by difference, not measured), on two vCPUs. `perf` puts 40 % of the server's samples in
-  the interpreter and 22 % in the kernel's context-switch paths. Reaching half the echo's rate
-  would need the server's CPU per request roughly halved; spinning is no help here (it is off
-  under concurrency on purpose; the "spin off" row shows the same rate).
+  serve` ~155 µs (~100 µs user) plus ~69 µs in the environment; the four client processes
+  take roughly 90 µs a request in both cases (estimated by difference, not measured), on two
+  vCPUs. `perf` puts 40 % of the server's samples in the interpreter and 22 % in the kernel's
+  context-switch paths. Reaching half the echo's rate would need the server's CPU per request
+  roughly halved; spinning is no help here (it is off under concurrency on purpose; the "spin
+  off" row shows the same rate).
 - Cold-start variance comes mostly from joining the environment's memory cgroup (cgroup v1:
   a write to `cgroup.procs` waits for an RCU grace period, 0.3 ms on an idle machine, 5-15 ms
   under load, measured with strace). Next step: forking spare children into prepared cgroups
