@@ -1,16 +1,18 @@
-"""uvicorn's httptools protocol with two bounds it lacks: header size and header time.
+"""uvicorn's httptools protocol with two bounds it lacks, header size and header time, and
+responses written in one piece.
 
 Why: httptools buffers a request's headers without limit and waits for them forever, so one
 client sending an 8 MB header, or hundreds dribbling headers a byte at a time (slowloris), costs
 the server memory and connections for as long as they like. Here a request whose head (request
 line plus headers) passes ``MAX_HEAD`` bytes gets a 431 and is closed, and a connection that has
-not finished sending its head within ``HEAD_TIMEOUT_S`` is closed. Everything else is uvicorn's.
+not finished sending its head within ``HEAD_TIMEOUT_S`` is closed. A response's head is held
+until its body (see ``_Coalescing``). Everything else is uvicorn's.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -19,9 +21,52 @@ HEAD_TIMEOUT_S = 30.0
 _TOO_LARGE = b'{"message": "Request header fields too large."}'
 
 
+def _is_final_head(data: bytes) -> bool:
+    return (
+        data.startswith(b"HTTP/1.1 ")
+        and not data.startswith(b"HTTP/1.1 1")
+        and data.endswith(b"\r\n\r\n")
+    )
+
+
+class _Coalescing:
+    """A transport that holds a response's status line and headers until its first body write.
+
+    uvicorn writes the head and the body separately; the client may wake for the head alone,
+    and on two busy vCPUs that wake-up preempts the server before it writes the body (measured:
+    ~20 µs of a warm HTTP invoke). Interim ``1xx`` heads (``100 Continue``) are never held, and
+    the protocol flushes a held head when the response completes (a HEAD response has no body).
+    """
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._held = b""
+
+    def write(self, data: bytes) -> None:
+        if self._held:
+            data, self._held = self._held + data, b""
+        elif _is_final_head(data):
+            self._held = data
+            return
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._held:
+            held, self._held = self._held, b""
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
+        self.transport = cast(asyncio.Transport, _Coalescing(transport))  # forwards the rest
         self._head_seen = 0
         self._head_open = True
         self._head_timer: asyncio.TimerHandle | None = None
@@ -68,6 +113,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_open = False
         self._disarm()
         super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        if isinstance(self.transport, _Coalescing):
+            self.transport.flush()
+        super().on_response_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
