@@ -267,7 +267,7 @@ class ServerConfig:
     launch_mode: str = "fork"
     memory_enforcement: str = "auto"
     run_as: str = "sandbox"
-    spin_us: int = field(default_factory=lambda: _spin_default())
+    spin_us: int = field(default_factory=_spin_default)
 
     def __post_init__(self) -> None:
         if not 0 <= self.spin_us <= 10_000:

@@ -54,8 +54,8 @@ class EnvHost:
     keep: tuple[str, ...] = ()  # runtime dirs under /tmp that a private /tmp must not hide
     warnings: list[str] = field(default_factory=list)
     active: int = 0  # environments in Init or an invocation now, server-wide (for spinning)
-    _starts: int = 0
-    _last_overlap: int = -SEQUENTIAL_AFTER
+    _starts: int = field(default=0, init=False, repr=False)
+    _last_overlap: int = field(default=-SEQUENTIAL_AFTER, init=False, repr=False)
 
     def place(self, env_id: str, config: FunctionConfig) -> Placement:
         """Where a new environment lives: its own /tmp (owned by its user), the user it runs

@@ -10,6 +10,7 @@ following ``/next`` either way, so the behaviour is the same.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -65,11 +66,14 @@ class PipeTransport:
         if self._spin_s > self._waited_s and not self._ready:
             self._spin()
         while not self._ready:
-            data = self._sock.recv(wire.READ_SIZE)
-            if not data:
-                os._exit(0)
-            self._ready.extend(self._frames.feed(data))
+            self._receive()
         return self._ready.pop(0)
+
+    def _receive(self) -> None:
+        data = self._sock.recv(wire.READ_SIZE)
+        if not data:  # the server closed the socket: the environment is going away
+            os._exit(0)
+        self._ready.extend(self._frames.feed(data))
 
     def _spin(self) -> None:
         """Poll briefly for the next event before sleeping, when the server asked for it.
@@ -84,13 +88,8 @@ class PipeTransport:
         self._sock.setblocking(False)
         try:
             while not self._ready and time.perf_counter() < end:
-                try:
-                    data = self._sock.recv(wire.READ_SIZE)
-                except BlockingIOError:
-                    continue
-                if not data:
-                    os._exit(0)
-                self._ready.extend(self._frames.feed(data))
+                with contextlib.suppress(BlockingIOError):
+                    self._receive()
         finally:
             self._sock.setblocking(True)
 
