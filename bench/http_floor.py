@@ -1,4 +1,5 @@
-"""Latency and throughput of the bare ASGI echo (bench/echo_server.py): the HTTP floors.
+"""Latency and throughput of the HTTP floors: the bare ASGI echo (bench/echo_server.py) and the
+two-process forwarder (bench/forwarder.py).
 
 Why clients in separate processes for throughput: one Python process with four threads
 measures its own GIL, not the server.
@@ -12,10 +13,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from bench.common import summary
+from bench.common import NOOP, code_dir, summary
 
 _CLIENT = """
 import http.client, sys, time
@@ -49,15 +50,24 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def echo_server() -> Iterator[int]:
+def _server(*args: str) -> Iterator[int]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.echo_server", str(port)])
+    proc = subprocess.Popen([sys.executable, "-m", *args[:1], str(port), *args[1:]])
     try:
         wait_port(port)
         yield port
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def echo_server() -> AbstractContextManager[int]:
+    return _server("bench.echo_server")
+
+
+def forwarder_server() -> AbstractContextManager[int]:
+    """bench/forwarder.py: real runtimes behind the thinnest possible server."""
+    return _server("bench.forwarder", str(code_dir("noop", NOOP)))
 
 
 def http_latency(port: int, n: int, path: str = INVOKE_PATH) -> list[float]:
@@ -109,8 +119,13 @@ def throughput(port: int, concurrency: int = 4, seconds: float = 3.0) -> float:
 
 def run(n: int) -> dict[str, Any]:
     with echo_server() as port:
-        return {
+        out = {
             "echo_http": summary(http_latency(port, n)),
             "echo_boto3": summary(boto3_latency(port, max(n // 4, 200))),
             "echo_rps_c4": throughput(port),
         }
+    with forwarder_server() as port:
+        http_latency(port, 100)
+        out["forwarder_http"] = summary(http_latency(port, n))
+        out["forwarder_rps_c4"] = throughput(port)
+    return out

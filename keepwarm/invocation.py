@@ -7,10 +7,23 @@ and none of them should import another to do so.
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+
+def request_id() -> str:
+    """A random (version 4) UUID string, as Lambda's request ids are.
+
+    Why not ``str(uuid.uuid4())``: the same 122 random bits from the kernel, without building
+    a ``UUID`` object, in a third of the time; this runs on every invocation.
+    """
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 
 
 class StartKind(StrEnum):
@@ -26,7 +39,7 @@ class Invocation:
     """One request to run a function, as the runtime sees it (Runtime API /next headers)."""
 
     payload: bytes
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    request_id: str = field(default_factory=request_id)
     invoked_arn: str = ""
     client_context: str | None = None
     cognito_identity: str | None = None

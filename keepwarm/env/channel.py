@@ -117,15 +117,20 @@ class PipeChannel:
             self._on_readable()
 
     def _dispatch(self, meta: dict[str, Any], body: bytes) -> None:
+        """One frame: a verb, and for an answer also the ``next`` that travelled with it."""
         kind = meta.get("t")
         if kind == "next":
             self._sink.runtime_next(meta)
-        elif kind == "response":
+            return
+        if kind == "response":
             self._sink.runtime_response(meta["id"], body, meta.get("ct", "application/json"))
         elif kind == "error":
             self._sink.runtime_error(meta["id"], body, None)
         elif kind == "init_error":
             self._sink.runtime_init_error(meta.get("type"), body)
+        report = meta.get("next")
+        if isinstance(report, dict):
+            self._sink.runtime_next(report)
 
     def deliver(self, invocation: Invocation, deadline_ms: int, spin_us: int = 0) -> None:
         meta: dict[str, Any] = {

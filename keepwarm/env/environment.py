@@ -207,7 +207,7 @@ class LocalEnvironment:
             if spin and self.host.server.spin_us:
                 await self._spin(waiter, budget)
             if not waiter.done():
-                self.stream.flush()  # a longer wait: START (and INIT_START) go out now
+                self.host.held_lines.flush_soon(self.stream)  # a longer wait: START goes out
             return await waiter
         finally:
             timer.cancel()
@@ -343,18 +343,11 @@ class LocalEnvironment:
         status, error_type = self._platform_lines(run, answer)
         max_mb = self._max_memory_mb()
         leaks = self._leak_records(rid, answer)
-        self.stream.line(logs.end(rid))
+        billed = math.ceil(duration)
+        memory = self.config.memory_mb
         self.stream.line(
-            logs.report(
-                rid,
-                duration,
-                math.ceil(duration),
-                self.config.memory_mb,
-                max_mb,
-                run.init_ms,
-                status,
-                error_type,
-            )
+            logs.end(rid)
+            + logs.report(rid, duration, billed, memory, max_mb, run.init_ms, status, error_type)
         )
         self.invocations += 1
         self._last_ms = duration
@@ -367,9 +360,9 @@ class LocalEnvironment:
             start_kind=run.kind,
             env_id=self.id,
             duration_ms=duration,
-            billed_ms=math.ceil(duration),
+            billed_ms=billed,
             max_memory_mb=max_mb,
-            memory_mb=self.config.memory_mb,
+            memory_mb=memory,
             init_duration_ms=run.init_ms,
             logs=self.stream.end_capture(),
             executed_version=self.config.version,

@@ -21,6 +21,7 @@ from keepwarm.env import users
 from keepwarm.env.cgroup import CgroupManager
 from keepwarm.env.launcher import ForkServer
 from keepwarm.env.spec import VAR_TASK, Placement
+from keepwarm.observe.logs import HeldLines
 
 log = logging.getLogger("keepwarm")
 
@@ -53,6 +54,7 @@ class EnvHost:
     reveal: tuple[str, ...] = ()  # dirs the child re-exposes below private ones (env.users.Plan)
     keep: tuple[str, ...] = ()  # runtime dirs under /tmp that a private /tmp must not hide
     warnings: list[str] = field(default_factory=list)
+    held_lines: HeldLines = field(default_factory=HeldLines)  # START of slower invocations
     active: int = 0  # environments in Init or an invocation now, server-wide (for spinning)
     _starts: int = field(default=0, init=False, repr=False)
     _last_overlap: int = field(default=-SEQUENTIAL_AFTER, init=False, repr=False)

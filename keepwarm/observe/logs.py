@@ -6,6 +6,7 @@ reuse visible (every invocation one environment served, in order, in one file).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import time
@@ -114,9 +115,9 @@ class LogStream:
     ``DISK_LIMIT`` bytes on disk, each followed by one truncation marker. A function printing
     without end thus costs the server neither memory nor more than a bounded amount of disk.
     Platform lines (``line``: START, END, REPORT, ...) are never dropped. During an invocation
-    they are held and written together with the next function output, at ``flush`` (the
-    environment calls it once an invocation outlasts its spin) or at ``end_capture``: a quick,
-    quiet invocation costs one write instead of three.
+    they are held and written together with the next function output, at ``flush`` (a
+    ``HeldLines`` flusher calls it for an invocation that outlasts its spin) or at
+    ``end_capture``: a quick, quiet invocation costs one write instead of three.
     """
 
     def __init__(self, root: Path, function_name: str, version: str) -> None:
@@ -182,3 +183,33 @@ class LogStream:
 def tail(text: str, limit: int = TAIL_BYTES) -> bytes:
     """The last ``limit`` bytes of an invocation's log (what ``X-Amz-Log-Result`` carries)."""
     return text.encode()[-limit:]
+
+
+FLUSH_AFTER_S = 0.01
+
+
+class HeldLines:
+    """Writes the platform lines of invocations that take a while, a few milliseconds late.
+
+    Why: a log tailer must see START while a long invocation runs, but writing it the moment an
+    answer is not there yet costs a write per invocation whenever several run at once (none of
+    them is answered at once). Streams asking for a flush are collected and written together
+    by one timer, ``FLUSH_AFTER_S`` later; an invocation ending first writes its own lines.
+    """
+
+    def __init__(self) -> None:
+        self._streams: set[LogStream] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def flush_soon(self, stream: LogStream) -> None:
+        self._streams.add(stream)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_AFTER_S, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        streams, self._streams = self._streams, set()
+        for stream in streams:
+            stream.flush()

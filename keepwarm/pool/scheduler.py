@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from keepwarm.errors import Throttled
 
@@ -20,16 +21,18 @@ class Action(StrEnum):
     THROTTLE = "throttle"
 
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(NamedTuple):
     action: Action
     env_id: str | None = None
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """What one placement decision needs to know."""
+class Snapshot(NamedTuple):
+    """What one placement decision needs to know.
+
+    Immutable tuples rather than frozen dataclasses: both are built on every invocation, and a
+    frozen dataclass sets each field through ``object.__setattr__`` (three times slower).
+    """
 
     idle_provisioned: str | None
     idle_mru: str | None

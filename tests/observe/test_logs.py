@@ -8,6 +8,7 @@ from pathlib import Path
 
 from keepwarm import ServerConfig
 from keepwarm.api import AsyncRuntime
+from keepwarm.observe.logs import FLUSH_AFTER_S, HeldLines, LogStream
 from tests.helpers import function
 
 SLOW = """
@@ -41,3 +42,32 @@ def test_start_is_on_disk_while_a_quiet_invocation_still_runs(tmp_path: Path) ->
     assert running  # START was readable before the invocation ended
     lines = [line.split(" ", 1)[0] for line in text.splitlines() if line]
     assert lines == ["INIT_START", "START", "said", "END", "REPORT", "START", "END", "REPORT"]
+
+
+def test_held_lines_reach_the_file_a_moment_later_or_when_flushed(tmp_path: Path) -> None:
+    async def main() -> list[str]:
+        stream = LogStream(tmp_path, "fn", "$LATEST")
+        path = Path(stream.path)
+        held = HeldLines()
+        stream.begin_capture()
+        stream.line("START RequestId: a Version: $LATEST\n")
+        held.flush_soon(stream)
+        seen = [path.read_text()]  # still held
+        for _ in range(1000):
+            if path.read_text():
+                break
+            await asyncio.sleep(FLUSH_AFTER_S / 4)
+        seen.append(path.read_text())
+        stream.line("END RequestId: a\n")
+        held.flush_soon(stream)
+        held.flush()  # at once, and the timer is gone
+        seen.append(path.read_text())
+        stream.close()
+        held.flush_soon(stream)  # a closed stream is harmless
+        held.flush()
+        return seen
+
+    held, flushed, ended = asyncio.run(main())
+    assert held == ""
+    assert flushed == "START RequestId: a Version: $LATEST\n"
+    assert ended == flushed + "END RequestId: a\n"

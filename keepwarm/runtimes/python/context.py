@@ -8,15 +8,19 @@ types (memory is a *string*) and ``None``-ness must match awslambdaric's ``Lambd
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from typing import Any
 
+from .environ import getter
 from .errors import LAMBDA_CONTEXT_UNMARSHAL_ERROR, FaultError
 
 _W3C_FIELDS = ("traceparent", "tracestate", "baggage")
-_environ = os.environ
+_log_group = getter("AWS_LAMBDA_LOG_GROUP_NAME")
+_log_stream = getter("AWS_LAMBDA_LOG_STREAM_NAME")
+_function_name = getter("AWS_LAMBDA_FUNCTION_NAME")
+_memory = getter("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+_version = getter("AWS_LAMBDA_FUNCTION_VERSION")
 
 
 class CognitoIdentity:
@@ -96,13 +100,12 @@ class LambdaContext:
     ) -> None:
         client_fields = _parse_header(client_context, "Client Context")
         identity_fields = _parse_header(cognito_identity, "Cognito Identity")
-        env = _environ
         self.aws_request_id = invoke_id
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.log_group_name = _log_group()
+        self.log_stream_name = _log_stream()
+        self.function_name = _function_name()
+        self.memory_limit_in_mb = _memory()
+        self.function_version = _version()
         self.invoked_function_arn = invoked_function_arn
         self.tenant_id = tenant_id
         self._w3c_fields = _pop_w3c(client_fields)

@@ -8,13 +8,13 @@ the error texts users see (``Object of type set is not JSON serializable``) come
 from __future__ import annotations
 
 import math
-import os
 from decimal import Decimal
 from typing import Any
 
 import simplejson  # type: ignore[import-untyped,unused-ignore]
 from simplejson.raw_json import RawJSON  # type: ignore[import-untyped,unused-ignore]
 
+from .environ import getter
 from .errors import MARSHAL_ERROR, UNMARSHAL_ERROR, FaultError
 
 _JSON = "application/json"
@@ -34,6 +34,7 @@ class _Encoder(simplejson.JSONEncoder):  # type: ignore[misc,unused-ignore]
 _UNICODE_ENCODE = _Encoder(use_decimal=False, ensure_ascii=False, allow_nan=True).encode
 _ASCII_ENCODE = _Encoder(use_decimal=False, ensure_ascii=True, allow_nan=True).encode
 _loads = simplejson.loads
+_execution_env = getter("AWS_EXECUTION_ENV")
 
 
 def to_json(obj: Any) -> str:
@@ -42,7 +43,7 @@ def to_json(obj: Any) -> str:
     The runtime version is read per call because the environment (``AWS_EXECUTION_ENV``) is
     set after this module is imported by the template process.
     """
-    if os.environ.get("AWS_EXECUTION_ENV") in _ASCII_RUNTIMES:
+    if _execution_env() in _ASCII_RUNTIMES:
         return str(_ASCII_ENCODE(obj))
     return str(_UNICODE_ENCODE(obj))
 

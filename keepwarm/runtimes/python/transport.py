@@ -1,9 +1,10 @@
 """How the Python runtime talks to keepwarm: the fast framed socket (default) or the Runtime API.
 
 Both transports offer the Runtime API's verbs: ``next``, ``respond``, ``error``, ``init_error``.
-With the pipe, a response is held until the following ``next`` so that both leave in one write:
-the server then learns "answered" and "ready for the next event" together, and a caller that
-invokes again right after its answer always finds this environment idle. Over the Runtime API
+With the pipe, a response is held until the following ``next`` so that both leave in one frame
+(the answer's meta carries the ``next`` report): the server then learns "answered" and "ready
+for the next event" together, and a caller that invokes again right after its answer always
+finds this environment idle. Over the Runtime API
 the two are separate requests, as for awslambdaric; the server ends an invocation at the
 following ``/next`` either way, so the behaviour is the same.
 """
@@ -28,16 +29,18 @@ class PipeTransport:
         self._sock = socket.socket(fileno=fd)
         self._frames = wire.FrameBuffer()
         self._ready: list[tuple[dict[str, Any], bytes]] = []
-        self._outbox = b""
+        self._answer: tuple[dict[str, Any], bytes] | None = None  # sent with the next ``next``
         self._spin_s = 0.0
         self._waited_s = 0.0  # how long the last wait for an event took
 
     def next(self, report: dict[str, Any] | None = None) -> Event:
-        meta: dict[str, Any] = {"t": "next"}
-        if report:
-            meta.update(report)
-        self._sock.sendall(self._outbox + wire.encode(meta))
-        self._outbox = b""
+        if self._answer is None:
+            frame = wire.encode({"t": "next", **report} if report else {"t": "next"})
+        else:
+            (meta, body), self._answer = self._answer, None
+            meta["next"] = report or {}
+            frame = wire.encode(meta, body)
+        self._sock.sendall(frame)
         started = time.perf_counter()
         meta, body = self._read()
         self._waited_s = time.perf_counter() - started
@@ -54,10 +57,10 @@ class PipeTransport:
         )
 
     def respond(self, request_id: str, body: bytes, content_type: str) -> None:
-        self._outbox += wire.encode({"t": "response", "id": request_id, "ct": content_type}, body)
+        self._answer = {"t": "response", "id": request_id, "ct": content_type}, body
 
     def error(self, request_id: str, body: bytes) -> None:
-        self._outbox += wire.encode({"t": "error", "id": request_id}, body)
+        self._answer = {"t": "error", "id": request_id}, body
 
     def init_error(self, error_type: str, body: bytes) -> None:
         self._sock.sendall(wire.encode({"t": "init_error", "type": error_type}, body))
