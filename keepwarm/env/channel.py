@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import orjson
+
 from keepwarm.invocation import Invocation
 from keepwarm.runtime_api.server import RuntimeApiServer
 from keepwarm.runtime_api.state import RuntimeState
@@ -150,7 +152,7 @@ class PipeChannel:
         ):
             if value:
                 meta[key] = value
-        self._write(wire.encode(meta, invocation.payload))
+        self._write(wire.frame(orjson.dumps(meta), invocation.payload))
 
     def _write(self, data: bytes) -> None:
         if not self._out:

@@ -15,7 +15,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from keepwarm import errors
@@ -44,7 +44,6 @@ class _Run:
     started: float
     init_ms: float | None
     deadline: float
-    extra: list[str] = field(default_factory=list)
 
 
 class LocalEnvironment:
@@ -183,7 +182,8 @@ class LocalEnvironment:
         self._rss_kb = int(report.get("rss_kb", self._rss_kb))
         if "orc" in report:
             self.orc_stats = report["orc"]
-        self._leaks = list(report.get("leaks") or [])
+        leaks = report.get("leaks")
+        self._leaks = list(leaks) if leaks else []
         answer, self._pending = self._pending or Answer("ready"), None
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(answer)
@@ -375,7 +375,7 @@ class LocalEnvironment:
     def _leak_records(self, rid: str, answer: Answer) -> tuple[LeakRecord, ...]:
         """The runtime's leak findings for this invocation, each also written as a LEAK line."""
         found, self._leaks = self._leaks, []
-        if answer.kind not in ("response", "error"):
+        if not found or answer.kind not in ("response", "error"):
             return ()
         records = tuple(
             LeakRecord(rid, str(f.get("location", "")), str(f.get("field", "")))

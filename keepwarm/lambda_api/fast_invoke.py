@@ -29,6 +29,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
+_USED = frozenset(
+    {b"content-length", b"x-amz-invocation-type", b"x-amz-log-type", b"x-amz-client-context"}
+)
 log = logging.getLogger("keepwarm.serve")
 
 
@@ -50,7 +53,7 @@ class FastInvoke:
         await self.app(scope, receive, send)
 
     async def _invoke(self, name: str, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = _headers(scope["headers"])
         try:
             body = await _body(receive, headers.get("content-length"))
             out = await run_invoke(
@@ -67,6 +70,15 @@ class FastInvoke:
             await out(scope, receive, send)
         else:
             await _send(out, send)
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The headers Invoke reads, the first of each winning as in Starlette's ``Headers``."""
+    out: dict[str, str] = {}
+    for key, value in raw:
+        if key in _USED:
+            out.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+    return out
 
 
 def _qualifier(query: bytes) -> str | None:

@@ -14,12 +14,13 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from keepwarm.invocation import InvocationResult
+from keepwarm.observe.tally import InvocationTally
 
 NAMESPACE = "keepwarm"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -68,23 +69,8 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self._envs: dict[str, EnvLike] = {}
-        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
-        by_fn = ["function"]
-        self.invocations = Counter(
-            "invocations",
-            "Invocations by start kind and outcome.",
-            [*by_fn, "start_kind", "outcome"],
-            namespace=NAMESPACE,
-            registry=self.registry,
-        )
-        self.duration = Histogram(
-            "invocation_duration_seconds",
-            "Invocation duration as reported by REPORT.",
-            [*by_fn, "start_kind"],
-            namespace=NAMESPACE,
-            registry=self.registry,
-            buckets=DURATION_BUCKETS,
-        )
+        self.tally = InvocationTally(NAMESPACE, DURATION_BUCKETS)
+        self.registry.register(self.tally)
         self.cold_starts = self._counter("cold_starts", "Invocations that started cold.")
         self.throttles = self._counter("throttles", "Invocations refused by a concurrency limit.")
         self.leaks = self._counter("leaks", "Request values found reachable after invocations.")
@@ -94,17 +80,9 @@ class Metrics:
         return Counter(name, doc, ["function"], namespace=NAMESPACE, registry=self.registry)
 
     def record(self, result: InvocationResult) -> None:
-        """Count one finished invocation (any outcome); on the warm path, so children are cached."""
+        """Count one finished invocation (any outcome); on every invocation's path."""
         fn, kind = result.function_name, result.start_kind.value
-        key = (fn, kind, outcome(result))
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = (
-                self.invocations.labels(*key),
-                self.duration.labels(fn, kind),
-            )
-        children[0].inc()
-        children[1].observe(result.duration_ms / 1000)
+        self.tally.add(fn, kind, outcome(result), result.duration_ms / 1000)
         if kind == "cold":
             self.cold_starts.labels(fn).inc()
         if result.leaks:

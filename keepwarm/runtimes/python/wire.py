@@ -23,8 +23,12 @@ _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # t
 
 
 def encode(meta: dict[str, Any], body: bytes = b"") -> bytes:
-    raw = _dumps(meta).encode()
-    return HEADER.pack(len(raw), len(body)) + raw + body
+    return frame(_dumps(meta).encode(), body)
+
+
+def frame(meta: bytes, body: bytes = b"") -> bytes:
+    """A frame from meta already encoded as JSON (the server encodes with orjson)."""
+    return HEADER.pack(len(meta), len(body)) + meta + body
 
 
 def decode_meta(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
