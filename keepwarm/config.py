@@ -268,6 +268,9 @@ class ServerConfig:
     memory_enforcement: str = "auto"
     run_as: str = "sandbox"
     spin_us: int = field(default_factory=_spin_default)
+    sched_policy: str = field(
+        default_factory=lambda: os.environ.get("KEEPWARM_SCHED_POLICY", "batch")
+    )
 
     def __post_init__(self) -> None:
         if not 0 <= self.spin_us <= 10_000:
@@ -282,6 +285,8 @@ class ServerConfig:
             raise InvalidParameterValue("Keep-alive and max lifetime must be positive.")
         if self.isolation not in ("auto", "namespace", "none"):
             raise InvalidParameterValue("isolation must be auto, namespace or none.")
+        if self.sched_policy not in ("batch", "normal"):
+            raise InvalidParameterValue("KEEPWARM_SCHED_POLICY must be batch or normal.")
         if self.python_transport not in ("pipe", "runtime-api"):
             raise InvalidParameterValue("KEEPWARM_PYTHON_TRANSPORT must be pipe or runtime-api.")
         _check_reuse(self.reuse)

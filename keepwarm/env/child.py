@@ -14,7 +14,7 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from keepwarm.env import isolation
+from keepwarm.env import isolation, sched
 
 SETUP_FAILED = 126
 EXEC_FAILED = 127
@@ -69,6 +69,7 @@ def run(spec: dict[str, Any], ctl_fd: int, log_fd: int) -> NoReturn:
         os.setsid()
         _stdio(log_fd)
         isolation.apply(spec)
+        sched.apply(spec.get("sched", "normal"))
         _environ(spec["env"])
     except BaseException:
         traceback.print_exc()

@@ -120,6 +120,7 @@ class LocalEnvironment:
             argv=argv,
             cgroup_procs=self._cgroup.procs_files if self._cgroup else None,
             options=options,
+            sched=self.host.server.sched_policy,
         )
         try:
             proc = await self.host.launcher.spawn(spec)

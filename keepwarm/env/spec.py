@@ -105,6 +105,7 @@ def launch_spec(
     argv: list[str] | None = None,
     cgroup_procs: list[str] | None = None,
     options: dict[str, Any] | None = None,
+    sched: str = "normal",
 ) -> dict[str, Any]:
     """The JSON the fork server hands to a new environment process (see env.child)."""
     task_root = placement.task_root(config)
@@ -124,6 +125,7 @@ def launch_spec(
         "rlimits": {"RLIMIT_NOFILE": 1024},
         "argv": argv or [],
         "options": options or {},
+        "sched": sched,
     }
     if placement.user is not None:
         spec["user"] = list(placement.user)

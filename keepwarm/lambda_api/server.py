@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 
+from keepwarm.env import sched
 from keepwarm.lambda_api.app import create_app
 from keepwarm.lambda_api.backend import ServeOptions
 
@@ -126,6 +127,7 @@ def try_it(endpoint: str, names: list[str]) -> str:
 
 def serve(options: ServeOptions, log_level: str = "warning") -> None:
     check_bind(options.host, options.insecure, options.auth)
+    sched.apply(options.server_config().sched_policy)  # before any thread or child starts
     verifier = _verifier(options)
     sock = bind(options.host, options.port)
     port = sock.getsockname()[1]
