@@ -34,8 +34,9 @@ REMOVED = """\
   same run). Results, environment choice, timeouts and concurrency are the same either way
   (tests/env/test_spin.py runs them both ways).
 - **Log writes**: START, END and REPORT were three `write` calls; they are now held and written
-  once per quick invocation, and flushed as soon as an invocation outlasts its spin (so a
-  live `keepwarm logs --follow` still sees START while a slow invocation runs; tested).
+  once per quick invocation; an invocation that outlasts its spin has its START written within
+  10 ms (so `tail -f` on the stream file still sees START while a slow invocation runs;
+  tested).
 - **Responses in one write** (`lambda_api/_http.py`): uvicorn writes a response's head and body
   with two `send`s; the client could wake for the head alone and, with the environment
   spinning on the other vCPU, preempt the server before it wrote the body. The head is now

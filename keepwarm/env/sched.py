@@ -7,17 +7,15 @@ switched out between sending its answer and waiting for the next event, the serv
 delivering an event and its next ``epoll_wait``. ``SCHED_BATCH`` keeps the weights and fairness
 of the normal policy but does not preempt on wake-up. On a 2-vCPU VM, throughput at
 concurrency 4 rose 4-16 % (three interleaved series of 4-6 server starts each; 7.5 % median on
-the longest) and sequential latency did not move. The cost: when
-the machine is busy with other work, a keepwarm process that wakes waits for the running one's
-slice (a few milliseconds at most) instead of taking the CPU at once.
+the longest) and sequential latency did not move. The cost: when the machine is busy with other
+work, a keepwarm process that wakes waits for the running one's slice (a few milliseconds at
+most) instead of taking the CPU at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-
-POLICIES = ("batch", "normal")
 
 
 def apply(policy: str) -> None:
