@@ -65,10 +65,12 @@ REMOVED = """\
   and property tests). ~3 µs an invocation for `{}`, much more for big payloads.
 - **START of slow invocations**: written by one 10 ms timer for all streams that need it
   (`observe/logs.HeldLines`) rather than one write each when an answer is not there at once.
-- Server CPU per warm invocation, in-process ASGI, spin off, pinned to one CPU, four alternating
-  processes each: ~73 µs at f3a4b5c → ~54 µs. Knock-outs (the same measurement with one part
-  replaced by nothing) that guided the work: log stream 9 µs, metrics 3, payload check 3, the
-  deadline timer 3, the log-pipe drain 3, state changes 5.
+- Server CPU per warm invocation, in-process ASGI, spin off, pinned to one CPU, alternating
+  processes: 66-73 µs at f3a4b5c → 50-56 µs (medians of 2,000-call batches; the machine's
+  speed drifted during the session, so only alternated pairs compare). Knock-outs (the same
+  measurement with one part replaced by nothing) that guided the work: log stream 6-9 µs (the
+  file `write` ~5 of it), state changes 5, metrics 3, payload check 3, the deadline timer 3,
+  the log-pipe drain 3.
 - **Scheduling policy** (`env/sched.py`): the server and its environments run under
   `SCHED_BATCH`, so they stop preempting each other at every wake-up: +4-16 % requests/s at
   concurrency 4 over three interleaved series, sequential latency unchanged. The echo floor
