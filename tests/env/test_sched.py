@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from keepwarm import ServerConfig
+from keepwarm import FunctionConfig, ServerConfig
 from keepwarm.api import AsyncRuntime
 from keepwarm.errors import InvalidParameterValue
-from tests.helpers import function
+from tests.helpers import function, write_code
 from tests.lambda_api.kw_server import Server
 
 POLICY = """
@@ -21,6 +21,13 @@ def handler(event, context):
     with open("/proc/self/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return int(fields[38])  # field 41 of proc(5): the scheduling policy
+"""
+NODE_POLICY = """
+const fs = require('fs');
+exports.handler = async () => {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  return parseInt(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38], 10);
+};
 """
 NORMAL, BATCH = 0, 3  # SCHED_OTHER, SCHED_BATCH
 
@@ -30,9 +37,13 @@ def _policy(pid: int) -> int:
         return int(fh.read().rsplit(")", 1)[1].split()[38])
 
 
-def _environment_policy(tmp_path: Path, server: ServerConfig) -> int:
+def _environment_policy(tmp_path: Path, server: ServerConfig, node: bool = False) -> int:
+    fn = function(tmp_path, "policy", POLICY)
+    if node:
+        code = write_code(tmp_path / "node-policy", {"index.js": NODE_POLICY})
+        fn = FunctionConfig("policy", "index.handler", code, runtime="nodejs20.x", timeout_s=10)
+
     async def main() -> int:
-        fn = function(tmp_path, "policy", POLICY)
         async with AsyncRuntime([fn], server=server) as rt:
             result = await rt.invoke("policy")
             return int(result.json())
@@ -49,6 +60,14 @@ def test_environments_run_under_batch_by_default(tmp_path: Path, server: ServerC
 def test_normal_policy_on_request(tmp_path: Path, server: ServerConfig) -> None:
     normal = dataclasses.replace(server, sched_policy="normal")
     assert _environment_policy(tmp_path, normal) == NORMAL
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("batch", BATCH), ("normal", NORMAL)])
+def test_a_node_environment_keeps_the_policy_through_exec(
+    tmp_path: Path, server: ServerConfig, policy: str, expected: int
+) -> None:
+    config = dataclasses.replace(server, sched_policy=policy)
+    assert _environment_policy(tmp_path, config, node=True) == expected
 
 
 def test_the_policy_comes_from_the_environment_and_is_checked(
