@@ -8,6 +8,7 @@ from typing import Any
 
 _FALLBACK_MEMORY_MB = 128
 UNSET: Any = object()
+MISSING: Any = object()  # found neither in L1 nor in the shared tier
 
 
 def default_max_bytes() -> int:

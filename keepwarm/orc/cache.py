@@ -14,11 +14,11 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from keepwarm.orc import _log
 from keepwarm.orc import stats as _registry
 from keepwarm.orc._clock import ClockLike, as_callable
 from keepwarm.orc._flight import LEADER_GONE, AsyncFlight, Flight
-from keepwarm.orc._policy import UNSET, Entry, Policy, default_max_bytes
+from keepwarm.orc._leader import alead, lead, refresh_in_task, refresh_in_thread
+from keepwarm.orc._policy import MISSING, UNSET, Entry, Policy, default_max_bytes
 from keepwarm.orc._size import estimate
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ T = TypeVar("T")
 
 _INF = float("inf")
 _ENTRY_OVERHEAD = 160
-_MISSING: Any = object()
 _counter = 0
 _COUNTERS = (
     "hits",
@@ -131,7 +130,7 @@ class Cache:
             self._drop_if_dead(key, entry, now)
             self._n["misses"] += 1
         value = self._read_shared(key, self.policy.stale_ttl)
-        return default if value is _MISSING else value
+        return default if value is MISSING else value
 
     def get_or_set(
         self,
@@ -176,27 +175,27 @@ class Cache:
         )
 
     def _fresh(self, key: Hashable, now: float) -> tuple[Any, Any]:
-        """(value, entry) on a fresh hit, counted; else (_MISSING, entry). Lock held."""
+        """(value, entry) on a fresh hit, counted; else (MISSING, entry). Lock held."""
         entry = self._data.get(key)
         if entry is not None and now < entry.expires:
             self._data.move_to_end(key)
             self._n["hits"] += 1
             return entry.value, entry
-        return _MISSING, entry
+        return MISSING, entry
 
     def load(self, key: Hashable, factory: Callable[[], T], policy: Policy) -> T:
         now = self._clock()
         with self._lock:
             value, entry = self._fresh(key, now)
-            if value is not _MISSING:
+            if value is not MISSING:
                 return value  # type: ignore[no-any-return]
             stale, flight, leader = self._join(key, entry, now, self._flights, Flight)
-        if stale is not _MISSING:
+        if stale is not MISSING:
             if leader:
-                self._refresh_in_thread(key, flight, factory, policy)
+                refresh_in_thread(self, key, flight, factory, policy)
             return stale  # type: ignore[no-any-return]
         if leader:
-            return self._lead(key, flight, factory, policy)
+            return lead(self, key, flight, factory, policy)
         return flight.wait()  # type: ignore[no-any-return]
 
     async def aload(self, key: Hashable, factory: Callable[[], Awaitable[T]], policy: Policy) -> T:
@@ -204,15 +203,15 @@ class Cache:
             now = self._clock()
             with self._lock:
                 value, entry = self._fresh(key, now)
-                if value is not _MISSING:
+                if value is not MISSING:
                     return value  # type: ignore[no-any-return]
                 stale, flight, leader = self._join(key, entry, now, self._aflights, AsyncFlight)
-            if stale is not _MISSING:
+            if stale is not MISSING:
                 if leader:
-                    self._refresh_in_task(key, flight, factory, policy)
+                    refresh_in_task(self, key, flight, factory, policy)
                 return stale  # type: ignore[no-any-return]
             if leader:
-                return await self._alead(key, flight, factory, policy)
+                return await alead(self, key, flight, factory, policy)
             value = await flight.wait()
             if value is not LEADER_GONE:
                 return value  # type: ignore[no-any-return]
@@ -236,7 +235,7 @@ class Cache:
         return stale, flight, leader
 
     def _count_miss(self, stale: Any, leader: bool) -> None:
-        if stale is _MISSING:
+        if stale is MISSING:
             self._n["misses"] += 1
             if not leader:
                 self._n["flight_waits"] += 1
@@ -247,106 +246,13 @@ class Cache:
             self._n["stale_hits"] += 1
             return entry.value
         self._drop_if_dead(key, entry, now)
-        return _MISSING
+        return MISSING
 
     def _drop_if_dead(self, key: Hashable, entry: Entry | None, now: float) -> None:
         if entry is not None and now >= entry.stale_until:
             del self._data[key]
             self._bytes -= entry.size
             self._n["expirations"] += 1
-
-    # -- loading -------------------------------------------------------------------------------
-
-    def _lead(self, key: Hashable, flight: Flight, factory: Callable[[], T], policy: Policy) -> T:
-        try:
-            value = self._read_shared(key, policy.stale_ttl)
-            if value is _MISSING:
-                value = self._call_origin(factory)
-                self.set(key, value, *policy.for_value(value))
-        except BaseException as exc:
-            self._end_flight(self._flights, key, flight)
-            flight.fail(exc)
-            raise
-        self._end_flight(self._flights, key, flight)
-        flight.resolve(value)
-        return value  # type: ignore[no-any-return]
-
-    async def _alead(
-        self,
-        key: Hashable,
-        flight: AsyncFlight,
-        factory: Callable[[], Awaitable[T]],
-        policy: Policy,
-    ) -> T:
-        try:
-            value = self._read_shared(key, policy.stale_ttl)
-            if value is _MISSING:
-                value = await self._acall_origin(factory)
-                self.set(key, value, *policy.for_value(value))
-        except BaseException as exc:
-            self._end_flight(self._aflights, key, flight)
-            flight.fail(exc)
-            raise
-        self._end_flight(self._aflights, key, flight)
-        flight.resolve(value)
-        return value  # type: ignore[no-any-return]
-
-    def _call_origin(self, factory: Callable[[], T]) -> T:
-        with self._lock:
-            self._n["origin_calls"] += 1
-        try:
-            return factory()
-        except BaseException:
-            with self._lock:
-                self._n["origin_errors"] += 1
-            raise
-
-    async def _acall_origin(self, factory: Callable[[], Awaitable[T]]) -> T:
-        with self._lock:
-            self._n["origin_calls"] += 1
-        try:
-            return await factory()
-        except BaseException:
-            with self._lock:
-                self._n["origin_errors"] += 1
-            raise
-
-    def _end_flight(self, table: dict[Hashable, Any], key: Hashable, flight: object) -> None:
-        with self._lock:
-            if table.get(key) is flight:
-                del table[key]
-
-    def _refresh_in_thread(
-        self, key: Hashable, flight: Flight, factory: Callable[[], T], policy: Policy
-    ) -> None:
-        """Revalidate off the caller's path; on Lambda it may finish during the next invocation."""
-
-        def refresh() -> None:
-            try:
-                self._lead(key, flight, factory, policy)
-            except Exception as exc:
-                _log.warn("orc %s: background refresh of %r failed: %r", self.name, key, exc)
-
-        threading.Thread(target=refresh, name=f"orc-refresh-{self.name}", daemon=True).start()
-
-    def _refresh_in_task(
-        self,
-        key: Hashable,
-        flight: AsyncFlight,
-        factory: Callable[[], Awaitable[T]],
-        policy: Policy,
-    ) -> None:
-        async def refresh() -> None:
-            try:
-                await self._alead(key, flight, factory, policy)
-            except Exception as exc:
-                _log.warn("orc %s: background refresh of %r failed: %r", self.name, key, exc)
-
-        import asyncio
-
-        task = asyncio.get_running_loop().create_task(refresh())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -419,12 +325,12 @@ class Cache:
 
     def _read_shared(self, key: Hashable, stale_ttl: float) -> Any:
         if self._shared is None:
-            return _MISSING
+            return MISSING
         found = self._shared.read(key)
         with self._lock:
             self._n["shared_misses" if found is None else "shared_hits"] += 1
         if found is None:
-            return _MISSING
+            return MISSING
         value, remaining = found
         self._store(key, value, remaining, stale_ttl)
         return value

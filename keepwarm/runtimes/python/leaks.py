@@ -18,127 +18,37 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import types
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-MIN_CHARS = 6
-MIN_DIGITS = 6
-MAX_NEEDLES = 1000
+from keepwarm.runtimes.python.needles import (
+    MAX_SEARCH,
+    MIN_CHARS,
+    MIN_DIGITS,
+    Field,
+    Needles,
+    field_name,
+    is_number,
+)
+
 MAX_DEPTH = 16
 MAX_NODES = 200_000
-MAX_SEARCH = 64 * 1024
 MAX_FINDINGS = 50
 TMP_MAX_DEPTH = 4
 TMP_MAX_ENTRIES = 5000
 TMP_MAX_FILES = 64
 TMP_MAX_READ = 256 * 1024
-_LOOP_SEARCH = 8
 _MIN_NUMBER = 10 ** (MIN_DIGITS - 1)
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SKIP_PACKAGES = ("keepwarm.",)
 
-Field = tuple[Any, ...]
 Path = tuple[Any, ...]  # (parent path, kind, key) linked list; rendered only for findings
 TmpState = dict[str, tuple[int, int]]
 
 
 # -- what the event carried ----------------------------------------------------------------
-def field_name(parts: Field) -> str:
-    """``items[0].id``: the JSON path a person would write for an event field."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _IDENT.match(part):
-            out += f".{part}" if out else part
-        else:
-            out += f"[{json.dumps(part)}]"
-    return out or "<event>"
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _digits(value: int | float) -> int:
-    return sum(ch.isdigit() for ch in repr(value))
-
-
-class Needles:
-    """The event's distinctive values, indexed for exact and substring search.
-
-    The regular expressions are built only when first needed: most scans end on exact and
-    ``in`` checks, and compiling per event would cost more than the scan of a small handler.
-    """
-
-    def __init__(self, event: Any) -> None:
-        self.strings: dict[str, Field] = {}
-        self.numbers: dict[int | float, Field] = {}
-        for parts, value in _leaves(event):
-            if len(self.strings) + len(self.numbers) >= MAX_NEEDLES:
-                break
-            if isinstance(value, str) and len(value) >= MIN_CHARS:
-                self.strings.setdefault(value, parts)
-            elif _is_number(value) and _digits(value) >= MIN_DIGITS:
-                self.numbers.setdefault(value, parts)
-                self.strings.setdefault(str(value), parts)
-        self._texts = sorted(self.strings, key=len, reverse=True)
-        self._pattern: re.Pattern[str] | None = None
-        self._bytes: dict[bytes, Field] | None = None
-        self._bytes_pattern: re.Pattern[bytes] | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.strings)
-
-    def in_text(self, text: str) -> Field | None:
-        """The field whose value is ``text`` or occurs in it (first 64 KiB searched)."""
-        hit = self.strings.get(text)
-        if hit is not None:
-            return hit
-        if len(self._texts) <= _LOOP_SEARCH:
-            window = text[:MAX_SEARCH]
-            for needle in self._texts:
-                if needle in window:
-                    return self.strings[needle]
-            return None
-        if self._pattern is None:
-            self._pattern = re.compile("|".join(map(re.escape, self._texts)))
-        found = self._pattern.search(text, 0, MAX_SEARCH)
-        return self.strings[found.group()] if found else None
-
-    def in_bytes(self, blob: bytes) -> Field | None:
-        """Also finds values written as JSON (escaped), as ``json.dump`` to a file does."""
-        if not self._texts:
-            return None
-        if self._bytes is None:
-            self._bytes = {}
-            for text in self._texts:
-                for form in (text, json.dumps(text)[1:-1]):
-                    encoded = form.encode("utf-8", "surrogatepass")
-                    self._bytes.setdefault(encoded, self.strings[text])
-            blobs = sorted(self._bytes, key=len, reverse=True)
-            self._bytes_pattern = re.compile(b"|".join(map(re.escape, blobs)))
-        assert self._bytes_pattern is not None
-        found = self._bytes_pattern.search(blob)
-        return self._bytes[found.group()] if found else None
-
-
-def _leaves(event: Any) -> Iterator[tuple[Field, Any]]:
-    queue: deque[tuple[Field, Any]] = deque([((), event)])
-    while queue:
-        parts, value = queue.popleft()
-        if isinstance(value, dict):
-            queue.extend(((*parts, str(k)), v) for k, v in value.items())
-        elif isinstance(value, list):
-            queue.extend(((*parts, i), v) for i, v in enumerate(value))
-        else:
-            yield parts, value
-
-
 def decode_event(body: bytes, content_type: str) -> Any:
     """The event as the handler saw it (JSON), or its text for other content types."""
     if content_type == "application/json":
@@ -427,7 +337,7 @@ def _masker(needles: Needles) -> Callable[[Any], str | None]:
 
     def mask(key: Any) -> str | None:
         parts = needles.strings.get(key) if isinstance(key, str) else None
-        if parts is None and _is_number(key):
+        if parts is None and is_number(key):
             parts = needles.numbers.get(key)
         if parts is None:
             return None
