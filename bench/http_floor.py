@@ -50,9 +50,10 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def _server(*args: str) -> Iterator[int]:
+def _server(module: str, *args: str) -> Iterator[int]:
+    """``python -m module PORT *args`` on a free port, until the block ends."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", *args[:1], str(port), *args[1:]])
+    proc = subprocess.Popen([sys.executable, "-m", module, str(port), *args])
     try:
         wait_port(port)
         yield port

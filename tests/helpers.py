@@ -18,6 +18,17 @@ REPORT_RE = re.compile(
     re.MULTILINE,
 )
 
+# Counts its calls (globals survive warm reuse) and sleeps event["sleep"] seconds if asked.
+SLEEPY_COUNTER = """
+import os, time
+n = 0
+def handler(event, context):
+    global n
+    n += 1
+    time.sleep(event.get("sleep", 0))
+    return {"n": n, "pid": os.getpid()}
+"""
+
 
 def write_code(directory: Path, files: dict[str, str]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)

@@ -66,7 +66,8 @@ class _Coalescing:
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
-        self.transport = cast(asyncio.Transport, _Coalescing(transport))  # forwards the rest
+        self._coalescing = _Coalescing(transport)
+        self.transport = cast(asyncio.Transport, self._coalescing)  # forwards the rest
         self._head_seen = 0
         self._head_open = True
         self._head_timer: asyncio.TimerHandle | None = None
@@ -115,8 +116,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
-        if isinstance(self.transport, _Coalescing):
-            self.transport.flush()
+        self._coalescing.flush()
         super().on_response_complete()
 
     def on_message_complete(self) -> None:

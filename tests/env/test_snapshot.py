@@ -15,7 +15,7 @@ import pytest
 
 from keepwarm import Runtime, ServerConfig
 from tests.env.test_forkserver import PROBE, assert_isolated, cold_probes
-from tests.helpers import function
+from tests.helpers import SLEEPY_COUNTER, function
 
 
 @pytest.fixture
@@ -123,23 +123,13 @@ def test_memory_limit_applies_to_snapshot_environments(
 def test_timeout_kills_a_snapshot_environment_and_the_next_call_is_cold(
     tmp_path: Path, server: ServerConfig
 ) -> None:
-    source = """
-    import time
-    calls = 0
-
-    def handler(event, context):
-        global calls
-        calls += 1
-        time.sleep(event.get("sleep", 0))
-        return calls
-    """
-    cfg = function(tmp_path, "slow", source, snapshot=True, timeout_s=1)
+    cfg = function(tmp_path, "slow", SLEEPY_COUNTER, snapshot=True, timeout_s=1)
     with Runtime([cfg], server=server) as rt:
-        assert rt.invoke("slow", {}).json() == 1
+        assert rt.invoke("slow", {}).json()["n"] == 1
         timed_out = rt.invoke("slow", {"sleep": 10})
         after = rt.invoke("slow", {})
     assert json.loads(timed_out.payload)["errorType"] == "Sandbox.Timedout"
-    assert after.json() == 1 and after.start_kind.value == "cold"
+    assert after.json()["n"] == 1 and after.start_kind.value == "cold"
 
 
 @pytest.mark.parametrize("snapshot", [True, False])

@@ -12,17 +12,7 @@ from keepwarm import Runtime, ServerConfig
 from keepwarm.api import AsyncRuntime
 from keepwarm.env.host import SEQUENTIAL_AFTER, EnvHost
 from keepwarm.errors import InvalidParameterValue
-from tests.helpers import function
-
-COUNTER = """
-import os, time
-n = 0
-def handler(event, context):
-    global n
-    n += 1
-    time.sleep(event.get("sleep", 0))
-    return {"n": n, "pid": os.getpid()}
-"""
+from tests.helpers import SLEEPY_COUNTER, function
 
 
 @pytest.mark.parametrize("spin_us", [0, 400])
@@ -30,7 +20,7 @@ def test_sequential_calls_reuse_one_environment_and_timeouts_still_fire(
     tmp_path: Path, spin_us: int
 ) -> None:
     server = ServerConfig(data_dir=tmp_path / "data", spin_us=spin_us)
-    fn = function(tmp_path, "count", COUNTER, timeout_s=1)
+    fn = function(tmp_path, "count", SLEEPY_COUNTER, timeout_s=1)
     with Runtime([fn], server=server) as rt:
         outs = [rt.invoke("count").json() for _ in range(SEQUENTIAL_AFTER + 20)]
         slow = rt.invoke("count", {"sleep": 0.05}).json()
@@ -44,7 +34,7 @@ def test_concurrent_calls_after_sequential_ones_still_get_separate_environments(
     tmp_path: Path,
 ) -> None:
     async def main() -> list[int]:
-        fn = function(tmp_path, "count", COUNTER)
+        fn = function(tmp_path, "count", SLEEPY_COUNTER)
         server = ServerConfig(data_dir=tmp_path / "data", spin_us=400)
         async with AsyncRuntime([fn], server=server) as rt:
             for _ in range(SEQUENTIAL_AFTER + 5):

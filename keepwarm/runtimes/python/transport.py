@@ -4,9 +4,9 @@ Both transports offer the Runtime API's verbs: ``next``, ``respond``, ``error``,
 With the pipe, a response is held until the following ``next`` so that both leave in one frame
 (the answer's meta carries the ``next`` report): the server then learns "answered" and "ready
 for the next event" together, and a caller that invokes again right after its answer always
-finds this environment idle. Over the Runtime API
-the two are separate requests, as for awslambdaric; the server ends an invocation at the
-following ``/next`` either way, so the behaviour is the same.
+finds this environment idle. Over the Runtime API the two are separate requests, as for
+awslambdaric; the server ends an invocation at the following ``/next`` either way, so the
+behaviour is the same.
 """
 
 from __future__ import annotations
