@@ -5,8 +5,9 @@ Why: httptools buffers a request's headers without limit and waits for them fore
 client sending an 8 MB header, or hundreds dribbling headers a byte at a time (slowloris), costs
 the server memory and connections for as long as they like. Here a request whose head (request
 line plus headers) passes ``MAX_HEAD`` bytes gets a 431 and is closed, and a connection that has
-not finished sending its head within ``HEAD_TIMEOUT_S`` is closed. A response's head is held
-until its body (see ``_Coalescing``). Everything else is uvicorn's.
+not finished sending a head ``HEAD_TIMEOUT_S`` after it opened, or after its last answer, is
+closed. A response's head is held until its body (see ``_Coalescing``). Everything else is
+uvicorn's.
 """
 
 from __future__ import annotations
@@ -64,31 +65,43 @@ class _Coalescing:
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """The head clock runs only while the server waits for the client: from the connection's
+    start, or from the last answer, until a request's head is complete. An invocation that
+    takes minutes to answer is the server's time, not the client's.
+
+    One timer per connection, re-armed only when it fires: arming a fresh timer per request
+    (and cancelling it) cost ~2 µs of every request on a keep-alive connection.
+    """
+
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._coalescing = _Coalescing(transport)
         self.transport = cast(asyncio.Transport, self._coalescing)  # forwards the rest
         self._head_seen = 0
         self._head_open = True
+        self._unanswered = 0  # requests whose head arrived and whose answer is not yet sent
         self._head_timer: asyncio.TimerHandle | None = None
-        self._arm()
+        self._start_head_clock()
 
-    def _arm(self) -> None:
-        self._disarm()
-        loop = asyncio.get_running_loop()
-        self._head_timer = loop.call_later(HEAD_TIMEOUT_S, self._too_slow)
+    def _start_head_clock(self) -> None:
+        self._head_since = self.loop.time()
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(HEAD_TIMEOUT_S, self._check_head)
 
-    def _disarm(self) -> None:
+    def _check_head(self) -> None:
+        self._head_timer = None
+        if not self._head_open or self._unanswered or self.transport.is_closing():
+            return  # not waiting for the client; the clock restarts when it is
+        left = self._head_since + HEAD_TIMEOUT_S - self.loop.time()
+        if left <= 0:
+            self.transport.close()
+        else:
+            self._head_timer = self.loop.call_later(left, self._check_head)
+
+    def connection_lost(self, exc: Exception | None) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
-
-    def _too_slow(self) -> None:
-        if self._head_open and not self.transport.is_closing():
-            self.transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -102,7 +115,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self) -> None:
         self._head_open = False
-        self._disarm()
         self.transport.write(
             b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
             + f"content-length: {len(_TOO_LARGE)}\r\nconnection: close\r\n\r\n".encode()
@@ -112,14 +124,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._head_open = False
-        self._disarm()
+        self._unanswered += 1
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
         self._coalescing.flush()
+        self._unanswered = max(0, self._unanswered - 1)
+        if self._head_open and not self._unanswered:
+            self._start_head_clock()
         super().on_response_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._head_open, self._head_seen = True, 0  # the next request on this connection
-        self._arm()
+        if not self._unanswered:  # answered before its body was read (an early error)
+            self._start_head_clock()

@@ -2,15 +2,17 @@
 
 Shared by the server's Runtime API (which serves it) and the Python runtime's transports
 (which receive it), so both sides speak of exactly the same fields. Imports nothing.
+
+A named tuple, not a frozen dataclass: as immutable, and built in under half the time (a frozen
+dataclass sets each field through ``object.__setattr__``); one is built per invocation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     request_id: str
     deadline_ms: int
     invoked_arn: str

@@ -1,13 +1,25 @@
-"""keepwarm's HTTP protocol (lambda_api/_http.py) holds a response's head until its body; what
-must still go out at once does: HEAD responses (no body), ``100 Continue``, error responses,
-and every answer on a keep-alive connection, through a real ``keepwarm serve``."""
+"""keepwarm's HTTP protocol (lambda_api/_http.py).
+
+It holds a response's head until its body; what must still go out at once does: HEAD responses
+(no body), ``100 Continue``, error responses, and every answer on a keep-alive connection,
+through a real ``keepwarm serve``. Its head clock closes a client that is slow to send a head,
+and never one waiting for a slow answer: checked on a real uvicorn with a short clock.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+import uvicorn
+
+from keepwarm.lambda_api import _http
 from keepwarm.lambda_api._http import _Coalescing
 
 
@@ -101,3 +113,93 @@ def test_head_and_body_leave_in_one_write() -> None:
         b"HTTP/1.1 200 OK\r\n\r\n",
     ]
     assert rec.closed and t.is_closing()  # the rest is forwarded to the transport
+
+
+HEAD_CLOCK_S = 0.3
+
+
+async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/slow":  # answers well after the head clock would have run out
+        await asyncio.sleep(HEAD_CLOCK_S * 4)
+    body = scope["path"].encode()
+    headers = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture
+def short_clock_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """A real uvicorn with keepwarm's protocol and a 0.3 s head clock (keep-alive 60 s, so a
+    closed connection can only be the head clock's doing)."""
+    monkeypatch.setattr(_http, "HEAD_TIMEOUT_S", HEAD_CLOCK_S)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        _app,
+        http=_http.BoundedHttpToolsProtocol,
+        lifespan="off",
+        log_level="warning",
+        timeout_keep_alive=60,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.started, "uvicorn did not start"
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(10)
+    return sock.recv(1) == b""
+
+
+def test_a_slow_answer_is_not_cut_by_the_head_clock(short_clock_port: int) -> None:
+    with socket.create_connection(("127.0.0.1", short_clock_port), timeout=10) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, body = _read_response(sock)
+    assert head.startswith(b"HTTP/1.1 200 ") and body == b"/slow"
+
+
+def test_pipelined_requests_behind_a_slow_one_are_all_answered(short_clock_port: int) -> None:
+    with socket.create_connection(("127.0.0.1", short_clock_port), timeout=10) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while data.count(b"HTTP/1.1 200 ") < 2 or not data.endswith(b"/next"):
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {data!r}"
+            data += chunk
+    assert data.index(b"/slow") < data.index(b"/next")
+
+
+def test_a_dribbled_head_is_closed(short_clock_port: int) -> None:
+    with socket.create_connection(("127.0.0.1", short_clock_port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost")
+        assert _closed_by_server(sock)
+
+
+def test_a_connection_idle_after_its_answer_is_closed(short_clock_port: int) -> None:
+    with socket.create_connection(("127.0.0.1", short_clock_port), timeout=10) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_response(sock)[1] == b"/slow"
+        assert _closed_by_server(sock)
+
+
+def test_a_busy_keep_alive_connection_outlives_the_head_clock(short_clock_port: int) -> None:
+    with socket.create_connection(("127.0.0.1", short_clock_port), timeout=10) as sock:
+        answered = 0
+        end = time.monotonic() + HEAD_CLOCK_S * 5
+        while time.monotonic() < end:  # back to back, for five clock lengths
+            sock.sendall(b"GET /quick HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _read_response(sock)[1] == b"/quick", f"closed after {answered} answers"
+            answered += 1
+    assert answered > 5

@@ -5,6 +5,11 @@ several times the cost of a pipe round-trip. The messages are the Runtime API's 
 response, error, init error) so the semantics stay identical; only the bytes differ.
 
 A frame is ``>II`` (meta length, body length), then a small JSON meta object, then the body.
+Metas go through orjson (both ends pay this per invocation: ~15x cheaper than ``json`` on a
+meta). What orjson cannot write (an integer past 64 bits, a non-string key) or read (``NaN``,
+``Infinity``, as ``json`` writes them) takes ``json``'s path instead. What differs from ``json``
+alone: a non-finite float is written as ``null``, and an integer outside 64 bits is read as a
+float; no meta carries either.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import json
 import struct
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 HEADER = struct.Struct(">II")
 # Per read: CPython allocates the whole size up front, and a 1 MiB buffer costs ~14 µs a call.
@@ -23,7 +30,11 @@ _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # t
 
 
 def encode(meta: dict[str, Any], body: bytes = b"") -> bytes:
-    return frame(_dumps(meta).encode(), body)
+    try:
+        raw = orjson.dumps(meta)
+    except TypeError:  # orjson.JSONEncodeError: a big integer, a non-string key, a subclass
+        raw = _dumps(meta).encode()
+    return frame(raw, body)
 
 
 def frame(meta: bytes, body: bytes = b"") -> bytes:
@@ -32,12 +43,23 @@ def frame(meta: bytes, body: bytes = b"") -> bytes:
 
 
 def decode_meta(raw: bytes | bytearray | memoryview) -> dict[str, Any]:
-    text = bytes(raw).decode()
     try:
-        value, end = _scan(text, 0)  # json.loads minus its wrappers: ~4x faster on a meta
-    except StopIteration:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = _decode_with_json(raw)
+    if not isinstance(value, dict):
+        raise ValueError("frame meta must be one JSON object")
+    return value
+
+
+def _decode_with_json(raw: bytes | bytearray | memoryview) -> Any:
+    """What orjson refuses but ``json`` wrote: ``NaN`` and the infinities."""
+    try:
+        text = bytes(raw).decode()
+        value, end = _scan(text, 0)  # json.loads minus its wrappers
+    except (StopIteration, UnicodeDecodeError):
         raise ValueError("frame meta is not JSON") from None
-    if end != len(text) or not isinstance(value, dict):
+    if end != len(text):
         raise ValueError("frame meta must be one JSON object")
     return value
 
