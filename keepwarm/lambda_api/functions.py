@@ -65,10 +65,12 @@ async def delete_function(request: Request) -> Response:
 
 async def get_code(request: Request) -> Response:
     """The package behind GetFunction's ``Code.Location`` (Lambda's presigned S3 URL)."""
-    path = _svc(request).code_zip(
+    package = await _svc(request).code_zip(
         request.path_params["FunctionName"], request.path_params["Digest"]
     )
-    return FileResponse(path, media_type="application/zip")
+    if isinstance(package, bytes):
+        return Response(package, media_type="application/zip")
+    return FileResponse(package, media_type="application/zip")
 
 
 # -- versions and aliases ----------------------------------------------------------------------

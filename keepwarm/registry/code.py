@@ -29,6 +29,26 @@ def sha256_b64(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
+def hex_digest(code_sha256: str) -> str:
+    """A CodeSha256 in hex: how packages are named on disk and in download URLs."""
+    return base64.b64decode(code_sha256).hex()
+
+
+def zip_directory(src: Path) -> bytes:
+    """A template function's code directory as a package, as SAM would upload it: the files
+    relative to the directory (as at /var/task). Built in memory for one download, so nothing
+    is left on disk if the client goes away."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        for dirpath, dirnames, filenames in os.walk(src):
+            dirnames.sort()
+            for file in sorted(filenames):
+                full = Path(dirpath, file)
+                if full.is_file():
+                    out.write(full, full.relative_to(src).as_posix())
+    return buf.getvalue()
+
+
 def _member_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
     """The safe relative path of an entry, or None if the entry must be rejected."""
     name = info.filename.replace("\\", "/")

@@ -125,7 +125,8 @@ class FunctionOps(RegistryBase):
         record = self.record(ref.name, ref.qualifier)
         config = self.get_configuration(ref)
         spec = self.spec_for(ref)
-        location = f"{self.public_url}/_keepwarm/code/{record.name}/{Path(spec.code_dir).name}.zip"
+        digest = code.hex_digest(spec.code_sha256)
+        location = f"{self.public_url}/_keepwarm/code/{record.name}/{digest}.zip"
         out: dict[str, Any] = {
             "Configuration": config,
             "Code": {"RepositoryType": "S3", "Location": location},
@@ -136,13 +137,18 @@ class FunctionOps(RegistryBase):
             out["Concurrency"] = {"ReservedConcurrentExecutions": record.reserved}
         return out
 
-    def code_zip(self, name: str, digest: str) -> Path:
+    async def code_zip(self, name: str, digest: str) -> Path | bytes:
+        """The package behind ``Code.Location``: the uploaded zip's path, or, for a template
+        function (its code is a directory; no zip exists), the directory zipped now."""
         record = self.record(name)
         digest = digest.removesuffix(".zip")
-        path = self.code_root / record.name / f"{digest}.zip"
-        if "/" in digest or not path.is_file():
-            raise InvalidParameterValue("No such code package.")
-        return path
+        stored = self.code_root / record.name / f"{digest}.zip"
+        if "/" not in digest and stored.is_file():
+            return stored
+        for spec in (record.latest, *record.versions.values()):
+            if code.hex_digest(spec.code_sha256) == digest and Path(spec.code_dir).is_dir():
+                return await asyncio.to_thread(code.zip_directory, Path(spec.code_dir))
+        raise InvalidParameterValue("No such code package.")
 
     def list(
         self, marker: str | None, max_items: str | None, function_version: str | None

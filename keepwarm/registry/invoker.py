@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 
 import orjson
@@ -55,12 +56,28 @@ def too_large_sync() -> RequestTooLarge:
     )
 
 
+_CANNOT_PARSE = "Could not parse request body into json: Could not parse payload into json: "
+MAX_DEPTH = 1024  # orjson's; deeper documents are refused, never a RecursionError (a 500)
+# A JSON string, or one of the constants Python's json accepts and Lambda's parser does not.
+_CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
+
+
+class _NonStandard(ValueError):
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.token = token
+
+
+def _refuse_constant(token: str) -> None:
+    raise _NonStandard(token)
+
+
 def check_payload(payload: bytes) -> bytes:
-    """Lambda accepts only JSON; an empty body is the empty object.
+    """Lambda accepts only JSON (RFC 8259: no ``NaN``, no ``Infinity``); empty is ``{}``.
 
     orjson first (every invocation pays this check: ~40x faster on a small payload, more on a
-    big one); what it refuses goes to ``json``, which accepts everything orjson does and more
-    (NaN, lone surrogates, a BOM), decides, and words the error.
+    big one); what it refuses goes to ``json``, which also accepts a BOM and lone surrogate
+    escapes, as Lambda's parser does, and words the error.
     """
     if not payload.strip():
         return b"{}"
@@ -70,20 +87,41 @@ def check_payload(payload: bytes) -> bytes:
     except orjson.JSONDecodeError:
         pass
     try:
-        json.loads(payload)
+        json.loads(payload, parse_constant=_refuse_constant)
     except UnicodeDecodeError as exc:
         raise InvalidRequestContent(
-            "Could not parse request body into json: Could not parse payload into json: "
-            f"Invalid UTF-8 byte at position {exc.start}"
+            f"{_CANNOT_PARSE}Invalid UTF-8 byte at position {exc.start}"
         ) from exc
+    except _NonStandard as exc:
+        raise _non_standard(payload, exc.token) from exc
     except json.JSONDecodeError as exc:
-        snippet = payload[:200].decode(errors="replace")
         raise InvalidRequestContent(
-            "Could not parse request body into json: Could not parse payload into json: "
-            f'{exc.msg}\n at [Source: (byte[])"{snippet}"; line: {exc.lineno}, '
-            f"column: {exc.colno}]"
+            f"{_CANNOT_PARSE}{exc.msg}\n {_source(payload, exc.lineno, exc.colno)}"
+        ) from exc
+    except RecursionError as exc:
+        raise InvalidRequestContent(
+            f"{_CANNOT_PARSE}Document nesting depth exceeds the maximum allowed ({MAX_DEPTH})"
         ) from exc
     return payload
+
+
+def _source(payload: bytes, line: int, column: int) -> str:
+    snippet = payload[:200].decode(errors="replace")
+    return f'at [Source: (byte[])"{snippet}"; line: {line}, column: {column}]'
+
+
+def _non_standard(payload: bytes, token: str) -> InvalidRequestContent:
+    """Where the first non-standard constant sits, found by a regex, not a Python loop: this
+    runs on any payload a client sends, up to 6 MB."""
+    text = payload.decode("utf-8-sig", errors="replace")
+    found = next((m for m in _CONSTANT.finditer(text) if m.group(1)), None)
+    at = found.start(1) if found else 0
+    line = text.count("\n", 0, at) + 1
+    column = at - text.rfind("\n", 0, at)
+    return InvalidRequestContent(
+        f"{_CANNOT_PARSE}Non-standard token '{token}': enable "
+        f"`JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow\n {_source(payload, line, column)}"
+    )
 
 
 def decode_client_context(raw: str | None) -> str | None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import textwrap
+import urllib.error
+import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.lambda_api.kw_server import Server, wait_for
 
@@ -52,6 +58,24 @@ def test_template_functions_are_listed_and_invocable(start_server: Any, tmp_path
     config = serve_lam.get_function(FunctionName="hello")["Configuration"]
     assert config["Handler"] == "app.handler" and config["State"] == "Active"
     assert [call(serve_lam)["count"] for _ in range(3)] == [1, 2, 3]
+
+
+def test_a_template_function_s_code_location_downloads_its_directory(
+    start_server: Any, tmp_path: Path
+) -> None:
+    template = project(tmp_path / "proj", "v1")
+    (tmp_path / "proj" / "src" / "lib").mkdir()
+    (tmp_path / "proj" / "src" / "lib" / "util.py").write_text("X = 1\n")
+    srv: Server = start_server("-t", str(template))
+    location = srv.client().get_function(FunctionName="hello")["Code"]["Location"]
+    with urllib.request.urlopen(location, timeout=30) as resp:
+        package = zipfile.ZipFile(io.BytesIO(resp.read()))
+    assert sorted(package.namelist()) == ["app.py", "lib/util.py"]
+    assert package.read("app.py").decode() == CODE % "v1"
+    wrong = location.rsplit("/", 1)[0] + "/" + "0" * 64 + ".zip"
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(wrong, timeout=30)
+    assert err.value.code == 400 and b"No such code package." in err.value.read()
 
 
 def test_watch_reloads_on_the_next_cold_start(start_server: Any, tmp_path: Path) -> None:

@@ -160,6 +160,27 @@ def test_bad_json_payload(lam: Any) -> None:
     assert json.loads(lam.invoke(FunctionName="js", Payload=b"")["Payload"].read())["event"] == {}
 
 
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        (b'{"a": NaN}', "Non-standard token 'NaN'"),
+        (b"[" * 100_000, "nesting depth"),
+        (b"[" * 5000 + b"]" * 5000, "nesting depth"),
+    ],
+)
+@pytest.mark.parametrize("invocation_type", ["RequestResponse", "Event", "DryRun"])
+def test_payloads_lambda_cannot_parse_are_refused_up_front(
+    lam: Any, payload: bytes, fragment: str, invocation_type: str
+) -> None:
+    """A 400 for every invocation type: nothing queued or run, no 500 (which boto3 retries)."""
+    create(lam, "strict")
+    with pytest.raises(ClientError) as err:
+        lam.invoke(FunctionName="strict", Payload=payload, InvocationType=invocation_type)
+    status, code, message = error_of(err)
+    assert (status, code) == (400, "InvalidRequestContentException") and fragment in message
+    assert err.value.response["ResponseMetadata"]["RetryAttempts"] == 0
+
+
 def test_payload_limits(lam: Any) -> None:
     create(lam, "big")
     sync = b'"' + b"a" * 6_291_456 + b'"'
