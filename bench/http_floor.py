@@ -123,10 +123,8 @@ def run(n: int) -> dict[str, Any]:
         out = {
             "echo_http": summary(http_latency(port, n)),
             "echo_boto3": summary(boto3_latency(port, max(n // 4, 200))),
-            "echo_rps_c4": throughput(port),
         }
     with forwarder_server() as port:
         http_latency(port, 100)
         out["forwarder_http"] = summary(http_latency(port, n))
-        out["forwarder_rps_c4"] = throughput(port)
     return out

@@ -125,41 +125,47 @@ def http_section(r: dict[str, Any]) -> str:
     lines.append(_row("bare ASGI echo via boto3 (floor)", e["echo_boto3"], None))
     lines.append(_row("`keepwarm serve` Invoke via boto3", s["serve_boto3"], e["echo_boto3"]))
     ratio = s["serve_http"]["median_ms"] / e["echo_http"]["median_ms"]
-    share = s["serve_rps_c4"] / e["echo_rps_c4"]
+    t = r.get("throughput", {})
+    if "skipped" in t or not t:
+        lines.append(f"\nThroughput: not measured: {t.get('skipped', 'no data')}")
+        return "\n".join(lines)
+    share = t["serve_share"]
     lines += [
         "",
-        "| throughput, concurrency 4 (4 client processes) | requests/s | share of echo |",
+        f"| throughput, concurrency 4 (4 client processes; median of {t['rounds']} interleaved "
+        f"rounds of {t['seconds']:.0f} s) | requests/s | share of echo |",
         "|---|---|---|",
-        f"| bare ASGI echo (floor) | {e['echo_rps_c4']:.0f} | 100 % |",
-        f"| `keepwarm serve` Invoke | {s['serve_rps_c4']:.0f} | {share:.0%} |",
-        f"| `keepwarm serve` Invoke, spin off | {s.get('serve_rps_c4_nospin', 0):.0f} | "
-        f"{s.get('serve_rps_c4_nospin', 0) / e['echo_rps_c4']:.0%} |",
-        *_forwarder_row(e),
+        f"| bare ASGI echo (floor) | {t['echo_rps']:.0f} | 100 % |",
+        _share_row("`keepwarm serve` Invoke", t, "serve"),
+        _share_row("`keepwarm serve` Invoke, spin off", t, "serve_nospin"),
+        _share_row("two-process forwarder (floor of the design)", t, "forwarder"),
         f"| `keepwarm serve` Event (202, durable) | {s['async_enqueue_per_s']:.0f} | "
         "target ≥ 1,000/s |",
         "",
         f"Targets: p50 ≤ 2x echo {_ok(ratio <= 2)} ({ratio:.2f}x); throughput ≥ 50 % "
         f"{_ok(share >= 0.5)} ({share:.0%}); async enqueue ≥ 1,000 events/s "
-        f"{_ok(s['async_enqueue_per_s'] >= 1000)}.{_forwarder_verdict(e, share)}",
+        f"{_ok(s['async_enqueue_per_s'] >= 1000)}.{_forwarder_verdict(t)}",
     ]
     return "\n".join(lines)
 
 
-def _forwarder_row(e: dict[str, Any]) -> list[str]:
-    if "forwarder_rps_c4" not in e:
-        return []
-    rps, share = e["forwarder_rps_c4"], e["forwarder_rps_c4"] / e["echo_rps_c4"]
-    return [f"| two-process forwarder (floor of the design) | {rps:.0f} | {share:.0%} |"]
+def _share_row(name: str, t: dict[str, Any], key: str) -> str:
+    low, high = _share_range(t, key)
+    return f"| {name} | {t[key + '_rps']:.0f} | {t[key + '_share']:.0%} ({low:.0%}-{high:.0%}) |"
 
 
-def _forwarder_verdict(e: dict[str, Any], share: float) -> str:
-    if "forwarder_rps_c4" not in e:
-        return ""
-    floor = e["forwarder_rps_c4"] / e["echo_rps_c4"]
+def _share_range(t: dict[str, Any], key: str) -> tuple[float, float]:
+    shares = [x / e for x, e in zip(t["samples"][key], t["samples"]["echo"], strict=True)]
+    return min(shares), max(shares)
+
+
+def _forwarder_verdict(t: dict[str, Any]) -> str:
+    floor, share = t["forwarder_share"], t["serve_share"]
     return (
         f" The forwarder (bench/forwarder.py: real keepwarm runtimes behind an ASGI app that only"
         f" passes frames, on the same stack) reaches {floor:.0%} of the echo; `keepwarm serve` is"
-        f" at {share / floor:.0%} of that floor."
+        f" at {share / floor:.0%} of that floor. Shares are per round (each server against the"
+        f" echo in the same round), the range in brackets."
     )
 
 

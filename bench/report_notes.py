@@ -75,6 +75,15 @@ REMOVED = """\
   `SCHED_BATCH`, so they stop preempting each other at every wake-up: +4-16 % requests/s at
   concurrency 4 over three interleaved series, sequential latency unchanged. The echo floor
   under `SCHED_BATCH` gains nothing measurable (one process: 14.6-15.1k vs 14.9-15.4k req/s).
+- **Frame metas through orjson** (`runtimes/python/wire.py`, both ends) and `Event` as a named
+  tuple: environment CPU per warm invocation 29-31 → 20-24 µs over two alternated pairs (one
+  runtime driven over a socket pair, `/proc/<pid>/schedstat`); server CPU per warm invocation
+  (in-process, pinned) 59-64 → 56-59 µs over three alternated pairs. Throughput at concurrency
+  4 over six interleaved rounds against 88570dd: 5,966 → 6,275 req/s (+5 %); latency unchanged.
+- **One header timer per HTTP connection** (`lambda_api/_http.py`), re-armed only when it
+  fires, instead of `call_later` and `cancel` per request (1.8 µs on uvloop). The same change
+  fixed a bug: the old per-request timer ran while a function did, so a synchronous Invoke over
+  30 s lost its connection.
 - **Profiled and left alone**: the log stream's one `write` per invocation (a finished
   invocation's lines are on disk when it returns, which `keepwarm logs` and tests rely on); the
   log pipe's drain before END (a handler's output written straight to fd 1 must precede END);
@@ -87,19 +96,21 @@ MISSING = """\
 - Warm invoke through the Python API is within 3x the cross-CPU pipe floor (the issue's own
   0.05 ms figure) but not within 3x the same-CPU one (two processes sharing one CPU, ~9 µs).
   What is left is Python: placement, state changes, the log lines, the REPORT, the event loop's
-  own turn and, in the environment, the runtime's loop (context object, JSON both ways, rusage).
-- Throughput at concurrency 4 is under half the echo's, and the forwarder row says why: real
-  keepwarm runtimes behind an ASGI app that does nothing but pass frames (no placement, limits,
-  timeouts, logs, metrics or validation; `bench/forwarder.py`) reach 46-50 % of the echo on this
-  machine (the same under `SCHED_BATCH`: 47-50 % in three interleaved pairs). Every request
-  costs two more wake-ups and a runtime loop than the echo's, on two vCPUs shared with the four
-  client processes, so the 50 % target is at or beyond the floor of the design itself, whatever
-  keepwarm's own code costs. In an experiment (not in the bench) the same forwarder with a
-  five-line environment loop in place of the runtime reached ~60 %: the runtime's own Python
-  (context object, simplejson both ways, rusage) is most of the gap between the two floors.
-  `keepwarm serve` stands at ~88 % of the forwarder floor; per request at concurrency 4
-  (`/proc/<pid>/schedstat`, CPU time): the server ~125 µs, an environment ~56-62 µs, a client
-  ~104-114 µs (the echo server: ~37 µs).
+  own turn and, in the environment, the runtime's loop (context object, simplejson both ways,
+  rusage).
+- Throughput at concurrency 4 is under half the echo's (43 % in this run, 35-47 % over its
+  rounds). The forwarder row says where the rest goes: real keepwarm runtimes behind an ASGI app
+  that does nothing but pass frames (no placement, limits, timeouts, logs, metrics or
+  validation; `bench/forwarder.py`) now reach 55 % (50-60 %) since the runtime's frames moved to
+  orjson, so the two-process design itself allows the target on this machine and keepwarm's own
+  per-invocation work is what stands between. Per request at concurrency 4
+  (`/proc/<pid>/schedstat`, CPU time, two interleaved pairs): the keepwarm server 118-122 µs
+  against the forwarder's 69 µs; an environment 43-47 µs under keepwarm (`SCHED_BATCH`) against
+  55 µs under the forwarder; a client 108-118 µs. Closing the gap means doing in ~20 µs of
+  server CPU what takes ~55 µs now (measured in-process: placement, two state changes, START,
+  END and REPORT with one log-file write, the log-pipe drain, the deadline timer, metrics,
+  validation, result objects), for every invocation, without giving up a guarantee those
+  parts keep (lines on disk when an invocation returns, timeouts, limits). Not done.
 - Cold-start variance comes mostly from joining the environment's memory cgroup (cgroup v1:
   a write to `cgroup.procs` waits for an RCU grace period, 0.3 ms on an idle machine, 5-15 ms
   under load, measured with strace). Next step: forking spare children into prepared cgroups

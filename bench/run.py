@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from bench import api_bench, http_floor, plot, report, scale_bench, serve_bench
+from bench import api_bench, http_floor, plot, report, scale_bench, serve_bench, throughput
 from bench.common import machine, save
 from bench.peers import python_lambda_local, serverless_offline
 
@@ -60,6 +60,9 @@ def main() -> None:
     )
     results["http_floor"] = _step("bare ASGI echo", http_floor.run, n)
     results["serve"] = _step("keepwarm serve", serve_bench.run, n)
+    results["throughput"] = _step(
+        "throughput, interleaved", throughput.run, 5 if not QUICK else 2, 2.0 if not QUICK else 1.0
+    )
     results["scale"] = _step("scale", scale_bench.run, 1000, 500, 5, max(int(400 * scale), 100))
     results["sls"] = _step("peer serverless-offline", serverless_offline.run, max(n // 4, 200))
     results["pll"] = _step(

@@ -90,12 +90,10 @@ def run(n: int) -> dict[str, Any]:
         out: dict[str, Any] = {
             "serve_http": summary(http_floor.http_latency(port, n)),
             "serve_boto3": summary(http_floor.boto3_latency(port, max(n // 4, 200))),
-            "serve_rps_c4": http_floor.throughput(port),
         }
         time.sleep(0.5)
         out["async_enqueue_per_s"] = event_rate(port)
     with keepwarm_server(spin_us=0) as port:  # the same without spin-waiting, for comparison
         http_floor.http_latency(port, 100)
         out["serve_http_nospin"] = summary(http_floor.http_latency(port, n))
-        out["serve_rps_c4_nospin"] = http_floor.throughput(port)
     return out
