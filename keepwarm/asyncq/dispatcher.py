@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from typing import Any
+
+import orjson
+import simplejson  # type: ignore[import-untyped,unused-ignore]
+from simplejson.raw_json import RawJSON  # type: ignore[import-untyped,unused-ignore]
 
 from keepwarm.asyncq.policy import RetryPolicy
 from keepwarm.asyncq.store import DeadLetter, Event, EventStore
@@ -25,10 +28,29 @@ log = logging.getLogger("keepwarm.asyncq")
 
 
 def _json_or_text(data: bytes) -> Any:
+    """A payload for a record: JSON kept as its own text (never parsed and written again, which
+    a payload nested near the parser's limit does not survive), anything else as a string."""
+    if not data:
+        return None
     try:
-        return json.loads(data) if data else None
-    except ValueError:
-        return data.decode(errors="replace")
+        orjson.loads(data)
+    except orjson.JSONDecodeError:
+        if not _json_anyway(data):
+            return data.decode(errors="replace")
+    return RawJSON(data.decode("utf-8-sig", errors="surrogatepass"))
+
+
+def _json_anyway(data: bytes) -> bool:
+    """JSON that orjson refuses and Invoke accepts (lone surrogate escapes)."""
+    try:
+        simplejson.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _dumps(doc: Any) -> str:
+    return str(simplejson.dumps(doc))
 
 
 def _iso(t: float) -> str:
@@ -153,7 +175,7 @@ class Dispatcher:
         if settings["OnFailure"]:
             await self._deliver(event, settings["OnFailure"], condition, None)
         elif settings["DeadLetterTarget"]:
-            body = json.dumps(_json_or_text(event.payload))
+            body = _dumps(_json_or_text(event.payload))
             dead = DeadLetter(event.function, settings["DeadLetterTarget"], "dlq", condition, body)
             await self._deliver(event, None, condition, dead)
         else:
@@ -165,7 +187,7 @@ class Dispatcher:
     ) -> None:
         follow_up = None
         if destination:
-            body = json.dumps(self.record(event, condition))
+            body = _dumps(self.record(event, condition))
             ref = parse_function_arn(destination)
             if ref is not None:
                 follow_up = Event(ref.name, ref.qualifier, body.encode())

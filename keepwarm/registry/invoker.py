@@ -134,7 +134,7 @@ def decode_client_context(raw: str | None) -> str | None:
     try:
         text = base64.b64decode(raw, validate=True).decode()
         json.loads(text)
-    except (binascii.Error, ValueError) as exc:
+    except (binascii.Error, ValueError, RecursionError) as exc:
         raise InvalidRequestContent(
             "Client context must be a valid Base64-encoded JSON object."
         ) from exc

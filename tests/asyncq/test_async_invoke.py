@@ -7,8 +7,11 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from tests.lambda_api.kw_server import Server, create, wait_for
 
@@ -51,7 +54,7 @@ def lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def events_cli(data_dir: Path) -> dict[str, Any]:
+def events_cli(data_dir: Path, parse: Callable[[bytes], Any] = json.loads) -> dict[str, Any]:
     out = subprocess.run(
         [
             sys.executable,
@@ -66,7 +69,7 @@ def events_cli(data_dir: Path) -> dict[str, Any]:
         check=True,
         timeout=60,
     )
-    result: dict[str, Any] = json.loads(out.stdout)
+    result: dict[str, Any] = parse(out.stdout)
     return result
 
 
@@ -147,7 +150,7 @@ def test_other_destinations_and_dlq_go_to_the_dead_letter_store(
         "ResponseMetadata"
     ]["RequestId"]
     store = wait_for(
-        lambda: (s := events_cli(server.data_dir)) and len(s["dead_letters"]) == 2 and s
+        lambda: (s := events_cli(server.data_dir)) and len(s["dead_letters"] and s) == 2 and s
     )
     by_id = {d["event_id"]: d for d in store["dead_letters"]}
     dest, dlq = by_id[ok_id], by_id[bad_id]
@@ -210,3 +213,30 @@ def test_event_invocations_of_a_deleted_function_are_dropped(lam: Any, side_dir:
     lam.delete_function(FunctionName="gone")
     time_limit = time.monotonic() + 5
     assert not (side_dir / "ran.log").exists() or time.monotonic() < time_limit
+
+
+def test_a_deeply_nested_event_still_reaches_its_destination_once(
+    server: Server, lam: Any, side_dir: Path
+) -> None:
+    """Nested close to the parser's limit: the record is written without re-parsing the payload
+    (which used to raise RecursionError, and the event was run again after every backoff)."""
+    sqs = "arn:aws:sqs:us-east-1:000000000000:results"
+    create(lam, "works", WORKS, Environment=env(side_dir))
+    lam.put_function_event_invoke_config(
+        FunctionName="works", DestinationConfig={"OnSuccess": {"Destination": sqs}}
+    )
+    depth = 970
+    payload = b"[" * depth + b"]" * depth
+    lam.invoke(FunctionName="works", InvocationType="Event", Payload=payload)
+    wait_for(lambda: len(lines(side_dir / "ran.log")) >= 1)
+    store = wait_for(
+        lambda: (s := events_cli(server.data_dir, orjson.loads)) and s["dead_letters"] and s
+    )
+    [letter] = store["dead_letters"]
+    assert letter["condition"] == "Success" and store["queued"] == []
+    node = letter["body"]["requestPayload"]
+    for _ in range(depth - 1):  # the event as sent, walked without recursion
+        assert isinstance(node, list) and len(node) == 1
+        node = node[0]
+    assert node == []
+    assert len(lines(side_dir / "ran.log")) == 1

@@ -356,3 +356,18 @@ def test_persistence_across_restart(start_server: Any, tmp_path: Any) -> None:
     out = lam.invoke(FunctionName="keep:prod")
     assert out["ExecutedVersion"] == "1"
     assert json.loads(out["Payload"].read())["env"] == {"MY_X": "1"}
+
+
+@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000, b"{" * 100_000, b"[1, NaN"])
+def test_an_unparseable_control_plane_body_is_a_400(server: Server, body: bytes) -> None:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("POST", "/2015-03-31/functions", body, {"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    answer = json.loads(resp.read())
+    assert (
+        resp.status == 400
+        and resp.getheader("x-amzn-ErrorType") == "InvalidRequestContentException"
+    )
+    assert answer["message"].startswith("Could not parse request body into json")

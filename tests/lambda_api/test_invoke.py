@@ -245,6 +245,11 @@ def test_pending_function_conflicts(start_server: Any) -> None:
         ({"X-Amz-Invocation-Type": "Sometimes"}, "ValidationException", "invocationType"),
         ({"X-Amz-Log-Type": "All"}, "ValidationException", "logType"),
         ({"X-Amz-Client-Context": "%%%"}, "InvalidRequestContentException", "Client context"),
+        (  # nested too deep for a parser: a 400 too, not a 500
+            {"X-Amz-Client-Context": base64.b64encode(b"[" * 2600).decode()},
+            "InvalidRequestContentException",
+            "Client context",
+        ),
     ],
 )
 def test_bad_headers(
