@@ -110,7 +110,11 @@ MISSING = """\
   server CPU what takes ~55 µs now (measured in-process: placement, two state changes, START,
   END and REPORT with one log-file write, the log-pipe drain, the deadline timer, metrics,
   validation, result objects), for every invocation, without giving up a guarantee those
-  parts keep (lines on disk when an invocation returns, timeouts, limits). Not done.
+  parts keep (lines on disk when an invocation returns, timeouts, limits). Not done. The largest
+  single cost left on the HTTP path is uvicorn's own request cycle (scope, task, ASGI messages):
+  a raw httptools echo on uvloop answered 22.9k req/s at concurrency 4 against 13.7k for the
+  bench's echo through uvicorn, median of four interleaved 2 s rounds. Serving Invoke below that
+  cycle is not done (see docs/architecture.md, "HTTP bounds").
 - Cold-start variance comes mostly from joining the environment's memory cgroup (cgroup v1:
   a write to `cgroup.procs` waits for an RCU grace period, 0.3 ms on an idle machine, 5-15 ms
   under load, measured with strace). Next step: forking spare children into prepared cgroups
