@@ -112,6 +112,26 @@ class AsyncRuntime:
         qualifier: str | None = None,
         client_context: str | None = None,
     ) -> InvocationResult:
+        """Invoke ``name`` with ``event`` (JSON-serialisable) and wait for its result.
+
+        A caller that stops waiting (``asyncio.wait_for``, a cancelled task) does not stop the
+        invocation: as on Lambda, it runs to its end, its environment is then reused, and it
+        holds its concurrency until then. Cancelling it would strand the environment mid-run.
+        """
+        call = self.invoke_unshielded(
+            name, event, qualifier=qualifier, client_context=client_context
+        )
+        return await asyncio.shield(call)
+
+    async def invoke_unshielded(
+        self,
+        name: str,
+        event: Any = None,
+        *,
+        qualifier: str | None = None,
+        client_context: str | None = None,
+    ) -> InvocationResult:
+        """``invoke`` for callers that never cancel (the blocking ``Runtime``): one task less."""
         version = qualifier or LATEST
         pool = self.router.pool(name, version)
         arn = self.server.function_arn(name, qualifier)
@@ -210,11 +230,13 @@ class Runtime:
         self.close()
 
     def invoke(self, name: str, event: Any = None, **kwargs: Any) -> InvocationResult:
-        return self._call(self._async.invoke(name, event, **kwargs))
+        return self._call(self._async.invoke_unshielded(name, event, **kwargs))
 
     async def ainvoke(self, name: str, event: Any = None, **kwargs: Any) -> InvocationResult:
+        """Awaitable from any event loop. Cancelling the await leaves the invocation running to
+        its end (it runs on the runtime's own loop), as ``AsyncRuntime.invoke`` does."""
         return await asyncio.wrap_future(
-            self._driver.submit(self._async.invoke(name, event, **kwargs))
+            self._driver.submit(self._async.invoke_unshielded(name, event, **kwargs))
         )
 
     def add(self, config: FunctionConfig) -> None:

@@ -11,10 +11,11 @@ while nobody drives. One thread runs the loop at a time; ``_driver`` says which.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Coroutine
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -61,10 +62,11 @@ class _BlockingCall:
         self._on_end()
         self._done.release()
         if self._future is not None:
-            if self._error is not None:
-                self._future.set_exception(self._error)
-            else:
-                self._future.set_result(self._result)
+            with contextlib.suppress(InvalidStateError):  # its caller stopped waiting: fine
+                if self._error is not None:
+                    self._future.set_exception(self._error)
+                else:
+                    self._future.set_result(self._result)
 
     def wait(self) -> Any:
         self._done.acquire()

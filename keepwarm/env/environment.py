@@ -34,6 +34,7 @@ from keepwarm.observe import logs
 
 MAX_PIDS = 1024
 _ACTIVE = (EnvState.INITIALIZING, EnvState.BUSY)
+_GONE = (EnvState.STOPPING, EnvState.DEAD)
 StateCallback = Callable[["LocalEnvironment", EnvState, EnvState], None]
 
 
@@ -80,10 +81,18 @@ class LocalEnvironment:
 
     # -- state ---------------------------------------------------------------------------------
     def _to(self, target: EnvState) -> None:
+        if self.state in _GONE and target is not EnvState.DEAD:
+            raise self._stopped()  # shut down under a running invocation: it ends here
         check_transition(self.state, target)
         old, self.state = self.state, target
         self.host.note_active((target in _ACTIVE) - (old in _ACTIVE))
         self._on_state(self, old, target)
+
+    def _stopped(self) -> errors.ServiceFailure:
+        return errors.ServiceFailure(
+            f"keepwarm is shutting down: environment {self.id} stopped before the invocation "
+            "finished."
+        )
 
     @property
     def pid(self) -> int | None:
@@ -124,6 +133,11 @@ class LocalEnvironment:
         )
         try:
             proc = await self.host.launcher.spawn(spec)
+            if self.state in _GONE:  # shut down while the process was starting
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.control.close()
+                raise self._stopped()
         except BaseException:
             if api is not None:
                 api.close()
@@ -337,6 +351,8 @@ class LocalEnvironment:
         return status, error_type
 
     def _finish(self, run: _Run, answer: Answer) -> InvocationResult:
+        if self.state in _GONE:
+            raise self._stopped()
         self._drain_logs()
         duration = (time.perf_counter() - run.started) * 1000
         rid = run.invocation.request_id
