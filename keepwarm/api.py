@@ -20,7 +20,7 @@ from keepwarm.config import FunctionConfig, ServerConfig
 from keepwarm.env.environment import LocalEnvironment
 from keepwarm.env.host import EnvHost
 from keepwarm.env.state import EnvState
-from keepwarm.errors import InvalidRequestContent, Throttled
+from keepwarm.errors import InvalidRequestContent, KeepwarmError, Throttled
 from keepwarm.init_audit import snapshot_warnings
 from keepwarm.invocation import Invocation, InvocationResult
 from keepwarm.loop_driver import LoopDriver
@@ -211,6 +211,9 @@ class Runtime:
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the runtime's loop, from this thread when it can (see LoopDriver)."""
+        if self._driver.loop.is_closed():
+            coro.close()
+            raise KeepwarmError("this Runtime is closed")
         return self._driver.call(coro)
 
     def start(self) -> Runtime:
@@ -235,6 +238,8 @@ class Runtime:
     async def ainvoke(self, name: str, event: Any = None, **kwargs: Any) -> InvocationResult:
         """Awaitable from any event loop. Cancelling the await leaves the invocation running to
         its end (it runs on the runtime's own loop), as ``AsyncRuntime.invoke`` does."""
+        if self._driver.loop.is_closed():
+            raise KeepwarmError("this Runtime is closed")
         return await asyncio.wrap_future(
             self._driver.submit(self._async.invoke_unshielded(name, event, **kwargs))
         )

@@ -16,7 +16,7 @@ import pytest
 
 from keepwarm import AsyncRuntime, Runtime, ServerConfig, StartKind, Throttled
 from keepwarm.env.state import EnvState
-from keepwarm.errors import ServiceFailure
+from keepwarm.errors import KeepwarmError, ServiceFailure
 from tests.helpers import SLEEPY_COUNTER, alive, function, wait_for
 
 
@@ -87,3 +87,13 @@ def test_a_cancelled_ainvoke_is_quiet_and_its_environment_reused(
     assert not [
         r for r in caplog.records if "InvalidStateError" in r.getMessage() + str(r.exc_info)
     ]
+
+
+def test_a_closed_runtime_says_so(tmp_path: Path, server: ServerConfig) -> None:
+    rt = Runtime([function(tmp_path, "f", SLEEPY_COUNTER)], server=server)
+    with rt:
+        assert rt.invoke("f").json()["n"] == 1
+    with pytest.raises(KeepwarmError, match="this Runtime is closed"):
+        rt.invoke("f")
+    with pytest.raises(KeepwarmError, match="this Runtime is closed"):
+        asyncio.run(rt.ainvoke("f"))
