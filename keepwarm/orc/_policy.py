@@ -26,6 +26,14 @@ def is_none(value: object) -> bool:
     return value is None
 
 
+def check_seconds(**durations: float | None) -> None:
+    """Refuse NaN, which every comparison treats as false: an entry kept for NaN seconds is
+    stored and can never be read back (and the shared tier would reject its expiry)."""
+    for name, value in durations.items():
+        if value is not None and value != value:
+            raise ValueError(f"{name} must be a number of seconds or None, not NaN")
+
+
 class Policy:
     """How a loaded value is kept: built once per decorator, not once per call."""
 
@@ -38,6 +46,7 @@ class Policy:
         negative_ttl: float | None = None,
         negative: Callable[[Any], bool] = is_none,
     ) -> None:
+        check_seconds(ttl=ttl, stale_ttl=stale_ttl, negative_ttl=negative_ttl)
         self.ttl = ttl
         self.stale_ttl = stale_ttl
         self.negative_ttl = negative_ttl

@@ -18,7 +18,7 @@ from keepwarm.orc import stats as _registry
 from keepwarm.orc._clock import ClockLike, as_callable
 from keepwarm.orc._flight import LEADER_GONE, AsyncFlight, Flight
 from keepwarm.orc._leader import alead, lead, refresh_in_task, refresh_in_thread
-from keepwarm.orc._policy import MISSING, UNSET, Entry, Policy, default_max_bytes
+from keepwarm.orc._policy import MISSING, UNSET, Entry, Policy, check_seconds, default_max_bytes
 from keepwarm.orc._size import estimate
 
 if TYPE_CHECKING:
@@ -262,6 +262,7 @@ class Cache:
         """Store in this environment and, write-through, in the shared tier."""
         ttl = self.policy.ttl if ttl is UNSET else ttl
         stale_ttl = self.policy.stale_ttl if stale_ttl is None else stale_ttl
+        check_seconds(ttl=ttl, stale_ttl=stale_ttl)
         if ttl is not None and ttl <= 0:
             return
         self._store(key, value, ttl, stale_ttl)

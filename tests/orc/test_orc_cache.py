@@ -196,3 +196,17 @@ def test_concurrent_writers_and_readers_keep_the_books_straight() -> None:
     assert stats["items"] <= 64
     assert 0 <= stats["bytes"] <= 64 * 1024
     assert stats["bytes"] == sum(e.size for e in cache._data.values())
+
+
+@pytest.mark.parametrize("field", ["ttl", "stale_ttl", "negative_ttl"])
+def test_a_nan_duration_is_refused_where_it_is_given(field: str) -> None:
+    nan = float("nan")
+    with pytest.raises(ValueError, match=f"{field} must be a number of seconds or None, not NaN"):
+        orc.Cache(**{field: nan})
+    cache = orc.Cache(ttl=60)
+    with pytest.raises(ValueError, match="NaN"):
+        cache.get_or_set("k", lambda: 1, **{field: nan})
+    if field != "negative_ttl":
+        with pytest.raises(ValueError, match="NaN"):
+            cache.set("k", 1, **{field: nan})
+    assert cache.get("k") is None and cache.get_or_set("k", lambda: 2) == 2
