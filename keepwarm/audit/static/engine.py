@@ -12,6 +12,7 @@ from pathlib import Path
 from keepwarm.audit.static.findings import AuditReport, Collector, Finding
 from keepwarm.audit.static.javascript import JS_SUFFIXES, JavaScriptEngine, js_suppressions
 from keepwarm.audit.static.pyengine import PythonEngine
+from keepwarm.audit.static.pysource import read_python_source
 from keepwarm.audit.static.suppress import is_suppressed, python_suppressions
 
 _SKIP_DIRS = frozenset(
@@ -123,10 +124,14 @@ def _apply_suppressions(findings: list[Finding]) -> tuple[list[Finding], int]:
 
 
 def _suppressions_for(path: Path) -> dict[int, set[str]]:
+    """Suppression table for one reported file; empty if it cannot be read or decoded.
+
+    Python files are decoded per their BOM / coding cookie like the analysis did, or the
+    comments of a file that was analysed fine would silently stop suppressing.
+    """
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        if path.suffix in JS_SUFFIXES:
+            return js_suppressions(path.read_text(encoding="utf-8"))
+        return python_suppressions(read_python_source(path))
+    except (OSError, SyntaxError, UnicodeDecodeError):
         return {}
-    if path.suffix in JS_SUFFIXES:
-        return js_suppressions(source)
-    return python_suppressions(source)

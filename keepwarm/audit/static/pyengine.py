@@ -21,6 +21,7 @@ from keepwarm.audit.static.pyscope import (
     positional_params,
 )
 from keepwarm.audit.static.pysinks import check_module, check_stores, emit_at
+from keepwarm.audit.static.pysource import read_python_source
 from keepwarm.audit.static.pytaint import FunctionAnalysis, param_taint
 from keepwarm.audit.static.pytmp import check_tmp
 from keepwarm.audit.static.taint import CallResult, Taint, join_all
@@ -60,7 +61,7 @@ class PythonEngine(Engine[str, PyModule, _MemoKey]):
             return None
         display = self.display.get(path.resolve(), str(path))
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            tree = ast.parse(read_python_source(path), filename=str(path))
         except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
             line = getattr(exc, "lineno", 1) or 1
             self.out.emit("KW001", display, line, 1, f"cannot parse: {exc}")
