@@ -66,7 +66,13 @@ class JsStore:
 
 
 def emit_at(out: Collector, mod: JsModule, rule: str, node: Node, message: str) -> None:
-    out.emit(rule, mod.display, node.start_point.row + 1, node.start_point.column + 1, message)
+    out.emit(rule, mod.display, node.start_point.row + 1, _column(mod, node), message)
+
+
+def _column(mod: JsModule, node: Node) -> int:
+    """1-based column in characters (SARIF's ``unicodeCodePoints``); tree-sitter counts bytes."""
+    prefix = mod.source[node.start_byte - node.start_point.column : node.start_byte]
+    return len(prefix.decode(errors="ignore")) + 1
 
 
 def _owner(fa: JsFunction, target: Node | None) -> tuple[str, str] | None:

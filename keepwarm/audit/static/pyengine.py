@@ -61,12 +61,14 @@ class PythonEngine(Engine[str, PyModule, _MemoKey]):
             return None
         display = self.display.get(path.resolve(), str(path))
         try:
-            tree = ast.parse(read_python_source(path), filename=str(path))
+            source = read_python_source(path)
+            tree = ast.parse(source, filename=str(path))
         except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
             line = getattr(exc, "lineno", 1) or 1
             self.out.emit("KW001", display, line, 1, f"cannot parse: {exc}")
             return None
-        mod = PyModule(key, path, display, tree, is_pkg=path.name == "__init__.py")
+        is_pkg = path.name == "__init__.py"
+        mod = PyModule(key, path, display, tree, is_pkg=is_pkg, lines=source.splitlines())
         extra = _absolutise_imports(mod)
         index_module(mod)
         mod.aliases.update(extra)

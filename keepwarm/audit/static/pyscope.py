@@ -98,6 +98,7 @@ class PyModule:
     display: str
     tree: ast.Module
     is_pkg: bool = False
+    lines: list[str] = field(default_factory=list)  # the decoded source, for columns
     globals: set[str] = field(default_factory=set)
     containers: dict[str, int] = field(default_factory=dict)
     caches: set[str] = field(default_factory=set)

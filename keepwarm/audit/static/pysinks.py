@@ -48,9 +48,17 @@ class Store:
 
 
 def emit_at(out: Collector, mod: PyModule, rule: str, node: ast.AST, message: str) -> None:
-    out.emit(
-        rule, mod.display, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1, message
-    )
+    line = getattr(node, "lineno", 1)
+    out.emit(rule, mod.display, line, _column(mod, line, getattr(node, "col_offset", 0)), message)
+
+
+def _column(mod: PyModule, line: int, offset: int) -> int:
+    """1-based column in characters, as SARIF's ``unicodeCodePoints`` says: ``ast`` counts
+    UTF-8 bytes, so each non-ASCII character before the node would shift it right."""
+    text = mod.lines[line - 1] if 0 < line <= len(mod.lines) else ""
+    if text.isascii():
+        return offset + 1
+    return len(text.encode()[:offset].decode(errors="ignore")) + 1
 
 
 def check_stores(fa: FunctionAnalysis, out: Collector) -> None:

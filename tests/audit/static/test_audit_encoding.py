@@ -96,3 +96,30 @@ def test_undecodable_source_is_kw001(tmp_path: Path, data: bytes) -> None:
     report = _audit(tmp_path, data)
     assert [(f.rule_id, f.line) for f in report.findings] == [("KW001", 1)]
     assert report.findings[0].message.startswith("cannot parse:")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_columns_count_characters_not_bytes(tmp_path: Path, encoding: str) -> None:
+    """SARIF declares ``unicodeCodePoints``: accented text before a finding moves it by one
+    column per character, whatever the file's encoding (ast's offsets count UTF-8 bytes)."""
+    src = (
+        f"# coding: {encoding}\n"
+        "CACHE = {}\n"
+        "def handler(event, context):\n"
+        '    x = "éé"; CACHE[event["user"]] = event["password"]\n'
+    )
+    found = {(f.rule_id, f.col) for f in _audit(tmp_path, src.encode(encoding)).findings}
+    column = src.splitlines()[3].index("CACHE") + 1
+    assert found and {col for _, col in found} == {column}
+
+
+def test_javascript_columns_count_characters_not_bytes(tmp_path: Path) -> None:
+    src = (
+        "const CACHE = {};\n"
+        "exports.handler = async (event) => {\n"
+        '  const x = "éé"; CACHE[event.user] = event.password;\n'
+        "};\n"
+    )
+    found = {(f.rule_id, f.col) for f in _audit(tmp_path, src.encode(), "app.js").findings}
+    column = src.splitlines()[2].index("CACHE") + 1
+    assert found and {col for _, col in found} == {column}
