@@ -130,8 +130,8 @@ def _suppressions_for(path: Path) -> dict[int, set[str]]:
     comments of a file that was analysed fine would silently stop suppressing.
     """
     try:
-        if path.suffix in JS_SUFFIXES:
-            return js_suppressions(path.read_text(encoding="utf-8"))
+        if path.suffix in JS_SUFFIXES:  # as Node reads it: invalid bytes become U+FFFD
+            return js_suppressions(path.read_text(encoding="utf-8", errors="replace"))
         return python_suppressions(read_python_source(path))
     except (OSError, SyntaxError, UnicodeDecodeError):
         return {}

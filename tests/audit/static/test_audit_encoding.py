@@ -123,3 +123,14 @@ def test_javascript_columns_count_characters_not_bytes(tmp_path: Path) -> None:
     found = {(f.rule_id, f.col) for f in _audit(tmp_path, src.encode(), "app.js").findings}
     column = src.splitlines()[2].index("CACHE") + 1
     assert found and {col for _, col in found} == {column}
+
+
+def test_javascript_suppression_survives_a_non_utf8_byte(tmp_path: Path) -> None:
+    src = (
+        b"const CACHE = {}; // caf\xe9 (latin-1, not UTF-8)\n"
+        b"exports.handler = async (event) => {\n"
+        b"  CACHE[event.user] = event.password; // keepwarm: ignore\n"
+        b"};\n"
+    )
+    report = _audit(tmp_path, src, "app.js")
+    assert report.findings == [] and report.suppressed >= 1
