@@ -53,6 +53,7 @@ class Template:
     path: Path
     functions: list[FunctionConfig]
     warnings: list[str] = field(default_factory=list)
+    logical_ids: dict[str, str] = field(default_factory=dict)  # logical id -> FunctionName
 
 
 def load_template(
@@ -100,18 +101,20 @@ def read_template(
         build_dir=build_dir or file.parent / ".keepwarm" / "inline",
         overrides=dict(overrides or {}),
     )
-    functions = [
-        config
+    read = {
+        str(logical_id): config
         for logical_id, resource in resources.items()
         if _is_function(str(logical_id), resource)
         and (config := _FunctionReader(str(logical_id), resource, context).config()) is not None
-    ]
+    }
+    functions = list(read.values())
     if not functions:
         raise TemplateError(
             f"Template {file} defines no AWS::Serverless::Function or AWS::Lambda::Function."
         )
     _check_unique_names(functions)
-    return Template(file, functions, list(dict.fromkeys(context.warnings)))
+    names = {logical_id: config.name for logical_id, config in read.items()}
+    return Template(file, functions, list(dict.fromkeys(context.warnings)), names)
 
 
 def _is_function(logical_id: str, resource: Any) -> bool:

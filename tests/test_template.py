@@ -594,3 +594,22 @@ def test_unresolvable_nested_number_warns(tmp_path: Path) -> None:
     loaded = one_function(simple("EphemeralStorage: !GetAtt Disk.Size\n"), tmp_path)
     assert loaded.functions[0].ephemeral_storage_mb == 512
     assert any("EphemeralStorage.Size cannot be resolved" in w for w in loaded.warnings)
+
+
+def test_logical_ids_map_to_function_names(tmp_path: Path) -> None:
+    body = GLOBALS + textwrap.dedent(
+        """\
+        Resources:
+          Named:
+            Type: AWS::Serverless::Function
+            Properties:
+              Handler: a.handler
+              FunctionName: !Sub "${AWS::Region}-named"
+          Plain:
+            Type: AWS::Serverless::Function
+            Properties:
+              Handler: b.handler
+        """
+    )
+    loaded = read_template(write(tmp_path, body))
+    assert loaded.logical_ids == {"Named": "us-east-1-named", "Plain": "Plain"}

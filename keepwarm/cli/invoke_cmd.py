@@ -18,10 +18,10 @@ from rich.console import Console
 from keepwarm._cfn import template_file
 from keepwarm.api import AsyncRuntime
 from keepwarm.config import ServerConfig
-from keepwarm.errors import KeepwarmError
 from keepwarm.invocation import InvocationResult
 from keepwarm.template import load_template
 
+from .names import function_name
 from .render import show
 
 
@@ -29,7 +29,7 @@ def read_event(event_file: Path | None, payload: str | None) -> Any:
     if event_file is not None and payload is not None:
         raise typer.BadParameter("give either --event or --payload, not both")
     if event_file is not None:
-        text = sys.stdin.read() if str(event_file) == "-" else event_file.read_text()
+        text = sys.stdin.read() if str(event_file) == "-" else _read_text(event_file)
     else:
         text = payload if payload is not None else "{}"
     try:
@@ -38,10 +38,27 @@ def read_event(event_file: Path | None, payload: str | None) -> Any:
         raise typer.BadParameter(f"the event is not valid JSON: {exc}") from exc
 
 
+def _read_text(event_file: Path) -> str:
+    """Errors name the file: Python's decoding error names only a byte position.
+
+    Why not Typer's ``exists=True``: on a ``Path`` option Typer 0.29 then refuses '-' (stdin).
+    """
+    try:
+        return event_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise typer.BadParameter(
+            f"the event file {event_file} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise typer.BadParameter(f"cannot read the event file {event_file}: {reason}") from exc
+
+
 async def run_local(
     template: Path, name: str, event: Any, times: int, concurrency: int, server: ServerConfig
 ) -> list[InvocationResult]:
     functions = load_template(template_file(template))
+    name = function_name(template, name, {f.name for f in functions})
     results: list[InvocationResult] = []
     async with AsyncRuntime(functions, server=server) as rt:
         for _ in range(times):
@@ -91,11 +108,7 @@ def invoke(
         max_invocations_per_env=max_invocations_per_env,
         check_leaks=check_leaks,
     )
-    try:
-        results = asyncio.run(run_local(template, function, body, times, concurrency, server))
-    except KeepwarmError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise SystemExit(2) from exc
+    results = asyncio.run(run_local(template, function, body, times, concurrency, server))
     for result in results:
         show(console, result, logs=not quiet)
     raise SystemExit(1 if any(r.function_error for r in results) else 0)
@@ -107,6 +120,7 @@ def _remote(console: Console, endpoint: str, name: str, event: Any, times: int, 
     failed = False
     for _ in range(times):
         answer = invoke_remote(endpoint, name, json.dumps(event).encode(), None, not quiet)
-        console.print_json(json.dumps(answer))
+        payload = answer["Payload"].decode(errors="replace")
+        console.print_json(json.dumps({**answer, "Payload": payload}))
         failed = failed or bool(answer.get("FunctionError"))
     return 1 if failed else 0

@@ -9,8 +9,11 @@ import typer
 
 from keepwarm import __version__
 from keepwarm.cli import audit_cmd, invoke_cmd, serve_cmd
+from keepwarm.cli.failures import KeepwarmGroup
+from keepwarm.cli.options import seconds
 
 app = typer.Typer(
+    cls=KeepwarmGroup,
     name="keepwarm",
     help="Run AWS-Lambda-style functions locally, with Lambda's environment reuse reproduced.",
     no_args_is_help=True,
@@ -41,7 +44,10 @@ app.command()(invoke_cmd.invoke)
 @app.command()
 def demo(
     template: Annotated[Path | None, typer.Option("-t", "--template")] = None,
-    keep_alive: Annotated[float, typer.Option("--keep-alive")] = 1.0,
+    keep_alive: Annotated[
+        float,
+        typer.Option("--keep-alive", callback=seconds, help="Idle seconds before reclaim."),
+    ] = 1.0,
 ) -> None:
     """A short tour of warm reuse, caching, concurrency and idle reclaim on the examples."""
     from keepwarm.cli.demo import EXAMPLES, run_demo

@@ -7,18 +7,23 @@ from __future__ import annotations
 
 import datetime
 import json
+import sqlite3
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from keepwarm.cli.options import scale, seconds
 
 EXIT_USAGE = 2
 
 
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port (0 = any free port).")] = 9001,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port (0 = any free port).")
+    ] = 9001,
     data_dir: Annotated[
         Path, typer.Option("--data-dir", help="Functions, code, logs and the event queue.")
     ] = Path(".keepwarm"),
@@ -26,7 +31,10 @@ def serve(
         Path | None, typer.Option("-t", "--template", help="SAM template with functions to serve.")
     ] = None,
     keep_alive: Annotated[
-        float | None, typer.Option("--keep-alive", help="Idle seconds before an environment stops.")
+        float | None,
+        typer.Option(
+            "--keep-alive", callback=seconds, help="Idle seconds before an environment stops."
+        ),
     ] = None,
     watch: Annotated[
         bool, typer.Option("--watch", help="Reload template functions when their code changes.")
@@ -45,14 +53,21 @@ def serve(
         float | None,
         typer.Option(
             "--async-time-scale",
+            callback=scale,
             help="Multiply async retry delays, backoff and event age (tests: 0.001).",
         ),
     ] = None,
     activation_delay: Annotated[
-        float, typer.Option("--activation-delay", help="Seconds a new function stays Pending.")
+        float,
+        typer.Option(
+            "--activation-delay", callback=seconds, help="Seconds a new function stays Pending."
+        ),
     ] = 0.0,
     shutdown_timeout: Annotated[
-        float, typer.Option("--shutdown-timeout", help="Seconds in-flight requests get to finish.")
+        float,
+        typer.Option(
+            "--shutdown-timeout", callback=seconds, help="Seconds in-flight requests get to finish."
+        ),
     ] = 30.0,
     check_leaks: Annotated[
         bool, typer.Option("--check-leaks", help="Report request data left behind (LEAK lines).")
@@ -67,11 +82,11 @@ def serve(
     log_level: Annotated[str, typer.Option("--log-level")] = "warning",
 ) -> None:
     """Serve AWS Lambda's API (Invoke, functions, versions, aliases, async events)."""
-    from keepwarm.errors import KeepwarmError
     from keepwarm.lambda_api.backend import ServeOptions
     from keepwarm.lambda_api.server import BindRefused
     from keepwarm.lambda_api.server import serve as run
 
+    _preflight(data_dir, template)
     options = ServeOptions(
         data_dir=data_dir,
         template=template,
@@ -97,9 +112,16 @@ def serve(
     except OSError as exc:
         typer.echo(f"keepwarm: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise typer.Exit(1) from None
-    except KeepwarmError as exc:
-        typer.echo(f"keepwarm: {exc}", err=True)
-        raise typer.Exit(1) from None
+
+
+def _preflight(data_dir: Path, template: Path | None) -> None:
+    """What fails inside uvicorn's startup is a traceback and "startup failed" (exit 3), so the
+    data directory and the template are tried first, where failing is one line and exit 2."""
+    from keepwarm.template import read_template
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if template is not None:
+        read_template(template)
 
 
 def _when(epoch: float) -> str:
@@ -111,13 +133,11 @@ def events(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List queued async events and the local dead-letter store."""
-    from keepwarm.asyncq.store import read_store
-
     path = data_dir / "events.db"
     if not path.exists():
         typer.echo(f"keepwarm: no event store in {data_dir}", err=True)
         raise typer.Exit(1)
-    queued, dead = read_store(path)
+    queued, dead = _read_store(path)
     if as_json:
         json.dump({"queued": queued, "dead_letters": dead}, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -133,12 +153,25 @@ def events(
         )
 
 
+def _read_store(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """SQLite's own messages ("file is not a database") do not say which file."""
+    from keepwarm.asyncq.store import read_store
+    from keepwarm.errors import KeepwarmError
+
+    try:
+        return read_store(path)
+    except sqlite3.Error as exc:
+        raise KeepwarmError(f"cannot read the event store {path}: {exc}") from exc
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command()(events)
 
 
 if __name__ == "__main__":
-    _app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    from keepwarm.cli.failures import KeepwarmGroup
+
+    _app = typer.Typer(cls=KeepwarmGroup, add_completion=False, pretty_exceptions_enable=False)
     register(_app)
     _app()

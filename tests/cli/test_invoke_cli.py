@@ -79,7 +79,7 @@ def test_invoke_unknown_function_is_a_clear_error(tmp_path: Path) -> None:
         "invoke", "Nope", "-t", str(EXAMPLES / "template.yaml"), "--data-dir", str(tmp_path / "d")
     )
     assert done.returncode == 2
-    assert "Function not found" in done.stdout
+    assert done.stderr.startswith("keepwarm: Function not found")
 
 
 def test_version_and_help() -> None:

@@ -1,0 +1,26 @@
+"""Option values refused while the command line is parsed, before anything starts.
+
+Why here and not in the code they feed: click's ``FloatRange`` lets NaN through (every comparison
+with NaN is false) and accepts infinity, which later turns into a sleep that never ends or an
+``int()`` that raises; refusing them at parse time gives the usual usage error and exit 2.
+"""
+
+from __future__ import annotations
+
+import math
+
+import typer
+
+
+def seconds(value: float | None) -> float | None:
+    """A duration: finite and 0 or more (None: the option was not given)."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter("must be a finite number of seconds, 0 or more")
+    return value
+
+
+def scale(value: float | None) -> float | None:
+    """A multiplier of durations: finite and above 0 (None: the option was not given)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter("must be a finite number above 0")
+    return value
