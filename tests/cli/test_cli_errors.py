@@ -6,32 +6,17 @@ Rich markup, and a template's logical id accepted where its FunctionName is.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.cli.run import keepwarm
 from tests.lambda_api.kw_server import Server
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 HANDLER = 'def handler(event, context):\n    return "[/x] [bold]not bold"\n'
-
-
-def keepwarm(*args: str, tmp: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Wide ``COLUMNS``: Rich would otherwise wrap a long message across lines and panel edges."""
-    env = {**os.environ, "COLUMNS": "400"}
-    if tmp is not None:
-        env["TMPDIR"] = str(tmp)
-    return subprocess.run(
-        [sys.executable, "-m", "keepwarm.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
 
 
 def template(tmp_path: Path, *, names: tuple[str, ...] = ("F",), extra: str = "") -> Path:

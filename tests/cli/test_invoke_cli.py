@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.cli.run import keepwarm
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def keepwarm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "keepwarm.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
 
 
 def test_invoke_shows_cold_then_warm_with_logs(tmp_path: Path) -> None:

@@ -1,0 +1,26 @@
+"""The ``keepwarm`` command as a user runs it: a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def keepwarm(
+    *args: str, cwd: Path | None = None, tmp: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Wide ``COLUMNS``: Rich would otherwise wrap a long message across lines and panel edges;
+    ``tmp`` becomes the command's temporary directory."""
+    env = {**os.environ, "COLUMNS": "400"}
+    if tmp is not None:
+        env["TMPDIR"] = str(tmp)
+    return subprocess.run(
+        [sys.executable, "-m", "keepwarm.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=env,
+    )
