@@ -98,23 +98,27 @@ MISSING = """\
   What is left is Python: placement, state changes, the log lines, the REPORT, the event loop's
   own turn and, in the environment, the runtime's loop (context object, simplejson both ways,
   rusage).
-- Throughput at concurrency 4 is under half the echo's (43 % in this run, 35-47 % over its
-  rounds). The forwarder row says where the rest goes: real keepwarm runtimes behind an ASGI app
-  that does nothing but pass frames (no placement, limits, timeouts, logs, metrics or
-  validation; `bench/forwarder.py`) now reach 55 % (50-60 %) since the runtime's frames moved to
-  orjson, so the two-process design itself allows the target on this machine and keepwarm's own
-  per-invocation work is what stands between. Per request at concurrency 4
-  (`/proc/<pid>/schedstat`, CPU time, two interleaved pairs): the keepwarm server 118-122 µs
-  against the forwarder's 69 µs; an environment 43-47 µs under keepwarm (`SCHED_BATCH`) against
-  55 µs under the forwarder; a client 108-118 µs. Closing the gap means doing in ~20 µs of
-  server CPU what takes ~55 µs now (measured in-process: placement, two state changes, START,
-  END and REPORT with one log-file write, the log-pipe drain, the deadline timer, metrics,
-  validation, result objects), for every invocation, without giving up a guarantee those
-  parts keep (lines on disk when an invocation returns, timeouts, limits). Not done. The largest
-  single cost left on the HTTP path is uvicorn's own request cycle (scope, task, ASGI messages):
-  a raw httptools echo on uvloop answered 22.9k req/s at concurrency 4 against 13.7k for the
-  bench's echo through uvicorn, median of four interleaved 2 s rounds. Serving Invoke below that
-  cycle is not done (see docs/architecture.md, "HTTP bounds").
+  `AsyncRuntime.invoke` runs each invocation in a task of its own, shielded, so that a caller
+  that stops waiting (`asyncio.wait_for`) cannot strand an environment mid-invocation: ~10 µs
+  a call (two more turns of the loop; 43-44 → 55 µs over three runs). The blocking `Runtime`
+  and `keepwarm serve` do not pay it.
+- Throughput at concurrency 4 is under half the echo's: 42-43 % in the last three interleaved runs
+  (35-47 % over their rounds). The forwarder row says where the rest goes: real keepwarm runtimes
+  behind an ASGI app that does nothing but pass frames (no placement, limits, timeouts, logs,
+  metrics or validation; `bench/forwarder.py`) now reach 49-55 % (47-60 % over rounds; 46-50 %
+  before the runtime's frames moved to orjson), so the two-process design itself sits at about the
+  target on this machine, and keepwarm's own per-invocation work is what stands between it and
+  that floor. Per request at concurrency 4 (`/proc/<pid>/schedstat`, CPU time, two interleaved
+  pairs): the keepwarm server 118-122 µs against the forwarder's 69 µs; an environment 43-47 µs
+  under keepwarm (`SCHED_BATCH`) against 55 µs under the forwarder; a client 108-118 µs. Closing
+  the gap means doing in ~20 µs of server CPU what takes ~55 µs now (measured in-process:
+  placement, two state changes, START, END and REPORT with one log-file write, the log-pipe drain,
+  the deadline timer, metrics, validation, result objects), for every invocation, without giving
+  up a guarantee those parts keep (lines on disk when an invocation returns, timeouts, limits).
+  Not done. The largest single cost left on the HTTP path is uvicorn's own request cycle (scope,
+  task, ASGI messages): a raw httptools echo on uvloop answered 22.9k req/s at concurrency 4
+  against 13.7k for the bench's echo through uvicorn, median of four interleaved 2 s rounds.
+  Serving Invoke below that cycle is not done (see docs/architecture.md, "HTTP bounds").
 - Cold-start variance comes mostly from joining the environment's memory cgroup (cgroup v1:
   a write to `cgroup.procs` waits for an RCU grace period, 0.3 ms on an idle machine, 5-15 ms
   under load, measured with strace). Next step: forking spare children into prepared cgroups
