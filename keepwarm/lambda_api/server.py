@@ -136,16 +136,17 @@ def serve(options: ServeOptions, log_level: str = "warning") -> None:
     def ready() -> None:
         print(f"keepwarm: listening on http://{options.host}:{port}", flush=True)
         sys.stdout.flush()
-        names = sorted(app.state.backend.service.records) if options.template else []
+        names = sorted(inner.state.backend.service.records) if options.template else []
         if names:
             sys.stderr.write(try_it(f"http://{options.host}:{port}", names))
             sys.stderr.flush()
 
-    app: Any = create_app(options, on_ready=ready)
+    inner: Any = create_app(options, on_ready=ready)
+    app: Any = inner  # what uvicorn serves: the API, or the API behind signature checks
     if verifier is not None:
         from keepwarm.lambda_api.auth import SigV4Middleware
 
-        app = SigV4Middleware(app, verifier)
+        app = SigV4Middleware(inner, verifier)
     config = uvicorn.Config(
         app,
         lifespan="on",

@@ -281,3 +281,27 @@ def test_served_api_with_sigv4(start_server: Any, credentials_file: Path, tmp_pa
     refused = subprocess.run([*cli, "list-functions"], env=env, capture_output=True, timeout=60)
     assert refused.returncode != 0
     assert b"InvalidSignatureException" in refused.stderr
+
+
+@pytest.mark.timeout(180)
+def test_template_functions_behind_sigv4(
+    start_server: Any, credentials_file: Path, tmp_path: Path
+) -> None:
+    """``-t`` with ``--auth sigv4``: the server starts (its ready message reads the API's state
+    through the signature middleware) and a signed call reaches the template's function."""
+    code = tmp_path / "src"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(e, c):\n    return {'got': e}\n")
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n  Hello:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        f"      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: {code}\n"
+    )
+    srv = start_server(
+        "-t", str(template), "--auth", "sigv4", "--credentials", str(credentials_file)
+    )
+    out = _client(srv.url).invoke(FunctionName="Hello", Payload=b'{"a": 1}')
+    assert json.loads(out["Payload"].read()) == {"got": {"a": 1}}
+    invoke_url = f"{srv.url}/2015-03-31/functions/Hello/invocations"
+    assert _raw(srv.port, AWSRequest(method="POST", url=invoke_url, data=b"{}"))[0] == 403
