@@ -30,6 +30,7 @@ from keepwarm.runtimes.python.needles import (
     MIN_DIGITS,
     Field,
     Needles,
+    digits,
     field_name,
     is_number,
 )
@@ -120,6 +121,11 @@ def _key_text(key: Any, masks: Callable[[Any], str | None] | None) -> str:
     return text if len(text) <= 60 else text[:56] + "...]"
 
 
+def _dunder(name: str) -> bool:
+    """Python's own names (``__name__``, ``__builtins__``); ``__private`` ones are the user's."""
+    return name.startswith("__") and name.endswith("__")
+
+
 class _Walk:
     """One bounded walk over user state; without needles it collects leaves (the baseline).
 
@@ -141,7 +147,7 @@ class _Walk:
         for name, module in reversed(roots):
             top = (None, "root", name)
             for key, value in reversed(list(vars(module).items())):
-                if key.startswith("__") or issubclass(type(value), types.ModuleType):
+                if _dunder(key) or issubclass(type(value), types.ModuleType):
                     continue
                 if not self._leaf(value, top, "attr", key):
                     stack.append((value, (top, "attr", key), 0))
@@ -173,11 +179,11 @@ class _Walk:
                     self._hit(self.needles.in_text(value), parent, kind, key)
             return True
         if cls is int or cls is float:
-            if abs(value) >= _MIN_NUMBER:
-                if self.needles is None:
-                    self.collected.add(value)
-                elif value not in self.ignore:
+            if self.needles is not None:  # a needle has 6+ digits, whatever its magnitude
+                if value not in self.ignore:
                     self._hit(self.needles.numbers.get(value), parent, kind, key)
+            elif abs(value) >= _MIN_NUMBER or (cls is float and digits(value) >= MIN_DIGITS):
+                self.collected.add(value)
             return True
         if cls is bytes or cls is bytearray:
             if self.needles is not None and len(value) >= MIN_CHARS:
@@ -186,7 +192,7 @@ class _Walk:
         return cls is bool or value is None
 
     def _hit(self, field: Field | None, parent: Path, kind: str, key: Any) -> None:
-        if field is not None:
+        if field is not None and len(self.findings) < MAX_FINDINGS:
             self.findings.setdefault(parent if kind == "member" else (parent, kind, key), field)
 
     def _children(self, value: Any) -> Iterator[tuple[Any, str, Any]]:
@@ -215,7 +221,7 @@ class _Walk:
         if cls.__module__ not in self.user:
             return
         for key, item in list(vars(cls).items()):
-            if not (key.startswith("__") and key.endswith("__")) and not isinstance(item, property):
+            if not _dunder(key) and not isinstance(item, property):
                 yield item, "attr", key
 
     def _function(self, fn: types.FunctionType) -> Iterator[tuple[Any, str, Any]]:

@@ -41,7 +41,7 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _digits(value: int | float) -> int:
+def digits(value: int | float) -> int:
     return sum(ch.isdigit() for ch in repr(value))
 
 
@@ -60,7 +60,7 @@ class Needles:
                 break
             if isinstance(value, str) and len(value) >= MIN_CHARS:
                 self.strings.setdefault(value, parts)
-            elif is_number(value) and _digits(value) >= MIN_DIGITS:
+            elif is_number(value) and digits(value) >= MIN_DIGITS:
                 self.numbers.setdefault(value, parts)
                 self.strings.setdefault(str(value), parts)
         self._texts = sorted(self.strings, key=len, reverse=True)

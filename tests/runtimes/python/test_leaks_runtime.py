@@ -76,6 +76,24 @@ SOURCES = {
             LAST[1] = event["small"]
             return "ok"
     """,
+    "Private": """
+        __recent = []
+        def handler(event, context):
+            __recent.append(event["card"])
+            return "ok"
+    """,
+    "Coordinates": """
+        LAST = []
+        def handler(event, context):
+            LAST.append(event["lat"])
+            return "ok"
+    """,
+    "Many": """
+        SEEN = []
+        def handler(event, context):
+            SEEN.extend(event["ids"])
+            return "ok"
+    """,
     "Substring": """
         LOG = []
         def handler(event, context):
@@ -223,6 +241,22 @@ def test_dict_key_is_reported_without_printing_the_value(rt: Runtime) -> None:
 def test_numbers_of_six_digits_or_more(rt: Runtime) -> None:
     result = rt.invoke("Numbers", {"account": 12345678, "small": 12345})
     assert found(result) == {("app.LAST[0]", "account")}
+
+
+def test_a_private_module_global_is_walked(rt: Runtime) -> None:
+    result = rt.invoke("Private", {"card": "4111111111111111"})
+    assert found(result) == {("app.__recent[0]", "card")}
+
+
+def test_a_float_of_six_digits_or_more_whatever_its_magnitude(rt: Runtime) -> None:
+    assert found(rt.invoke("Coordinates", {"lat": 52.520008})) == {("app.LAST[0]", "lat")}
+    assert rt.invoke("Coordinates", {"lat": 52.52}).leaks == ()  # 4 digits: not a candidate
+
+
+def test_findings_stop_at_fifty_per_invocation(rt: Runtime) -> None:
+    ids = [f"order-{i:06d}" for i in range(200)]
+    result = rt.invoke("Many", {"ids": ids})
+    assert len(result.leaks) == 50 and len(LEAK_LINE.findall(result.logs)) == 50
 
 
 def test_substring_of_a_stored_string(rt: Runtime) -> None:
