@@ -130,6 +130,7 @@ class LogStream:
         self._held = bytearray()  # platform lines not yet written (see the class docstring)
         self._captured = 0  # function output bytes seen since begin_capture (memory cap)
         self._written = 0  # the same, for the disk cap
+        self._open_line = False  # the last function output did not end its line
 
     def write(self, data: bytes) -> None:
         """Function output (the process's stdout and stderr), subject to the caps."""
@@ -139,8 +140,10 @@ class LogStream:
         before, self._written = self._written, self._written + len(data)
         if before < DISK_LIMIT:
             os.write(self._fd, data[: DISK_LIMIT - before])
+            self._open_line = not data.endswith(b"\n")
         if before <= DISK_LIMIT < self._written:
             os.write(self._fd, truncated(DISK_LIMIT, "this log stream"))
+            self._open_line = False
         if self._capture is not None:
             before, self._captured = self._captured, self._captured + len(data)
             if before < CAPTURE_LIMIT:
@@ -149,10 +152,14 @@ class LogStream:
                 self._capture += truncated(CAPTURE_LIMIT, "the invocation's captured log")
 
     def line(self, text: str) -> None:
-        """A platform line: always written and captured."""
+        """A platform line: always written and captured, and always at the start of a line (on
+        Lambda it is a record of its own, so output without a final newline does not run on
+        into ``END``)."""
         data = text.encode()
         if self._fd < 0 or not data:
             return
+        if self._open_line:
+            data, self._open_line = b"\n" + data, False
         self._held += data
         if self._capture is not None:
             self._capture += data

@@ -71,3 +71,29 @@ def test_held_lines_reach_the_file_a_moment_later_or_when_flushed(tmp_path: Path
     assert held == ""
     assert flushed == "START RequestId: a Version: $LATEST\n"
     assert ended == flushed + "END RequestId: a\n"
+
+
+NO_NEWLINE = """
+import sys
+def handler(event, context):
+    sys.stdout.write("progress: 100%")
+    return "done"
+"""
+
+
+def test_output_without_a_final_newline_does_not_run_into_end(tmp_path: Path) -> None:
+    async def main() -> tuple[str, str]:
+        fn = function(tmp_path, "noeol", NO_NEWLINE)
+        async with AsyncRuntime([fn], server=ServerConfig(data_dir=tmp_path / "d")) as rt:
+            result = await rt.invoke("noeol")
+            await rt.invoke("noeol")
+            path = Path(next(iter(rt.pool("noeol").envs.values())).stream.path)
+            return result.logs, path.read_text()
+
+    captured, on_disk = asyncio.run(main())
+    assert "progress: 100%\nEND RequestId: " in captured
+    assert on_disk.count("progress: 100%\nEND RequestId: ") == 2
+    assert all(
+        line.startswith(("INIT_START", "START", "END", "REPORT", "progress"))
+        for line in on_disk.splitlines()
+    )
