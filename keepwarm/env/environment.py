@@ -33,6 +33,7 @@ from keepwarm.invocation import Invocation, InvocationResult, LeakRecord, StartK
 from keepwarm.observe import logs
 
 MAX_PIDS = 1024
+SCAN_GRACE_S = 60.0  # a leak scan running past the deadline of a call answered in time
 _ACTIVE = (EnvState.INITIALIZING, EnvState.BUSY)
 _GONE = (EnvState.STOPPING, EnvState.DEAD)
 StateCallback = Callable[["LocalEnvironment", EnvState, EnvState], None]
@@ -78,6 +79,7 @@ class LocalEnvironment:
         self._rss_kb = 0
         self._watch: RssWatch | None = None
         self._last_ms = 0.0  # the last invocation's duration (spin only after quick ones)
+        self._scan_ms = 0.0  # the runtime's leak scan before its last "next": not the function's
 
     # -- state ---------------------------------------------------------------------------------
     def _to(self, target: EnvState) -> None:
@@ -195,6 +197,7 @@ class LocalEnvironment:
     # -- what the runtime says (RuntimeSink) ---------------------------------------------------
     def runtime_next(self, report: dict[str, Any]) -> None:
         self._rss_kb = int(report.get("rss_kb", self._rss_kb))
+        self._scan_ms = float(report.get("scan_ms") or 0.0)
         if "orc" in report:
             self.orc_stats = report["orc"]
         leaks = report.get("leaks")
@@ -248,6 +251,23 @@ class LocalEnvironment:
     def _on_deadline(self, waiter: asyncio.Future[Answer]) -> None:
         if waiter.done():
             return
+        if self._scanning():  # answered in time; keepwarm's own leak scan is running
+            self._loop.call_later(SCAN_GRACE_S, self._time_out, waiter)
+            return
+        self._time_out(waiter)
+
+    def _scanning(self) -> bool:
+        answered = self._pending is not None and self._pending.kind in ("response", "error")
+        checking = self.config.check_leaks or self.host.server.check_leaks
+        return answered and checking and self.config.runtime.startswith("python")
+
+    def _take_scan_ms(self) -> float:
+        scan, self._scan_ms = self._scan_ms, 0.0
+        return scan
+
+    def _time_out(self, waiter: asyncio.Future[Answer]) -> None:
+        if waiter.done():
+            return
         self._kill()
         proc, self._pending = self._proc, None
         self._release_process()
@@ -265,7 +285,7 @@ class LocalEnvironment:
             self.stream.line(f"keepwarm: could not start the environment: {exc}\n")
             return Answer("exit", status=1 << 8), (time.perf_counter() - t0) * 1000
         answer = await self._await_answer(budget - (time.perf_counter() - t0))
-        return answer, (time.perf_counter() - t0) * 1000
+        return answer, (time.perf_counter() - t0) * 1000 - self._take_scan_ms()
 
     async def initialize(self) -> bool:
         """Init ahead of any invocation (provisioned concurrency); True when it succeeded."""
@@ -354,7 +374,7 @@ class LocalEnvironment:
         if self.state in _GONE:
             raise self._stopped()
         self._drain_logs()
-        duration = (time.perf_counter() - run.started) * 1000
+        duration = max((time.perf_counter() - run.started) * 1000 - self._take_scan_ms(), 0.0)
         rid = run.invocation.request_id
         payload, function_error, content_type = outcome.payload(answer, rid, self.config.timeout_s)
         status, error_type = self._platform_lines(run, answer)

@@ -65,6 +65,12 @@ class PipeTransport:
     def init_error(self, error_type: str, body: bytes) -> None:
         self._sock.sendall(wire.encode({"t": "init_error", "type": error_type}, body))
 
+    def send_answer(self) -> None:
+        """Send a held answer now, alone (before a leak scan, so the server has it at once)."""
+        if self._answer is not None:
+            (meta, body), self._answer = self._answer, None
+            self._sock.sendall(wire.encode(meta, body))
+
     def _read(self) -> tuple[dict[str, Any], bytes]:
         if self._spin_s > self._waited_s and not self._ready:
             self._spin()
@@ -151,6 +157,9 @@ class RuntimeApiTransport:
     def error(self, request_id: str, body: bytes) -> None:
         path = f"{_API}/invocation/{request_id}/error"
         self._call("POST", path, body, {"Content-Type": "application/json"})
+
+    def send_answer(self) -> None:
+        """Answers already leave as they are given over HTTP."""
 
     def init_error(self, error_type: str, body: bytes) -> None:
         headers = {

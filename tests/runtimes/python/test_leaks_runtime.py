@@ -364,3 +364,33 @@ def test_invoke_cli_check_leaks(tmp_path: Path) -> None:
         r"Field: credit_card_number",
         done.stdout,
     ), done.stdout  # rich expands tabs
+
+
+SLOW_SCAN = """
+import time
+class Slow:
+    def __getattribute__(self, name):
+        if name == "__dict__":  # what the leak walk reads: every scan takes 1.2 s
+            time.sleep(1.2)
+        return object.__getattribute__(self, name)
+SLOW = Slow()
+LAST = None
+def handler(event, context):
+    global LAST
+    LAST = event["user"]
+    return {"ok": True}
+"""
+
+
+def test_the_scan_is_not_the_function_s_time(tmp_path: Path) -> None:
+    """A scan longer than the function's 1 s timeout: the call still succeeds, and neither
+    Duration nor Init Duration includes the scan (checking must not change a result)."""
+    config = function(tmp_path, "slowscan", SLOW_SCAN, timeout_s=1, check_leaks=True)
+    with Runtime([config], server=ServerConfig(data_dir=tmp_path / "data")) as rt:
+        cold = rt.invoke("slowscan", {"user": "someone-1234"})
+        warm = rt.invoke("slowscan", {"user": "someone-5678"})
+    for result in (cold, warm):
+        assert result.function_error is None and result.json() == {"ok": True}
+        assert found(result) == {("app.LAST", "user")}
+        assert result.duration_ms < 1000 and "Status: timeout" not in result.logs
+    assert cold.init_duration_ms is not None and cold.init_duration_ms < 1200
