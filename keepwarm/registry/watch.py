@@ -15,6 +15,8 @@ from watchfiles import Change, DefaultFilter, awatch
 
 from keepwarm.errors import KeepwarmError
 from keepwarm.registry.functions import template_record
+from keepwarm.registry.model import FunctionRecord
+from keepwarm.registry.names import FunctionRef
 from keepwarm.registry.service import FunctionService
 
 log = logging.getLogger("keepwarm.watch")
@@ -51,12 +53,7 @@ async def reload(template: Path, service: FunctionService, changed: set[Path]) -
         old = service.records.get(config.name)
         touched = any(_under(p, config.code_dir) for p in changed)
         fresh = template_record(config)
-        if (
-            old is not None
-            and old.origin == "template"
-            and not touched
-            and _same(old.latest, fresh.latest)
-        ):
+        if old is not None and old.origin == "template" and not touched and _same(old, fresh):
             continue
         if old is not None and old.origin == "api":
             log.warning("keepwarm: template function %s shadows an API function", config.name)
@@ -66,12 +63,31 @@ async def reload(template: Path, service: FunctionService, changed: set[Path]) -
         redeployed.append(config.name)
     if redeployed:
         log.warning("keepwarm: reloaded %s", ", ".join(redeployed))
+    await _remove_missing(service, {config.name for config in configs})
     return redeployed
 
 
-def _same(a: object, b: object) -> bool:
-    keys = ("handler", "runtime", "memory", "timeout", "environment", "code_sha256", "code_dir")
-    return all(getattr(a, k) == getattr(b, k) for k in keys)
+async def _remove_missing(service: FunctionService, kept: set[str]) -> None:
+    """Template functions the template no longer defines go, as DeleteFunction would do."""
+    gone = [n for n, r in service.records.items() if r.origin == "template" and n not in kept]
+    for name in gone:
+        await service.delete(FunctionRef(name, None))
+    if gone:
+        log.warning("keepwarm: removed %s", ", ".join(gone))
+
+
+_COMPARED = (
+    "handler", "runtime", "memory", "timeout", "environment", "code_sha256", "code_dir",
+    "ephemeral_storage", "extras",
+)  # fmt: skip
+
+
+def _same(old: FunctionRecord, fresh: FunctionRecord) -> bool:
+    """Everything a template sets: the Lambda fields, keepwarm's (``extras``: provisioned
+    concurrency, reuse, ...) and reserved concurrency."""
+    return old.reserved == fresh.reserved and all(
+        getattr(old.latest, k) == getattr(fresh.latest, k) for k in _COMPARED
+    )
 
 
 async def watch_template(template: Path, service: FunctionService, stop: asyncio.Event) -> None:

@@ -89,3 +89,51 @@ def test_watch_reloads_on_the_next_cold_start(start_server: Any, tmp_path: Path)
     fresh = wait_for(lambda: (r := call(serve_lam))["code"] == "v2" and r, timeout=30)
     assert fresh["count"] == 1  # a cold start on the new code
     assert call(serve_lam) == {**fresh, "count": 2}  # and warm again afterwards
+
+
+TWO = """
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: hello
+      Handler: app.handler
+      Runtime: python3.12
+      CodeUri: src/{reserved}
+  Gone:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: gone
+      Handler: app.handler
+      Runtime: python3.12
+      CodeUri: src/
+"""
+
+
+def test_watch_applies_template_only_edits_and_removals(start_server: Any, tmp_path: Path) -> None:
+    """Edits that touch neither code nor the Lambda fields (reserved concurrency here) reload
+    too, and a function deleted from the template stops being served."""
+    template = project(tmp_path / "proj", "v1")
+    template.write_text(textwrap.dedent(TWO.format(reserved="")))
+    srv: Server = start_server("-t", str(template), "--watch")
+    lam = srv.client()
+    assert call(lam)["count"] == 1 and lam.invoke(FunctionName="gone")["StatusCode"] == 200
+    only_hello = TWO.format(reserved="\n      ReservedConcurrentExecutions: 0").split("  Gone:")[0]
+    template.write_text(textwrap.dedent(only_hello))
+
+    def throttled_and_gone() -> bool:
+        try:
+            lam.invoke(FunctionName="hello")
+            return False
+        except lam.exceptions.TooManyRequestsException:
+            pass
+        try:
+            lam.invoke(FunctionName="gone")
+        except lam.exceptions.ResourceNotFoundException:
+            return True
+        return False
+
+    wait_for(throttled_and_gone, timeout=30)
+    assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["hello"]
