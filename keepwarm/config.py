@@ -122,9 +122,9 @@ def check_lifecycle(
         raise InvalidParameterValue(f"Keep-alive must be zero or more seconds, got {keep_alive_s}.")
     if max_lifetime_s is not None and max_lifetime_s <= 0:
         raise InvalidParameterValue(f"Max lifetime must be positive, got {max_lifetime_s}.")
-    if max_invocations is not None and max_invocations < 1:
+    if max_invocations is not None and (type(max_invocations) is not int or max_invocations < 1):
         raise InvalidParameterValue(
-            f"max_invocations_per_env must be at least 1, got {max_invocations}."
+            f"max_invocations_per_env must be a whole number, at least 1, got {max_invocations!r}."
         )
 
 
@@ -273,6 +273,7 @@ class ServerConfig:
     )
 
     def __post_init__(self) -> None:
+        check_lifecycle(None, None, self.max_invocations_per_env)
         if not 0 <= self.spin_us <= 10_000:
             raise InvalidParameterValue("spin_us must be between 0 and 10000.")
         if self.memory_enforcement not in ("auto", "rss"):

@@ -26,6 +26,7 @@ import pytest
 
 from keepwarm.api import Runtime
 from keepwarm.config import ServerConfig
+from keepwarm.errors import KeepwarmError
 from keepwarm.invocation import InvocationResult
 
 MARKER_ARGS = frozenset({"reuse", "check_leaks", "max_invocations_per_env", "template"})
@@ -166,7 +167,10 @@ def lambda_runtime(
     template = _template(request.config, options.pop("template", None))
     if not template.is_file():
         pytest.fail(f"keepwarm: template not found: {template}", pytrace=False)
-    server = ServerConfig(data_dir=tmp_path_factory.mktemp("keepwarm"), **options)
+    try:
+        server = ServerConfig(data_dir=tmp_path_factory.mktemp("keepwarm"), **options)
+    except KeepwarmError as exc:
+        pytest.fail(f"keepwarm marker: {exc}", pytrace=False)
     results: list[InvocationResult] = []
     request.node.stash[_RESULTS] = results
     with Runtime(template=template, server=server) as runtime:

@@ -139,3 +139,23 @@ def test_missing_template_is_a_clear_error(pytester: pytest.Pytester) -> None:
     result = run(pytester)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*keepwarm: template not found: *template.yaml*"])
+
+
+def test_marker_values_are_checked_like_the_api_s(pytester: pytest.Pytester) -> None:
+    pytester.makeini(f"[pytest]\nkeepwarm_template = {EXAMPLES / 'template.yaml'}\n")
+    pytester.makepyfile(
+        test_bad="""
+        import pytest
+
+        @pytest.mark.parametrize("n", [0, -1, 2.5, "2", True])
+        def test_x(request, n):
+            request.applymarker(pytest.mark.keepwarm(max_invocations_per_env=n))
+            request.getfixturevalue("lambda_runtime")
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(failed=5)
+    result.stdout.fnmatch_lines(
+        ["*keepwarm marker: max_invocations_per_env must be a whole number, at least 1*"]
+    )
+    assert "TypeError" not in result.stdout.str()
