@@ -277,7 +277,10 @@ def test_template_level_keepwarm_metadata_is_a_default(tmp_path: Path) -> None:
         ("{keep_alive: soon}", "Metadata.keepwarm.keep_alive must be seconds"),
         ("{reuse: sometimes}", "Reuse mode 'sometimes' is not valid"),
         ("{keep_alive: -1}", "Keep-alive must be zero or more seconds"),
-        ("{max_invocations_per_env: 0}", "max_invocations_per_env must be a whole number, at least 1"),
+        (
+            "{max_invocations_per_env: 0}",
+            "max_invocations_per_env must be a whole number, at least 1",
+        ),
     ],
 )
 def test_bad_keepwarm_metadata(tmp_path: Path, metadata: str, message: str) -> None:
