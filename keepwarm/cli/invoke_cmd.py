@@ -101,6 +101,7 @@ def invoke(
     console = Console()
     body = read_event(event, payload)
     if endpoint is not None:
+        _local_only(reuse != "always", max_invocations_per_env, check_leaks, concurrency > 1)
         raise SystemExit(_remote(console, endpoint, function, body, times, quiet))
     server = ServerConfig(
         data_dir=data_dir,
@@ -112,6 +113,26 @@ def invoke(
     for result in results:
         show(console, result, logs=not quiet)
     raise SystemExit(1 if any(r.function_error for r in results) else 0)
+
+
+def _local_only(reuse: bool, max_invocations: int | None, leaks: bool, concurrent: bool) -> None:
+    """Options a remote server decides for itself (``keepwarm serve --check-leaks`` ...): given
+    with ``--endpoint`` they would be silently ignored, so they are refused."""
+    given = [
+        name
+        for name, set_ in (
+            ("--reuse", reuse),
+            ("--max-invocations-per-env", max_invocations is not None),
+            ("--check-leaks", leaks),
+            ("--concurrency", concurrent),
+        )
+        if set_
+    ]
+    if given:
+        raise typer.BadParameter(
+            f"{', '.join(given)} apply to local runs only; with --endpoint the server's own "
+            "settings apply (give them to keepwarm serve)"
+        )
 
 
 def _remote(console: Console, endpoint: str, name: str, event: Any, times: int, quiet: bool) -> int:

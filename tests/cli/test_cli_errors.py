@@ -251,3 +251,18 @@ def test_invoke_through_an_endpoint(served: Server) -> None:
     assert '"StatusCode": 200' in done.stdout and '"Payload": "\\"hello\\""' in done.stdout
     missing = keepwarm("invoke", "Nope", "--endpoint", served.url)
     assert_one_line_error(missing, "ResourceNotFoundException", "Function not found")
+
+
+@pytest.mark.parametrize(
+    "local",
+    [
+        ["--check-leaks"],
+        ["--reuse", "never"],
+        ["--max-invocations-per-env", "1"],
+        ["--concurrency", "2"],
+    ],
+)
+def test_local_only_options_are_refused_with_an_endpoint(local: list[str]) -> None:
+    """The server decides these for itself: given with --endpoint they were silently ignored."""
+    done = keepwarm("invoke", "Greeting", "--endpoint", "http://127.0.0.1:1", *local)
+    assert_usage_error(done, local[0], "apply to local runs only")
