@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -24,6 +25,14 @@ def request_id() -> str:
 
 
 _VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
+
+
+def trace_id() -> str:
+    """An X-Ray trace header as Lambda gives every invocation without one (PassThrough
+    tracing: not sampled). Runtimes expose it as ``_X_AMZN_TRACE_ID``; the X-Ray SDK and
+    Powertools read it there."""
+    h = os.urandom(20).hex()
+    return f"Root=1-{int(time.time()):08x}-{h[:24]};Parent={h[24:]};Sampled=0"
 
 
 class StartKind(StrEnum):
@@ -43,7 +52,7 @@ class Invocation:
     invoked_arn: str = ""
     client_context: str | None = None
     cognito_identity: str | None = None
-    trace_id: str | None = None
+    trace_id: str | None = field(default_factory=trace_id)
     content_type: str = "application/json"
 
 

@@ -30,7 +30,13 @@ Send = Callable[[Message], Awaitable[None]]
 
 _PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 _USED = frozenset(
-    {b"content-length", b"x-amz-invocation-type", b"x-amz-log-type", b"x-amz-client-context"}
+    {
+        b"content-length",
+        b"x-amz-invocation-type",
+        b"x-amz-log-type",
+        b"x-amz-client-context",
+        b"x-amzn-trace-id",
+    }
 )
 log = logging.getLogger("keepwarm.serve")
 

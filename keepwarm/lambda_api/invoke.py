@@ -46,6 +46,7 @@ async def run_invoke(
         headers.get("x-amz-invocation-type", "RequestResponse"),
         headers.get("x-amz-log-type", "None"),
         headers.get("x-amz-client-context"),
+        headers.get("x-amzn-trace-id"),
     )
     try:
         return await b.invoker.invoke(req)

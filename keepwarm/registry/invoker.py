@@ -18,7 +18,7 @@ import orjson
 from keepwarm.asyncq.dispatcher import Dispatcher
 from keepwarm.asyncq.store import Event
 from keepwarm.errors import InvalidRequestContent, RequestTooLarge
-from keepwarm.invocation import Invocation
+from keepwarm.invocation import Invocation, request_id, trace_id
 from keepwarm.observe.logs import tail
 from keepwarm.registry.names import FunctionRef, constraint
 from keepwarm.registry.service import FunctionService
@@ -37,6 +37,7 @@ class InvokeRequest:
     invocation_type: str = "RequestResponse"
     log_type: str = "None"
     client_context: str | None = None
+    trace_header: str | None = None  # X-Amzn-Trace-Id: the caller's trace, propagated
 
 
 @dataclass(frozen=True)
@@ -159,13 +160,14 @@ class Invoker:
         target = self.service.target(req.ref)
         payload = check_payload(req.payload)
         if req.invocation_type == "DryRun":
-            return InvokeOutcome(204, Invocation(b"").request_id)
+            return InvokeOutcome(204, request_id())
         if req.invocation_type == "Event":
             return await self._enqueue(req, payload, target.name)
         invocation = Invocation(
             payload=payload,
             invoked_arn=target.invoked_arn,
             client_context=decode_client_context(req.client_context),
+            trace_id=req.trace_header or trace_id(),
         )
         result = await self.service.runtime.run(target.name, invocation, target.version)
         log_result = None

@@ -284,3 +284,26 @@ def test_invoke_async_legacy(server: Server, lam: Any) -> None:
     create(lam, "legacy")
     out = lam.invoke_async(FunctionName="legacy", InvokeArgs=b"{}")
     assert out["Status"] == 202
+
+
+TRACE = "import os\ndef handler(event, context):\n    return os.environ.get('_X_AMZN_TRACE_ID')\n"
+TRACE_RE = re.compile(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$")
+
+
+def test_every_invocation_has_a_trace_id_and_a_callers_is_propagated(
+    server: Server, lam: Any
+) -> None:
+    """As on Lambda: a trace header for each invocation in ``_X_AMZN_TRACE_ID`` (the X-Ray SDK
+    and Powertools read it), the caller's ``X-Amzn-Trace-Id`` when it sent one."""
+    import http.client
+
+    create(lam, "traced", TRACE)
+    own = [json.loads(lam.invoke(FunctionName="traced")["Payload"].read()) for _ in range(2)]
+    assert all(TRACE_RE.match(t) for t in own) and own[0] != own[1]
+    theirs = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    for _ in range(2):  # the fast path and keep-alive alike
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request(
+            "POST", "/2015-03-31/functions/traced/invocations", b"{}", {"X-Amzn-Trace-Id": theirs}
+        )
+        assert json.loads(conn.getresponse().read()) == theirs
