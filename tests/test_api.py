@@ -199,3 +199,15 @@ def test_runtime_is_safe_for_concurrent_threads(tmp_path: Path, server: ServerCo
     assert [r.json() for r in results] == list(range(64))
     assert 1 <= len(envs) <= 8
     assert sum(e["invocations"] for e in envs) == 64
+
+
+def test_a_function_s_tz_sets_its_local_time(tmp_path: Path, server: ServerConfig) -> None:
+    """TZ is not reserved on Lambda; Python must see it (a POSIX rule: no tzdata needed)."""
+    clock = (
+        "import time\n"
+        "def handler(event, context):\n"
+        "    return [time.tzname[0], time.strftime('%z')]\n"
+    )
+    fn = function(tmp_path, "tz", clock, environment={"TZ": "JST-9"})
+    with Runtime([fn], server=server) as rt:
+        assert rt.invoke("tz").json() == ["JST", "+0900"]

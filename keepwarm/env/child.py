@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 import traceback
 from typing import Any, NoReturn
 
@@ -31,8 +32,12 @@ def _stdio(log_fd: int) -> None:
 
 
 def _environ(env: dict[str, str]) -> None:
+    """The function's variables replace the fork server's. ``tzset``: the C library read
+    ``TZ`` when the server started; a function setting its own (``Asia/Tokyo``) expects local
+    time in it, as on Lambda, where ``TZ`` is not reserved."""
     os.environ.clear()
     os.environ.update(env)
+    time.tzset()
 
 
 def _python_path(task_root: str) -> None:
