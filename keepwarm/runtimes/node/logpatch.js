@@ -38,7 +38,11 @@ function errorReplacer(_key, value) {
   return value;
 }
 
-function jsonLine(level, time, params) {
+// console.log() with no argument logs `undefined`, as aws-lambda-ric's log(level, message, ...)
+const atLeastOne = (params) => (params.length === 0 ? [undefined] : params);
+
+function jsonLine(level, time, given) {
+  const params = atLeastOne(given);
   const out = { timestamp: time, level: level.name, requestId: global[REQUEST_ID] };
   if (params.length === 1) {
     out.message = params[0];
@@ -60,7 +64,7 @@ function jsonLine(level, time, params) {
 }
 
 function textLine(level, time, params) {
-  return `${time}\t${global[REQUEST_ID]}\t${level.name}\t${util.format(...params)}`;
+  return `${time}\t${global[REQUEST_ID]}\t${level.name}\t${util.format(...atLeastOne(params))}`;
 }
 
 function patchConsole() {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -56,3 +57,29 @@ def test_log_level_filter(runtime: RuntimeFactory, tmp_path: Path) -> None:
     result = runtime(fn).invoke("quiet", {})
     assert "\tWARN\tcareful" in result.logs and "\tERROR\tbad oops" in result.logs
     assert "\tINFO\t" not in result.logs and "\tDEBUG\t" not in result.logs
+
+
+NO_ARGS = """
+exports.handler = async () => {
+  console.log();
+  console.error();
+  return null;
+};
+"""
+
+
+def test_console_without_arguments_logs_undefined(runtime: RuntimeFactory, tmp_path: Path) -> None:
+    """As aws-lambda-ric's ``log(level, message, ...params)``: the message is ``undefined``."""
+    text = node_function(tmp_path, "bare", {"index.js": NO_ARGS})
+    json_fn = node_function(
+        tmp_path, "bare_json", {"index.js": NO_ARGS}, environment={"AWS_LAMBDA_LOG_FORMAT": "JSON"}
+    )
+    rt = runtime(text, json_fn)
+    logs = rt.invoke("bare", {}).logs
+    assert "\tINFO\tundefined\n" in logs and "\tERROR\tundefined\n" in logs
+    records = [
+        json.loads(line)
+        for line in rt.invoke("bare_json", {}).logs.splitlines()
+        if line.startswith("{")
+    ]
+    assert [(r["level"], "message" in r) for r in records] == [("INFO", False), ("ERROR", False)]
