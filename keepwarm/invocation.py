@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -31,8 +32,10 @@ def trace_id() -> str:
     """An X-Ray trace header as Lambda gives every invocation without one (PassThrough
     tracing: not sampled). Runtimes expose it as ``_X_AMZN_TRACE_ID``; the X-Ray SDK and
     Powertools read it there."""
-    h = os.urandom(20).hex()
-    return f"Root=1-{int(time.time()):08x}-{h[:24]};Parent={h[24:]};Sampled=0"
+    return f"Root=1-{int(time.time()):08x}-{_bits(96):024x};Parent={_bits(64):016x};Sampled=0"
+
+
+_bits = random.getrandbits  # no syscall; trace ids are unique, not secret (reseeded on fork)
 
 
 class StartKind(StrEnum):
