@@ -122,7 +122,9 @@ def launch_spec(
         "hide": list(placement.hide),
         "keep": list(placement.keep),
         "cgroup_procs": cgroup_procs or [],
-        "rlimits": {"RLIMIT_NOFILE": 1024},
+        # No core files: a crash reports at once instead of after writing one (into the code
+        # directory, with the default core_pattern); on Lambda /var/task is read-only anyway.
+        "rlimits": {"RLIMIT_NOFILE": 1024, "RLIMIT_CORE": 0},
         "argv": argv or [],
         "options": options or {},
         "sched": sched,

@@ -132,3 +132,18 @@ def test_garbage_on_the_control_socket_is_a_runtime_error_not_a_timeout(
     assert json.loads(broken.payload)["errorType"] == "Runtime.ExitError"
     assert broken.duration_ms < 10_000  # ended by the hang-up, not by the 30 s timeout
     assert after.start_kind.value == "cold" and after.json() != first
+
+
+def test_a_crash_leaves_no_core_file(tmp_path: Path, server: ServerConfig) -> None:
+    """Environments run with ``RLIMIT_CORE`` 0: a segfault reports at once, and no ``core``
+    file lands in the code directory (the machine's ``core_pattern`` may be plain ``core``)."""
+    limits = (
+        "import resource\n"
+        "def handler(event, context):\n"
+        "    return resource.getrlimit(resource.RLIMIT_CORE)\n"
+    )
+    crash = function(tmp_path, "crash", CRASHER)
+    with Runtime([crash, function(tmp_path, "limits", limits)], server=server) as rt:
+        assert rt.invoke("limits").json() == [0, 0]
+        assert rt.invoke("crash", {"how": "segfault"}).error_type == "Runtime.ExitError"
+    assert not [p for p in tmp_path.rglob("core*") if p.is_file()]
