@@ -91,17 +91,7 @@ def test_watch_reloads_on_the_next_cold_start(start_server: Any, tmp_path: Path)
     assert call(serve_lam) == {**fresh, "count": 2}  # and warm again afterwards
 
 
-TWO = """
-AWSTemplateFormatVersion: '2010-09-09'
-Transform: AWS::Serverless-2016-10-31
-Resources:
-  Hello:
-    Type: AWS::Serverless::Function
-    Properties:
-      FunctionName: hello
-      Handler: app.handler
-      Runtime: python3.12
-      CodeUri: src/{reserved}
+GONE = """
   Gone:
     Type: AWS::Serverless::Function
     Properties:
@@ -110,6 +100,7 @@ Resources:
       Runtime: python3.12
       CodeUri: src/
 """
+TWO = TEMPLATE.rstrip("\n") + "{reserved}" + GONE  # Hello from TEMPLATE, then Gone
 
 
 def test_watch_applies_template_only_edits_and_removals(start_server: Any, tmp_path: Path) -> None:
