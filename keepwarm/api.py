@@ -213,7 +213,7 @@ class Runtime:
         """Run ``coro`` on the runtime's loop, from this thread when it can (see LoopDriver)."""
         if self._driver.loop.is_closed():
             coro.close()
-            raise KeepwarmError("this Runtime is closed")
+            raise _closed_error()
         return self._driver.call(coro)
 
     def start(self) -> Runtime:
@@ -239,7 +239,7 @@ class Runtime:
         """Awaitable from any event loop. Cancelling the await leaves the invocation running to
         its end (it runs on the runtime's own loop), as ``AsyncRuntime.invoke`` does."""
         if self._driver.loop.is_closed():
-            raise KeepwarmError("this Runtime is closed")
+            raise _closed_error()
         return await asyncio.wrap_future(
             self._driver.submit(self._async.invoke_unshielded(name, event, **kwargs))
         )
@@ -283,3 +283,7 @@ class Runtime:
             self._call(self._async.close())
         finally:
             self._driver.close()
+
+
+def _closed_error() -> KeepwarmError:
+    return KeepwarmError("this Runtime is closed")

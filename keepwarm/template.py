@@ -55,6 +55,17 @@ class Template:
     warnings: list[str] = field(default_factory=list)
     logical_ids: dict[str, str] = field(default_factory=dict)  # logical id -> FunctionName
 
+    def name_for(self, requested: str) -> str:
+        """The FunctionName ``requested`` stands for: itself, or the FunctionName of a logical
+        id (as ``sam local invoke`` accepts); unknown names come back unchanged."""
+        if any(f.name == requested for f in self.functions):
+            return requested
+        return self.logical_ids.get(requested, requested)
+
+    def log_warnings(self) -> None:
+        for warning in self.warnings:
+            log.warning("%s", warning)
+
 
 def load_template(
     path: Path,
@@ -72,8 +83,7 @@ def load_template(
     loaded = read_template(
         path, overrides=overrides, parameters=parameters, region=region, build_dir=build_dir
     )
-    for warning in loaded.warnings:
-        log.warning("%s", warning)
+    loaded.log_warnings()
     return loaded.functions
 
 

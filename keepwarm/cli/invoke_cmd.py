@@ -19,9 +19,8 @@ from keepwarm._cfn import template_file
 from keepwarm.api import AsyncRuntime
 from keepwarm.config import ServerConfig
 from keepwarm.invocation import InvocationResult
-from keepwarm.template import load_template
+from keepwarm.template import read_template
 
-from .names import function_name
 from .render import show
 
 
@@ -57,10 +56,11 @@ def _read_text(event_file: Path) -> str:
 async def run_local(
     template: Path, name: str, event: Any, times: int, concurrency: int, server: ServerConfig
 ) -> list[InvocationResult]:
-    functions = load_template(template_file(template))
-    name = function_name(template, name, {f.name for f in functions})
+    loaded = read_template(template_file(template))
+    loaded.log_warnings()
+    name = loaded.name_for(name)
     results: list[InvocationResult] = []
-    async with AsyncRuntime(functions, server=server) as rt:
+    async with AsyncRuntime(loaded.functions, server=server) as rt:
         for _ in range(times):
             batch = await asyncio.gather(*(rt.invoke(name, event) for _ in range(concurrency)))
             results.extend(batch)

@@ -119,8 +119,7 @@ class LocalEnvironment:
         if self._cgroup is not None:
             self._oom_base = self._cgroup.oom_kills()
         mode = "fork" if self.host.server.launch_mode == "fork" else "fresh"
-        check_leaks = self.config.check_leaks or self.host.server.check_leaks
-        options: dict[str, Any] = {"check_leaks": check_leaks}
+        options: dict[str, Any] = {"check_leaks": self._checks_leaks}
         if api is not None:
             options["transport"] = "runtime-api"
         spec = launch_spec(
@@ -136,8 +135,7 @@ class LocalEnvironment:
         try:
             proc = await self.host.launcher.spawn(spec)
             if self.state in _GONE:  # shut down while the process was starting
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                _kill_group(proc.pid)
                 proc.control.close()
                 raise self._stopped()
         except BaseException:
@@ -187,10 +185,8 @@ class LocalEnvironment:
         self._proc = None
 
     def _kill(self) -> None:
-        proc = self._proc
-        if proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        if self._proc is not None:
+            _kill_group(self._proc.pid)
         if self._cgroup is not None:
             self._cgroup.kill_all()
 
@@ -256,10 +252,14 @@ class LocalEnvironment:
             return
         self._time_out(waiter)
 
+    @property
+    def _checks_leaks(self) -> bool:
+        return self.config.check_leaks or self.host.server.check_leaks
+
     def _scanning(self) -> bool:
+        """Answered, and the Python runtime (the one that scans) is checking for leaks."""
         answered = self._pending is not None and self._pending.kind in ("response", "error")
-        checking = self.config.check_leaks or self.host.server.check_leaks
-        return answered and checking and self.config.runtime.startswith("python")
+        return answered and self._checks_leaks and self.config.runtime_family == "python"
 
     def _take_scan_ms(self) -> float:
         scan, self._scan_ms = self._scan_ms, 0.0
@@ -464,3 +464,8 @@ class LocalEnvironment:
         self.stream.close()
         shutil.rmtree(self.placement.tmp_dir.parent, ignore_errors=True)
         self._to(EnvState.DEAD)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
