@@ -8,9 +8,7 @@ log stream and turns what the runtime says into invocation results. The pool onl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
-import os
 import shutil
 import signal
 import time
@@ -20,19 +18,15 @@ from typing import Any
 
 from keepwarm import errors
 from keepwarm.config import FunctionConfig
-from keepwarm.env import logpipe, outcome
-from keepwarm.env.cgroup import EnvCgroup
-from keepwarm.env.channel import Channel, PipeChannel, RuntimeApiChannel
+from keepwarm.env import outcome
+from keepwarm.env.channel import PipeChannel
 from keepwarm.env.host import EnvHost
-from keepwarm.env.launcher import Spawned
-from keepwarm.env.memwatch import RssWatch
 from keepwarm.env.outcome import Answer
-from keepwarm.env.spec import exec_argv, lambda_variables, launch_spec
+from keepwarm.env.process import EnvProcess
 from keepwarm.env.state import EnvState, check_transition
 from keepwarm.invocation import Invocation, InvocationResult, LeakRecord, StartKind
 from keepwarm.observe import logs
 
-MAX_PIDS = 1024
 SCAN_GRACE_S = 60.0  # a leak scan running past the deadline of a call answered in time
 _ACTIVE = (EnvState.INITIALIZING, EnvState.BUSY)
 _GONE = (EnvState.STOPPING, EnvState.DEAD)
@@ -70,14 +64,11 @@ class LocalEnvironment:
         self.stream = logs.LogStream(host.log_root, config.name, config.version)
         self.placement = host.place(env_id, config)
         self._loop = asyncio.get_running_loop()
-        self._proc: Spawned | None = None
-        self._channel: Channel | None = None
-        self._cgroup: EnvCgroup | None = None
-        self._oom_base = 0
+        self.process = EnvProcess(
+            env_id, config, host, self.placement, self.stream, self._process_exited
+        )
         self._waiter: asyncio.Future[Answer] | None = None
         self._pending: Answer | None = None
-        self._rss_kb = 0
-        self._watch: RssWatch | None = None
         self._last_ms = 0.0  # the last invocation's duration (spin only after quick ones)
         self._scan_ms = 0.0  # the runtime's leak scan before its last "next": not the function's
 
@@ -98,101 +89,25 @@ class LocalEnvironment:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self.process.pid
 
     # -- process -------------------------------------------------------------------------------
     async def _spawn(self) -> None:
-        argv = exec_argv(self.config, self.placement)
-        api: RuntimeApiChannel | None = None
-        if argv is not None or self.host.server.python_transport != "pipe":
-            api = await RuntimeApiChannel.open(self)  # listening before the process exists
-        env = lambda_variables(
-            self.config,
-            self.host.server,
-            self.placement,
-            self.stream.name,
-            api.address if api is not None else "127.0.0.1:9001",
-            self.provisioned,
-        )
-        if self.host.cgroups is not None and self._cgroup is None:
-            self._cgroup = self.host.cgroups.create(self.id, self.config.memory_mb, MAX_PIDS)
-        if self._cgroup is not None:
-            self._oom_base = self._cgroup.oom_kills()
-        mode = "fork" if self.host.server.launch_mode == "fork" else "fresh"
-        options: dict[str, Any] = {"check_leaks": self._checks_leaks}
-        if api is not None:
-            options["transport"] = "runtime-api"
-        spec = launch_spec(
-            self.config,
-            self.placement,
-            env,
-            "exec" if argv is not None else mode,
-            argv=argv,
-            cgroup_procs=self._cgroup.procs_files if self._cgroup else None,
-            options=options,
-            sched=self.host.server.sched_policy,
-        )
-        try:
-            proc = await self.host.launcher.spawn(spec)
-            if self.state in _GONE:  # shut down while the process was starting
-                _kill_group(proc.pid)
-                proc.control.close()
-                raise self._stopped()
-        except BaseException:
-            if api is not None:
-                api.close()
-            raise
-        self._proc = proc
-        if api is None:
-            self._channel = PipeChannel(proc.control, self)
-        else:
-            proc.control.close()
-            api.attach(proc.pid)
-            self._channel = api
-        self._loop.add_reader(proc.log_fd, logpipe.drain, self._loop, proc, self.stream)
-        proc.exited.add_done_callback(lambda fut: self._on_exit(proc, fut))
+        await self.process.start(self, self.provisioned, self._checks_leaks)
+        if self.state in _GONE:  # shut down while the process was starting
+            self.process.abandon()
+            raise self._stopped()
 
-    def _drain_logs(self, proc: Spawned | None = None) -> None:
-        proc = proc or self._proc
-        if proc is not None:
-            logpipe.drain(self._loop, proc, self.stream)
-
-    def _on_exit(self, proc: Spawned, fut: asyncio.Future[int]) -> None:
-        status = fut.result() if not fut.cancelled() and fut.exception() is None else 9
-        self._drain_logs(proc)
-        if proc is not self._proc:
-            self._close_log(proc)
-            return
-        if isinstance(self._channel, PipeChannel):
-            self._channel.drain()  # what the runtime said before it exited counts first
-        self._kill()  # the runtime is gone: so is everything it left running (as on Lambda)
-        self._close_log(proc)
-        self._release_process()
-        oom = bool(self._cgroup and self._cgroup.oom_kills() > self._oom_base)
+    def _process_exited(self, status: int, oom: bool) -> None:
         answer = Answer("exit", status=status, oom=oom, prior=self._pending)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(answer)
         elif self.state is EnvState.IDLE:
             self._to(EnvState.RESET)
 
-    def _close_log(self, proc: Spawned) -> None:
-        logpipe.close(self._loop, proc, self.stream)
-
-    def _release_process(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
-        self._proc = None
-
-    def _kill(self) -> None:
-        if self._proc is not None:
-            _kill_group(self._proc.pid)
-        if self._cgroup is not None:
-            self._cgroup.kill_all()
-
     # -- what the runtime says (RuntimeSink) ---------------------------------------------------
     def runtime_next(self, report: dict[str, Any]) -> None:
-        self._rss_kb = int(report.get("rss_kb", self._rss_kb))
+        self.process.rss_kb = int(report.get("rss_kb", self.process.rss_kb))
         self._scan_ms = float(report.get("scan_ms") or 0.0)
         if "orc" in report:
             self.orc_stats = report["orc"]
@@ -216,7 +131,7 @@ class LocalEnvironment:
         waiter: asyncio.Future[Answer] = self._loop.create_future()
         self._waiter = waiter
         timer = self._loop.call_later(max(budget, 0.0), self._on_deadline, waiter)
-        self._start_rss_watch()
+        self.process.start_watch(self._out_of_memory)
         try:
             if spin and self.host.server.spin_us:
                 await self._spin(waiter, budget)
@@ -225,7 +140,7 @@ class LocalEnvironment:
             return await waiter
         finally:
             timer.cancel()
-            self._stop_rss_watch()
+            self.process.stop_watch()
             self._waiter = None
 
     async def _spin(self, waiter: asyncio.Future[Answer], budget: float) -> None:
@@ -236,7 +151,7 @@ class LocalEnvironment:
         start first (and then count as active), so spinning never delays a concurrent
         caller's choice of environment.
         """
-        channel, spin_s = self._channel, self.host.server.spin_us / 1e6
+        channel, spin_s = self.process.channel, self.host.server.spin_us / 1e6
         if self._last_ms / 1000 > spin_s or not isinstance(channel, PipeChannel):
             return  # the last answer took longer than the budget: spinning would be wasted
         if self.host.sequential():
@@ -268,11 +183,10 @@ class LocalEnvironment:
     def _time_out(self, waiter: asyncio.Future[Answer]) -> None:
         if waiter.done():
             return
-        self._kill()
-        proc, self._pending = self._proc, None
-        self._release_process()
-        if proc is not None:
-            self._drain_logs(proc)
+        self._pending = None
+        self.process.kill()
+        self.process.drain_logs()
+        self.process.release()
         waiter.set_result(Answer("timeout"))
 
     async def _init(self, budget: float) -> tuple[Answer, float]:
@@ -342,7 +256,7 @@ class LocalEnvironment:
 
     def _log_init_failure(self, answer: Answer, init_ms: float, phase: str) -> None:
         if answer.kind == "exit":
-            self._kill()
+            self.process.kill()
         status = "timeout" if answer.kind == "timeout" else "error"
         self.stream.line(logs.init_report(init_ms, phase, status, outcome.error_type(answer)))
 
@@ -353,10 +267,11 @@ class LocalEnvironment:
         return await self._dispatch(run)
 
     async def _dispatch(self, run: _Run) -> InvocationResult:
-        assert self._channel is not None
+        channel = self.process.channel
+        assert channel is not None
         wall_deadline = self.host.clock.time() + (run.deadline - time.perf_counter())
         spin_us = self.host.server.spin_us if self.host.sequential() else 0
-        self._channel.deliver(run.invocation, int(wall_deadline * 1000), spin_us)
+        channel.deliver(run.invocation, int(wall_deadline * 1000), spin_us)
         answer = await self._await_answer(run.deadline - time.perf_counter(), spin=True)
         return self._finish(run, answer)
 
@@ -373,12 +288,12 @@ class LocalEnvironment:
     def _finish(self, run: _Run, answer: Answer) -> InvocationResult:
         if self.state in _GONE:
             raise self._stopped()
-        self._drain_logs()
+        self.process.drain_logs()
         duration = max((time.perf_counter() - run.started) * 1000 - self._take_scan_ms(), 0.0)
         rid = run.invocation.request_id
         payload, function_error, content_type = outcome.payload(answer, rid, self.config.timeout_s)
         status, error_type = self._platform_lines(run, answer)
-        max_mb = self._max_memory_mb()
+        max_mb = self.process.max_memory_mb()
         leaks = self._leak_records(rid, answer)
         billed = math.ceil(duration)
         memory = self.config.memory_mb
@@ -423,49 +338,17 @@ class LocalEnvironment:
             self.stream.line(logs.leak(rid, record.location, record.event_field))
         return records
 
-    def _max_memory_mb(self) -> int:
-        peak = self._rss_kb * 1024
-        if self._cgroup is not None and (self._rss_kb == 0 or self._proc is None):
-            peak = max(peak, self._cgroup.peak_bytes())
-        return max(1, math.ceil(peak / (1024 * 1024)))
-
-    # -- memory watch without cgroups ----------------------------------------------------------
-    def _start_rss_watch(self) -> None:
-        if self._cgroup is None and self._proc is not None:
-            limit = self.config.memory_mb * 1024 * 1024
-            self._watch = RssWatch(self._proc.pid, limit, self._out_of_memory)
-
-    def _stop_rss_watch(self) -> None:
-        if self._watch is not None:
-            self._rss_kb = max(self._rss_kb, self._watch.peak // 1024)
-            self._watch.stop()
-            self._watch = None
-
     def _out_of_memory(self) -> None:
         if self._waiter is not None and not self._waiter.done():
-            self._kill()
+            self.process.abandon()
             self._waiter.set_result(Answer("exit", status=signal.SIGKILL, oom=True))
-            self._release_process()
 
     # -- shutdown ------------------------------------------------------------------------------
     async def shutdown(self) -> None:
-        if self.state in (EnvState.STOPPING, EnvState.DEAD):
+        if self.state in _GONE:
             return
         self._to(EnvState.STOPPING)
-        proc = self._proc
-        self._kill()
-        if proc is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(proc.exited), timeout=5)
-            self._close_log(proc)
-        self._release_process()
-        if self._cgroup is not None:
-            self._cgroup.remove()
+        await self.process.stop()
         self.stream.close()
         shutil.rmtree(self.placement.tmp_dir.parent, ignore_errors=True)
         self._to(EnvState.DEAD)
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)

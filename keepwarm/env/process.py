@@ -1,0 +1,198 @@
+"""``EnvProcess``: the process behind one environment, and what lives and dies with it.
+
+Why apart from ``LocalEnvironment``: the environment decides (states, phases, deadlines, the
+results and log lines of invocations); this only starts, watches and stops one process at a
+time with its channel, log pipe, cgroup and memory watch. A process replaced after a crash or a
+timeout is a new ``start`` on the same object; the environment learns of an exit through one
+callback, and only of the current process's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from keepwarm.config import FunctionConfig
+from keepwarm.env import logpipe
+from keepwarm.env.cgroup import EnvCgroup
+from keepwarm.env.channel import Channel, PipeChannel, RuntimeApiChannel, RuntimeSink
+from keepwarm.env.host import EnvHost
+from keepwarm.env.launcher import Spawned
+from keepwarm.env.memwatch import RssWatch
+from keepwarm.env.spec import Placement, exec_argv, lambda_variables, launch_spec
+from keepwarm.observe.logs import LogStream
+
+MAX_PIDS = 1024
+ExitCallback = Callable[[int, bool], None]  # (wait status, killed for memory)
+
+
+class EnvProcess:
+    def __init__(
+        self,
+        env_id: str,
+        config: FunctionConfig,
+        host: EnvHost,
+        placement: Placement,
+        stream: LogStream,
+        on_exit: ExitCallback,
+    ) -> None:
+        self.id = env_id
+        self.config = config
+        self.host = host
+        self.placement = placement
+        self.stream = stream
+        self.channel: Channel | None = None
+        self.rss_kb = 0  # the highest resident size the runtime or the watch reported
+        self._on_exit_cb = on_exit
+        self._loop = asyncio.get_running_loop()
+        self._proc: Spawned | None = None
+        self._cgroup: EnvCgroup | None = None
+        self._oom_base = 0
+        self._watch: RssWatch | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None
+
+    # -- start ---------------------------------------------------------------------------------
+    async def start(self, sink: RuntimeSink, provisioned: bool, check_leaks: bool) -> None:
+        """Start a process whose runtime reports to ``sink``; its Init runs from here on."""
+        argv = exec_argv(self.config, self.placement)
+        api: RuntimeApiChannel | None = None
+        if argv is not None or self.host.server.python_transport != "pipe":
+            api = await RuntimeApiChannel.open(sink)  # listening before the process exists
+        address = api.address if api is not None else "127.0.0.1:9001"
+        env = lambda_variables(
+            self.config, self.host.server, self.placement, self.stream.name, address, provisioned
+        )
+        self._prepare_cgroup()
+        try:
+            proc = await self.host.launcher.spawn(self._spec(env, argv, api, check_leaks))
+        except BaseException:
+            if api is not None:
+                api.close()
+            raise
+        self._attach(proc, sink, api)
+
+    def _prepare_cgroup(self) -> None:
+        if self.host.cgroups is not None and self._cgroup is None:
+            self._cgroup = self.host.cgroups.create(self.id, self.config.memory_mb, MAX_PIDS)
+        if self._cgroup is not None:
+            self._oom_base = self._cgroup.oom_kills()
+
+    def _spec(
+        self,
+        env: dict[str, str],
+        argv: list[str] | None,
+        api: RuntimeApiChannel | None,
+        check_leaks: bool,
+    ) -> dict[str, Any]:
+        options: dict[str, Any] = {"check_leaks": check_leaks}
+        if api is not None:
+            options["transport"] = "runtime-api"
+        mode = "fork" if self.host.server.launch_mode == "fork" else "fresh"
+        return launch_spec(
+            self.config,
+            self.placement,
+            env,
+            "exec" if argv is not None else mode,
+            argv=argv,
+            cgroup_procs=self._cgroup.procs_files if self._cgroup else None,
+            options=options,
+            sched=self.host.server.sched_policy,
+        )
+
+    def _attach(self, proc: Spawned, sink: RuntimeSink, api: RuntimeApiChannel | None) -> None:
+        self._proc = proc
+        if api is None:
+            self.channel = PipeChannel(proc.control, sink)
+        else:
+            proc.control.close()
+            api.attach(proc.pid)
+            self.channel = api
+        self._loop.add_reader(proc.log_fd, logpipe.drain, self._loop, proc, self.stream)
+        proc.exited.add_done_callback(lambda fut: self._exited(proc, fut))
+
+    # -- while it runs -------------------------------------------------------------------------
+    def drain_logs(self, proc: Spawned | None = None) -> None:
+        """Move what the process wrote so far into the log stream (before END, say)."""
+        proc = proc or self._proc
+        if proc is not None:
+            logpipe.drain(self._loop, proc, self.stream)
+
+    def start_watch(self, on_exceeded: Callable[[], None]) -> None:
+        """Poll the resident size against the memory limit, when no cgroup enforces it."""
+        if self._cgroup is None and self._proc is not None:
+            limit = self.config.memory_mb * 1024 * 1024
+            self._watch = RssWatch(self._proc.pid, limit, on_exceeded)
+
+    def stop_watch(self) -> None:
+        if self._watch is not None:
+            self.rss_kb = max(self.rss_kb, self._watch.peak // 1024)
+            self._watch.stop()
+            self._watch = None
+
+    def max_memory_mb(self) -> int:
+        peak = self.rss_kb * 1024
+        if self._cgroup is not None and (self.rss_kb == 0 or self._proc is None):
+            peak = max(peak, self._cgroup.peak_bytes())
+        return max(1, math.ceil(peak / (1024 * 1024)))
+
+    # -- the end -------------------------------------------------------------------------------
+    def _exited(self, proc: Spawned, fut: asyncio.Future[int]) -> None:
+        status = fut.result() if not fut.cancelled() and fut.exception() is None else 9
+        self.drain_logs(proc)
+        if proc is not self._proc:  # already replaced or released: only its log is left
+            logpipe.close(self._loop, proc, self.stream)
+            return
+        if isinstance(self.channel, PipeChannel):
+            self.channel.drain()  # what the runtime said before it exited counts first
+        self.kill()  # the runtime is gone: so is everything it left running (as on Lambda)
+        logpipe.close(self._loop, proc, self.stream)
+        self.release()
+        self._on_exit_cb(status, bool(self._cgroup and self._cgroup.oom_kills() > self._oom_base))
+
+    def kill(self) -> None:
+        """SIGKILL the process group, and the cgroup (what left the group) where there is one."""
+        if self._proc is not None:
+            kill_group(self._proc.pid)
+        if self._cgroup is not None:
+            self._cgroup.kill_all()
+
+    def release(self) -> None:
+        """Forget the current process: later news of it (its exit) no longer concerns anyone."""
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        self._proc = None
+
+    def abandon(self) -> None:
+        """Kill and forget a process that is no longer wanted (timed out, over its memory)."""
+        self.kill()
+        self.release()
+
+    async def stop(self) -> None:
+        """Kill the process, wait (briefly) for its exit, and remove what it leaves behind."""
+        proc = self._proc
+        self.kill()
+        if proc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(proc.exited), timeout=5)
+            logpipe.close(self._loop, proc, self.stream)
+        self.release()
+        if self._cgroup is not None:
+            self._cgroup.remove()
+
+
+def kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
