@@ -10,6 +10,7 @@ AWS's REST-JSON error shapes, so the HTTP layer never decides a status code itse
     │   ├── InvalidParameterValue     InvalidParameterValueException 400
     │   ├── ValidationError           ValidationException 400
     │   ├── InvalidRequestContent     InvalidRequestContentException 400
+    │   ├── SerializationError        SerializationException 400 (a body member of the wrong type)
     │   ├── RequestTooLarge           RequestEntityTooLargeException 413
     │   ├── UnsupportedMediaType      UnsupportedMediaTypeException 415
     │   ├── ResourceConflict          ResourceConflictException 409
@@ -78,6 +79,11 @@ class InvalidRequestContent(ServiceError):
     error_type = "User"
 
 
+class SerializationError(ServiceError):
+    code = "SerializationException"
+    error_type = "User"
+
+
 class RequestTooLarge(ServiceError):
     code = "RequestEntityTooLargeException"
     error_type = "User"
@@ -126,6 +132,7 @@ HTTP_STATUS: dict[type[ServiceError], int] = {
     InvalidParameterValue: 400,
     ValidationError: 400,
     InvalidRequestContent: 400,
+    SerializationError: 400,
     RequestTooLarge: 413,
     UnsupportedMediaType: 415,
     ResourceConflict: 409,

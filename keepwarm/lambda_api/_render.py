@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keepwarm.errors import InvalidRequestContent, RequestTooLarge, ServiceError, http_status
+from keepwarm.lambda_api import shapes
 
 JSON = "application/json"
 CONTROL_LIMIT = 69_905_067  # a 50 MB zip, base64-encoded, as Lambda's CreateFunction allows
@@ -89,8 +90,9 @@ def _control_too_large() -> ServiceError:
     return RequestTooLarge(f"Request must be smaller than {CONTROL_LIMIT} bytes for the operation")
 
 
-async def read_json(request: Request) -> dict[str, Any]:
-    """A control-plane request body: a JSON object (empty body → ``{}``)."""
+async def read_json(request: Request, operation: str) -> dict[str, Any]:
+    """A control-plane request body: a JSON object (empty body → ``{}``) whose members have the
+    ``operation``'s types (``shapes``)."""
     body = await read_body(request, CONTROL_LIMIT, _control_too_large)
     if not body.strip():
         return {}
@@ -100,4 +102,5 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from exc
     if not isinstance(data, dict):
         raise InvalidRequestContent("Could not parse request body into json: expected an object")
+    shapes.check(operation, data)
     return data

@@ -31,7 +31,9 @@ def _q(request: Request, key: str) -> str | None:
 
 # -- functions ---------------------------------------------------------------------------------
 async def create_function(request: Request) -> Response:
-    return json_response(await _svc(request).create(await read_json(request)), 201)
+    return json_response(
+        await _svc(request).create(await read_json(request, "CreateFunction")), 201
+    )
 
 
 async def get_function(request: Request) -> Response:
@@ -50,11 +52,15 @@ async def list_functions(request: Request) -> Response:
 
 
 async def update_function_code(request: Request) -> Response:
-    return json_response(await _svc(request).update_code(_ref(request), await read_json(request)))
+    return json_response(
+        await _svc(request).update_code(
+            _ref(request), await read_json(request, "UpdateFunctionCode")
+        )
+    )
 
 
 async def update_function_configuration(request: Request) -> Response:
-    body = await read_json(request)
+    body = await read_json(request, "UpdateFunctionConfiguration")
     return json_response(await _svc(request).update_configuration(_ref(request), body))
 
 
@@ -75,7 +81,7 @@ async def get_code(request: Request) -> Response:
 
 # -- versions and aliases ----------------------------------------------------------------------
 async def publish_version(request: Request) -> Response:
-    body = await read_json(request)
+    body = await read_json(request, "PublishVersion")
     return json_response(await _svc(request).publish_version(_ref(request), body), 201)
 
 
@@ -87,7 +93,7 @@ async def list_versions(request: Request) -> Response:
 
 
 async def create_alias(request: Request) -> Response:
-    body = await read_json(request)
+    body = await read_json(request, "CreateAlias")
     return json_response(await _svc(request).create_alias(_ref(request), body), 201)
 
 
@@ -96,7 +102,7 @@ async def get_alias(request: Request) -> Response:
 
 
 async def update_alias(request: Request) -> Response:
-    body = await read_json(request)
+    body = await read_json(request, "UpdateAlias")
     name = request.path_params["Name"]
     return json_response(await _svc(request).update_alias(_ref(request), name, body))
 
@@ -118,7 +124,7 @@ async def list_aliases(request: Request) -> Response:
 
 # -- concurrency, event-invoke config, account -------------------------------------------------
 async def put_function_concurrency(request: Request) -> Response:
-    body = await read_json(request)
+    body = await read_json(request, "PutFunctionConcurrency")
     return json_response(await _svc(request).put_concurrency(_ref(request), body))
 
 
@@ -132,12 +138,12 @@ async def delete_function_concurrency(request: Request) -> Response:
 
 
 async def put_event_invoke_config(request: Request) -> Response:
-    body = await read_json(request)
+    body = await read_json(request, "PutFunctionEventInvokeConfig")
     return json_response(await _svc(request).put_event_invoke_config(_ref(request), body))
 
 
 async def update_event_invoke_config(request: Request) -> Response:
-    body = await read_json(request)
+    body = await read_json(request, "UpdateFunctionEventInvokeConfig")
     return json_response(
         await _svc(request).put_event_invoke_config(_ref(request), body, merge=True)
     )

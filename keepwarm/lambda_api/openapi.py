@@ -15,6 +15,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from keepwarm.lambda_api.shapes import BODIES
+
 ERROR_STATUSES = {
     "400": "InvalidParameterValueException, ValidationException, InvalidRequestContentException",
     "403": "Authentication failed (with --auth sigv4)",
@@ -27,7 +29,6 @@ ERROR_STATUSES = {
     "500": "ServiceException",
 }
 NAME = {"type": "string", "minLength": 1, "maxLength": 170}
-OBJECT: dict[str, Any] = {"type": "object"}
 QUALIFIER = {"name": "Qualifier", "in": "query", "schema": {"type": "string", "maxLength": 128}}
 PAGING = [
     {"name": "Marker", "in": "query", "schema": {"type": "string"}},
@@ -37,74 +38,6 @@ PAGING = [
         "schema": {"type": "integer", "minimum": 1, "maximum": 10000},
     },
 ]
-FUNCTION_FIELDS: dict[str, Any] = {
-    "Runtime": {"type": "string"},
-    "Role": {"type": "string"},
-    "Handler": {"type": "string"},
-    "Description": {"type": "string"},
-    "Timeout": {"type": "integer"},
-    "MemorySize": {"type": "integer"},
-    "Environment": {
-        "type": "object",
-        "properties": {"Variables": {"type": "object", "additionalProperties": {"type": "string"}}},
-    },
-    "EphemeralStorage": {"type": "object", "properties": {"Size": {"type": "integer"}}},
-    "Architectures": {"type": "array", "items": {"type": "string"}},
-    "Layers": {"type": "array", "items": {"type": "string"}},
-    "TracingConfig": {"type": "object", "properties": {"Mode": {"type": "string"}}},
-    "DeadLetterConfig": {"type": "object", "properties": {"TargetArn": {"type": "string"}}},
-    "RevisionId": {"type": "string"},
-}
-CODE = {
-    "type": "object",
-    "properties": {"ZipFile": {"type": "string", "format": "byte"}, "S3Bucket": {"type": "string"}},
-}
-EVENT_CONFIG = {
-    "type": "object",
-    "properties": {
-        "MaximumRetryAttempts": {"type": "integer"},
-        "MaximumEventAgeInSeconds": {"type": "integer"},
-        "DestinationConfig": OBJECT,
-    },
-}
-ALIAS = {
-    "type": "object",
-    "properties": {
-        "Name": {"type": "string"},
-        "FunctionVersion": {"type": "string"},
-        "Description": {"type": "string"},
-        "RoutingConfig": OBJECT,
-        "RevisionId": {"type": "string"},
-    },
-}
-BODIES: dict[str, dict[str, Any]] = {
-    "CreateFunction": {
-        "type": "object",
-        "properties": {"FunctionName": {"type": "string"}, "Code": CODE, **FUNCTION_FIELDS},
-        "required": ["FunctionName", "Role", "Code"],
-    },
-    "UpdateFunctionConfiguration": {"type": "object", "properties": FUNCTION_FIELDS},
-    "UpdateFunctionCode": {
-        "type": "object",
-        "properties": {
-            "ZipFile": {"type": "string", "format": "byte"},
-            "Publish": {"type": "boolean"},
-        },
-    },
-    "PublishVersion": {
-        "type": "object",
-        "properties": {"Description": {"type": "string"}, "RevisionId": {"type": "string"}},
-    },
-    "CreateAlias": {**ALIAS, "required": ["Name", "FunctionVersion"]},
-    "UpdateAlias": ALIAS,
-    "PutFunctionConcurrency": {
-        "type": "object",
-        "properties": {"ReservedConcurrentExecutions": {"type": "integer"}},
-        "required": ["ReservedConcurrentExecutions"],
-    },
-    "PutFunctionEventInvokeConfig": EVENT_CONFIG,
-    "UpdateFunctionEventInvokeConfig": EVENT_CONFIG,
-}
 INVOKE_HEADERS = [
     {
         "name": "X-Amz-Invocation-Type",

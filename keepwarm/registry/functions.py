@@ -170,6 +170,21 @@ class FunctionOps(RegistryBase):
         return out
 
     # -- update --------------------------------------------------------------------------------
+    def _check_writable(self, record: FunctionRecord, body: dict[str, Any]) -> None:
+        """Lambda refuses a change while the function is being created or updated (409), and a
+        change made against an older revision than the latest (412)."""
+        if record.state == "Pending":
+            raise ResourceConflict(
+                "The operation cannot be performed at this time. The function is currently in "
+                "the following state: Pending"
+            )
+        if record.last_update_status == "InProgress":
+            raise ResourceConflict(
+                "The operation cannot be performed at this time. An update is in progress for "
+                f"resource: {self.arn(record.name)}"
+            )
+        self._check_revision(record, body)
+
     def _check_revision(self, record: FunctionRecord, body: dict[str, Any]) -> None:
         wanted = body.get("RevisionId")
         if wanted and wanted != record.latest.revision_id:
@@ -180,7 +195,7 @@ class FunctionOps(RegistryBase):
 
     async def update_code(self, ref: FunctionRef, body: dict[str, Any]) -> dict[str, Any]:
         record = self.record(ref.name)
-        self._check_revision(record, body)
+        self._check_writable(record, body)
         changes: dict[str, Any] = {}
         if body.get("Architectures") is not None:
             changes["architectures"] = inputs.architectures(body["Architectures"])
@@ -193,6 +208,8 @@ class FunctionOps(RegistryBase):
             }
         )
         code_dir, sha, size = await self._unpack(record.name, data)
+        record = self.record(ref.name)  # the unpacking took turns: check again, then apply
+        self._check_writable(record, body)
         spec = record.latest.changed(
             code_dir=str(code_dir), code_sha256=sha, code_size=size, **changes
         )
@@ -202,7 +219,7 @@ class FunctionOps(RegistryBase):
 
     async def update_configuration(self, ref: FunctionRef, body: dict[str, Any]) -> dict[str, Any]:
         record = self.record(ref.name)
-        self._check_revision(record, body)
+        self._check_writable(record, body)
         changes = inputs.config_changes(body)
         merged = {**_spec_fields(record.latest), **changes}
         self.code_root.mkdir(parents=True, exist_ok=True)
@@ -244,7 +261,11 @@ class FunctionOps(RegistryBase):
                 if qualifier in record.aliases
                 else f"Function not found: {self.arn(record.name, qualifier)}"
             )
-        users = sorted(a.name for a in record.aliases.values() if a.function_version == qualifier)
+        users = sorted(
+            a.name
+            for a in record.aliases.values()
+            if qualifier == a.function_version or qualifier in a.weights
+        )
         if users:
             raise ResourceConflict(
                 f"Unable to delete version because the following aliases reference it: {users}"
@@ -265,24 +286,45 @@ def _spec_fields(spec: FunctionSpec) -> dict[str, Any]:
 def paginate(
     items: list[FunctionSpec], marker: str | None, max_items: str | None
 ) -> tuple[list[FunctionSpec], str | None]:
-    """Marker = ``name:version`` of the first item of the page; at most 50 per page."""
-    size = PAGE_LIMIT
-    if max_items not in (None, ""):
-        try:
-            size = int(max_items)
-        except ValueError:
-            raise constraint(max_items, "maxItems", "be an integer") from None
-        if not 1 <= size <= 10000:
-            raise constraint(max_items, "maxItems", "have value between 1 and 10000")
-        size = min(size, PAGE_LIMIT)
-    keys = [f"{s.name}:{s.version}" for s in items]
+    """Marker = ``name:version`` of the first item of the page; at most 50 per page.
+
+    ``items`` come in ``_order``; a page starts at the marker's place in that order, so an item
+    deleted between two pages (the marker's own, say) neither fails the next call nor shifts it.
+    """
+    size = page_size(max_items)
     start = 0
     if marker:
-        if marker not in keys:
-            raise InvalidParameterValue(f"Invalid marker: {marker}")
-        start = keys.index(marker)
+        wanted = _marker_order(marker)
+        start = next((i for i, s in enumerate(items) if _order(s) >= wanted), len(items))
     end = start + size
-    return items[start:end], keys[end] if end < len(keys) else None
+    return items[start:end], _marker(items[end]) if end < len(items) else None
+
+
+def page_size(max_items: str | None) -> int:
+    if max_items in (None, ""):
+        return PAGE_LIMIT
+    try:
+        size = int(max_items)
+    except ValueError:
+        raise constraint(max_items, "maxItems", "be an integer") from None
+    if not 1 <= size <= 10000:
+        raise constraint(max_items, "maxItems", "have value between 1 and 10000")
+    return min(size, PAGE_LIMIT)
+
+
+def _marker(spec: FunctionSpec) -> str:
+    return f"{spec.name}:{spec.version}"
+
+
+def _order(spec: FunctionSpec) -> tuple[str, int]:
+    return spec.name, -1 if spec.version == LATEST else int(spec.version)
+
+
+def _marker_order(marker: str) -> tuple[str, int]:
+    name, _, version = marker.rpartition(":")
+    if not name or not (version == LATEST or version.isdigit()):
+        raise InvalidParameterValue(f"Invalid marker: {marker}")
+    return name, -1 if version == LATEST else int(version)
 
 
 def template_record(config: FunctionConfig) -> FunctionRecord:

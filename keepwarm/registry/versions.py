@@ -16,10 +16,10 @@ from keepwarm.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
-from keepwarm.registry.functions import FunctionOps, paginate
+from keepwarm.registry.functions import FunctionOps, page_size, paginate
 from keepwarm.registry.model import LATEST, Alias, FunctionRecord, configuration, new_revision
 from keepwarm.registry.model import alias_shape as _alias_shape
-from keepwarm.registry.names import FunctionRef, check_alias_name, is_version
+from keepwarm.registry.names import FunctionRef, check_alias_name, constraint, is_version
 
 
 class VersionOps(FunctionOps):
@@ -31,11 +31,7 @@ class VersionOps(FunctionOps):
                 f"CodeSHA256 ({body['CodeSha256']}) is different from current CodeSHA256 in "
                 f"$LATEST ({latest.code_sha256}). Please try again."
             )
-        if body.get("RevisionId") and body["RevisionId"] != latest.revision_id:
-            raise PreconditionFailed(
-                "The Revision Id provided does not match the latest Revision Id. Call the "
-                "GetFunction/GetAlias API to retrieve the latest Revision Id"
-            )
+        self._check_writable(record, body)
         newest = max(record.versions, key=int, default=None)
         if newest is not None and record.versions[newest].same_as(latest):
             return configuration(record.versions[newest], self.server)
@@ -60,19 +56,43 @@ class VersionOps(FunctionOps):
             raise FunctionNotFound(self.arn(record.name, version))
 
     def _weights(self, record: FunctionRecord, body: dict[str, Any]) -> dict[str, float] | None:
+        """``RoutingConfig`` as given (None when absent); checked with the alias by ``_route``."""
         routing = body.get("RoutingConfig")
         if routing is None:
             return None
-        weights = {
-            str(k): float(v) for k, v in (routing.get("AdditionalVersionWeights") or {}).items()
-        }
-        for version, weight in weights.items():
+        weights: dict[str, float] = {}
+        for version, weight in (routing.get("AdditionalVersionWeights") or {}).items():
+            if not is_version(version):
+                raise constraint(
+                    routing["AdditionalVersionWeights"],
+                    "routingConfig.additionalVersionWeights",
+                    "have keys that satisfy regular expression pattern: [0-9]+",
+                )
+            if weight is None or not 0.0 <= weight <= 1.0:
+                shown = "null" if weight is None else weight
+                raise InvalidParameterValue(f"Invalid weight for version {version}: {shown}")
             self._check_version(record, version)
-            if not 0.0 <= weight <= 1.0:
-                raise InvalidParameterValue(f"Invalid weight for version {version}: {weight}")
+            weights[version] = float(weight)
+        if len(weights) > 1:
+            raise InvalidParameterValue("An alias can route to at most one additional version.")
         if sum(weights.values()) > 1.0:
             raise InvalidParameterValue("The sum of the routing weights must not exceed 1.0.")
         return weights
+
+    @staticmethod
+    def _check_route(version: str, weights: dict[str, float]) -> None:
+        """The alias's primary version and its additional one, as they will be together."""
+        if not weights:
+            return
+        if version == LATEST:
+            raise InvalidParameterValue(
+                "$LATEST is not supported for an alias pointing to more than 1 version"
+            )
+        if version in weights:
+            raise InvalidParameterValue(
+                f"Invalid function version {version}. Function version {version} is already "
+                "included in routing configuration."
+            )
 
     def _alias(self, record: FunctionRecord, name: str) -> Alias:
         alias = record.aliases.get(name)
@@ -90,8 +110,10 @@ class VersionOps(FunctionOps):
         self._check_version(record, version)
         if name in record.aliases:
             raise ResourceConflict(f"Alias already exists: {self.arn(record.name, name)}")
+        weights = self._weights(record, body) or {}
+        self._check_route(version, weights)
         alias = Alias(name, version, str(body.get("Description") or ""))
-        alias.weights = self._weights(record, body) or {}
+        alias.weights = weights
         record.aliases[name] = alias
         await self.persist(record)
         return _alias_shape(alias, record.name, self.server)
@@ -110,14 +132,14 @@ class VersionOps(FunctionOps):
                 "The Revision Id provided does not match the latest Revision Id. Call the "
                 "GetFunction/GetAlias API to retrieve the latest Revision Id"
             )
-        if body.get("FunctionVersion"):
-            self._check_version(record, str(body["FunctionVersion"]))
-            alias.function_version = str(body["FunctionVersion"])
+        version = str(body.get("FunctionVersion") or alias.function_version)
+        self._check_version(record, version)
+        given = self._weights(record, body)
+        weights = alias.weights if given is None else given
+        self._check_route(version, weights)
+        alias.function_version, alias.weights = version, weights
         if body.get("Description") is not None:
             alias.description = str(body["Description"])
-        weights = self._weights(record, body)
-        if weights is not None:
-            alias.weights = weights
         alias.revision_id = new_revision()
         await self.persist(record)
         return _alias_shape(alias, record.name, self.server)
@@ -137,9 +159,9 @@ class VersionOps(FunctionOps):
             for _, a in sorted(record.aliases.items())
             if not version or a.function_version == version
         ]
-        start = int(marker) if marker and marker.isdigit() else 0
-        size = min(int(max_items), 50) if max_items and max_items.isdigit() else 50
+        size, after = page_size(max_items), marker or ""
+        start = next((i for i, a in enumerate(aliases) if a["Name"] >= after), len(aliases))
         out: dict[str, Any] = {"Aliases": aliases[start : start + size]}
         if start + size < len(aliases):
-            out["NextMarker"] = str(start + size)
+            out["NextMarker"] = aliases[start + size]["Name"]  # the next page's first alias
         return out
