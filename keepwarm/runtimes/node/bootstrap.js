@@ -14,6 +14,7 @@ const { patchConsole } = require('./logpatch.js');
 const { InvokeContext, buildCallbackContext, exitListener } = require('./context.js');
 const { load, isAsync } = require('./loader.js');
 const { NodeJsExit, UnhandledPromiseRejection } = require('./errors.js');
+const { BufferedResponseStream, install, isStreaming } = require('./streaming.js');
 
 function isPromise(value) {
   return Boolean(value && value.then && typeof value.then === 'function');
@@ -55,6 +56,10 @@ class Runtime {
       this.setErrorCallbacks(id);
       this.setDefaultExitListener(id, markCompleted);
       const context = invokeContext.attachEnvironmentData(callbackContext);
+      if (isStreaming(this.handler)) {
+        this.invokeStreaming(JSON.parse(bodyJson), context, id, callback, markCompleted);
+        return;
+      }
       const result = this.handler(JSON.parse(bodyJson), context, callback);
       if (isPromise(result)) {
         result.then(callbackContext.succeed, callbackContext.fail).catch(callbackContext.fail);
@@ -62,6 +67,23 @@ class Runtime {
     } catch (err) {
       callback(err);
     }
+  }
+
+  /** A streamifyResponse handler: what it wrote to its stream is the response (streaming.js). */
+  invokeStreaming(event, context, id, callback, markCompleted) {
+    const stream = new BufferedResponseStream();
+    Promise.resolve()
+      .then(() => this.handler(event, stream, context))
+      .then(() => stream.finished())
+      .then(
+        () => {
+          exitListener.reset();
+          markCompleted();
+          const next = () => this.scheduleIteration();
+          this.client.postRawResponse(stream.body(), stream.contentType, id, next);
+        },
+        (err) => callback(err),
+      );
   }
 
   setErrorCallbacks(id) {
@@ -108,6 +130,7 @@ async function main() {
   exitListener.reset();
   process.on('beforeExit', exitListener.invoke);
 
+  install();
   let handler;
   try {
     handler = await load(process.env.LAMBDA_TASK_ROOT || process.cwd(), process.env._HANDLER || '');

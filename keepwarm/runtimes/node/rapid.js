@@ -77,6 +77,13 @@ class RapidClient {
     this._post(`/invocation/${encodeURIComponent(id)}/response`, body, {}, callback);
   }
 
+  /** A response that is already bytes with a content type of its own (a streamed body). */
+  postRawResponse(body, contentType, id, callback) {
+    const headers = { 'Content-Type': contentType, 'Content-Length': body.length };
+    const path = `/invocation/${encodeURIComponent(id)}/response`;
+    this._request('POST', path, body, headers, () => callback && callback());
+  }
+
   postInvocationError(error, id, callback) {
     const response = toRapidResponse(error);
     const headers = { [ERROR_TYPE_HEADER]: headerSafe(response.errorType) };
