@@ -22,7 +22,7 @@ from keepwarm.env import outcome
 from keepwarm.env.channel import PipeChannel
 from keepwarm.env.host import EnvHost
 from keepwarm.env.outcome import Answer
-from keepwarm.env.process import EnvProcess
+from keepwarm.env.process import EnvProcess, InvalidEntrypoint
 from keepwarm.env.state import EnvState, check_transition
 from keepwarm.invocation import Invocation, InvocationResult, LeakRecord, StartKind
 from keepwarm.observe import logs
@@ -195,6 +195,9 @@ class LocalEnvironment:
         self._pending = None
         try:
             await self._spawn()
+        except InvalidEntrypoint as exc:
+            answer = Answer("exit", status=127 << 8, entrypoint=str(exc))
+            return answer, (time.perf_counter() - t0) * 1000
         except OSError as exc:
             self.stream.line(f"keepwarm: could not start the environment: {exc}\n")
             return Answer("exit", status=1 << 8), (time.perf_counter() - t0) * 1000

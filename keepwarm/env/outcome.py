@@ -27,6 +27,7 @@ class Answer:
     status: int | None = None
     oom: bool = False
     prior: Answer | None = None
+    entrypoint: str | None = None  # why the runtime could not even start (InvalidEntrypoint)
 
     @property
     def after_init_error(self) -> bool:
@@ -34,6 +35,8 @@ class Answer:
 
     @property
     def exit_text(self) -> str:
+        if self.entrypoint is not None:
+            return self.entrypoint
         return describe_exit(self.status if self.status is not None else 9)
 
 
@@ -55,6 +58,8 @@ def error_type(answer: Answer) -> str | None:
     if answer.kind == "exit":
         if answer.prior is not None and answer.after_init_error:
             return body_error_type(answer.prior.body)
+        if answer.entrypoint is not None:
+            return errors.RUNTIME_INVALID_ENTRYPOINT
         return errors.RUNTIME_OOM if answer.oom else errors.RUNTIME_EXIT
     if answer.kind in ("error", "init_error"):
         return body_error_type(answer.body)
@@ -80,7 +85,7 @@ def payload(answer: Answer, request_id: str, timeout_s: int) -> tuple[bytes, str
         # The runtime answered, then exited (an init error, or Node's uncaught exception):
         # the caller gets what was posted; the exit only resets the environment.
         return payload(answer.prior, request_id, timeout_s)
-    kind = errors.RUNTIME_OOM if answer.oom else errors.RUNTIME_EXIT
+    kind = error_type(answer) or errors.RUNTIME_EXIT
     return error_body(kind, f"RequestId: {request_id} Error: {answer.exit_text}"), "Unhandled", JSON
 
 

@@ -24,11 +24,21 @@ from keepwarm.env.channel import Channel, PipeChannel, RuntimeApiChannel, Runtim
 from keepwarm.env.host import EnvHost
 from keepwarm.env.launcher import Spawned
 from keepwarm.env.memwatch import RssWatch
-from keepwarm.env.spec import Placement, exec_argv, lambda_variables, launch_spec
+from keepwarm.env.spec import (
+    Placement,
+    entrypoint_problem,
+    exec_argv,
+    lambda_variables,
+    launch_spec,
+)
 from keepwarm.observe.logs import LogStream
 
 MAX_PIDS = 1024
 ExitCallback = Callable[[int, bool], None]  # (wait status, killed for memory)
+
+
+class InvalidEntrypoint(Exception):
+    """The runtime's entrypoint cannot be started (no bootstrap, not executable...)."""
 
 
 class EnvProcess:
@@ -66,6 +76,9 @@ class EnvProcess:
     # -- start ---------------------------------------------------------------------------------
     async def start(self, sink: RuntimeSink, provisioned: bool, check_leaks: bool) -> None:
         """Start a process whose runtime reports to ``sink``; its Init runs from here on."""
+        problem = entrypoint_problem(self.config, self.placement)
+        if problem is not None:
+            raise InvalidEntrypoint(problem)
         argv = exec_argv(self.config, self.placement)
         api: RuntimeApiChannel | None = None
         if argv is not None or self.host.server.python_transport != "pipe":

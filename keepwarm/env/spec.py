@@ -174,3 +174,36 @@ def exec_argv(config: FunctionConfig, placement: Placement) -> list[str] | None:
             return [OPT_BOOTSTRAP]
         return [f"{placement.task_root(config)}/bootstrap"]
     return None
+
+
+def entrypoint_problem(config: FunctionConfig, placement: Placement) -> str | None:
+    """Why Lambda could not start a custom runtime's ``bootstrap`` (``Runtime.InvalidEntrypoint``),
+    in its words; None when it can. Checked before the process starts, because a failed exec
+    and a bootstrap that exits 127 on its own look the same from outside."""
+    if config.runtime_family != "custom":
+        return None
+    local = config.code_dir / "bootstrap"
+    shown = f"{placement.task_root(config)}/bootstrap"
+    if not local.exists():
+        if not os.path.exists(OPT_BOOTSTRAP):
+            return f"Couldn't find valid bootstrap(s): [{shown} {OPT_BOOTSTRAP}]"
+        local, shown = Path(OPT_BOOTSTRAP), OPT_BOOTSTRAP
+    if local.is_dir() or not os.access(local, os.X_OK):
+        return f"fork/exec {shown}: permission denied"
+    interpreter = _interpreter(local)
+    if interpreter is not None and not os.path.exists(interpreter):
+        return f"fork/exec {shown}: no such file or directory"
+    return None
+
+
+def _interpreter(script: Path) -> str | None:
+    """The program a ``#!`` line names, if the file has one."""
+    try:
+        with script.open("rb") as f:
+            head = f.readline(256)
+    except OSError:
+        return None
+    if not head.startswith(b"#!"):
+        return None
+    words = head[2:].split()
+    return words[0].decode(errors="replace") if words else None
