@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -137,6 +138,92 @@ def runtime_family(runtime: str) -> str:
     return "custom"
 
 
+LOG_FORMATS = ("JSON", "Text")
+APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+_LOG_GROUP = re.compile(r"[\.\-_/#A-Za-z0-9]{1,512}")
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """A function's ``LoggingConfig``. Why it matters locally: with ``LogFormat: JSON`` Lambda
+    starts the runtime with ``AWS_LAMBDA_LOG_FORMAT=JSON`` and ``AWS_LAMBDA_LOG_LEVEL`` (the
+    application level, ``INFO`` by default), which switch both runtimes' logging; ``LogGroup``
+    is what ``AWS_LAMBDA_LOG_GROUP_NAME`` and ``context.log_group_name`` say."""
+
+    log_format: str = "Text"
+    application_log_level: str | None = None
+    system_log_level: str | None = None
+    log_group: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_enum(self.log_format, "loggingConfig.logFormat", LOG_FORMATS)
+        if self.application_log_level is not None:
+            _check_enum(
+                self.application_log_level,
+                "loggingConfig.applicationLogLevel",
+                APPLICATION_LOG_LEVELS,
+            )
+        if self.system_log_level is not None:
+            _check_enum(self.system_log_level, "loggingConfig.systemLogLevel", SYSTEM_LOG_LEVELS)
+        if self.log_group is not None and not _LOG_GROUP.fullmatch(self.log_group):
+            raise _constraint(
+                self.log_group,
+                "loggingConfig.logGroup",
+                "satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+",
+            )
+        levels = self.application_log_level or self.system_log_level
+        if self.log_format == "Text" and levels:
+            raise InvalidParameterValue(
+                "Log levels (ApplicationLogLevel, SystemLogLevel) can only be set when LogFormat "
+                "is JSON."
+            )
+
+    @classmethod
+    def from_shape(cls, shape: Mapping[str, object] | None) -> LoggingConfig:
+        """From the API's (and a template's) ``LoggingConfig`` member."""
+        shape = shape or {}
+        fields = {
+            "log_format": shape.get("LogFormat") or "Text",
+            "application_log_level": shape.get("ApplicationLogLevel"),
+            "system_log_level": shape.get("SystemLogLevel"),
+            "log_group": shape.get("LogGroup"),
+        }
+        return cls(**{k: str(v) if v is not None else None for k, v in fields.items()})  # type: ignore[arg-type]
+
+    def given(self) -> dict[str, str]:
+        """The members set, as the API's ``LoggingConfig`` input names them."""
+        members = {
+            "LogFormat": self.log_format,
+            "ApplicationLogLevel": self.application_log_level,
+            "SystemLogLevel": self.system_log_level,
+            "LogGroup": self.log_group,
+        }
+        return {k: v for k, v in members.items() if v is not None}
+
+    def group(self, function_name: str) -> str:
+        return self.log_group or f"/aws/lambda/{function_name}"
+
+    def shape(self, function_name: str) -> dict[str, str]:
+        out = {"LogFormat": self.log_format, "LogGroup": self.group(function_name)}
+        if self.log_format == "JSON":
+            out["ApplicationLogLevel"] = self.application_log_level or "INFO"
+            out["SystemLogLevel"] = self.system_log_level or "INFO"
+        return out
+
+    def variables(self) -> dict[str, str]:
+        """What the runtime is started with, besides ``AWS_LAMBDA_LOG_GROUP_NAME``."""
+        if self.log_format != "JSON":
+            return {}
+        level = self.application_log_level or "INFO"
+        return {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": level}
+
+
+def _check_enum(value: str, field_name: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise _constraint(value, field_name, f"satisfy enum value set: [{', '.join(allowed)}]")
+
+
 @dataclass(frozen=True)
 class FunctionConfig:
     """One function version's definition. Immutable: a change makes a new config (and so new
@@ -161,6 +248,7 @@ class FunctionConfig:
     snapshot: bool = False
     revision: str = ""
     network: str = "default"
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def __post_init__(self) -> None:
         check_function_name(self.name)

@@ -26,7 +26,7 @@ from keepwarm._cfn import (
     read_document,
     template_file,
 )
-from keepwarm.config import FunctionConfig, check_runtime, runtime_family
+from keepwarm.config import FunctionConfig, LoggingConfig, check_runtime, runtime_family
 from keepwarm.errors import ServiceError, TemplateError
 
 log = logging.getLogger("keepwarm.template")
@@ -212,6 +212,7 @@ class _FunctionReader:
                 ("ProvisionedConcurrencyConfig", "ProvisionedConcurrentExecutions"), 0
             ),
             "environment": self.environment(),
+            "logging": self.logging(),
             **self.keepwarm_settings(),
             **self.ctx.overrides,
         }
@@ -308,6 +309,15 @@ class _FunctionReader:
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
             return int(value)
         raise self.error(f"{label} must be an integer, got {value!r}.")
+
+    def logging(self) -> LoggingConfig:
+        value = self._first("LoggingConfig")
+        if value is not None and not isinstance(value, dict):
+            raise self.error("LoggingConfig must be a mapping.")
+        try:
+            return LoggingConfig.from_shape(value)
+        except ServiceError as exc:
+            raise self.error(exc.message) from exc
 
     def environment(self) -> dict[str, str]:
         """Variables of Globals and the function merged key by key, as SAM merges them."""

@@ -57,7 +57,7 @@ def lambda_variables(
         "AWS_LAMBDA_FUNCTION_NAME": config.name,
         "AWS_LAMBDA_FUNCTION_VERSION": config.version,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
+        "AWS_LAMBDA_LOG_GROUP_NAME": config.logging.group(config.name),
         "AWS_LAMBDA_LOG_STREAM_NAME": stream_name,
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
         "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency" if provisioned else "on-demand",
@@ -93,6 +93,7 @@ def lambda_variables(
         )
     if not placement.namespace:
         env["TMPDIR"] = str(placement.tmp_dir)
+    env.update(config.logging.variables())
     env.update(config.environment)
     return env
 

@@ -22,7 +22,7 @@ from keepwarm.registry.names import FunctionRef, constraint, parse_function
 PAGE_LIMIT = 50
 _LAMBDA_FIELDS = frozenset(
     {"name", "handler", "code_dir", "runtime", "memory_mb", "timeout_s", "environment",
-     "reserved_concurrency", "ephemeral_storage_mb", "version", "revision"}
+     "reserved_concurrency", "ephemeral_storage_mb", "version", "revision", "logging"}
 )  # fmt: skip
 
 
@@ -221,6 +221,10 @@ class FunctionOps(RegistryBase):
         record = self.record(ref.name)
         self._check_writable(record, body)
         changes = inputs.config_changes(body)
+        if "logging_config" in changes:
+            changes["logging_config"] = inputs.merged_logging(
+                record.latest.logging_config, changes["logging_config"]
+            )
         merged = {**_spec_fields(record.latest), **changes}
         self.code_root.mkdir(parents=True, exist_ok=True)
         inputs.validate(merged, self.code_root)
@@ -280,6 +284,7 @@ def _spec_fields(spec: FunctionSpec) -> dict[str, Any]:
         "name": spec.name, "handler": spec.handler, "runtime": spec.runtime, "role": spec.role,
         "memory": spec.memory, "timeout": spec.timeout, "environment": spec.environment,
         "ephemeral_storage": spec.ephemeral_storage, "description": spec.description,
+        "logging_config": spec.logging_config,
     }  # fmt: skip
 
 
@@ -348,6 +353,7 @@ def template_record(config: FunctionConfig) -> FunctionRecord:
         memory=config.memory_mb,
         environment=dict(config.environment),
         ephemeral_storage=config.ephemeral_storage_mb,
+        logging_config=config.logging.given(),
         extras=extras,
     )
     return FunctionRecord(

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from keepwarm.config import FunctionConfig
+from keepwarm.config import FunctionConfig, LoggingConfig
 from keepwarm.errors import InvalidParameterValue
 from keepwarm.registry.names import constraint
 
@@ -82,7 +82,21 @@ def config_changes(body: dict[str, Any]) -> dict[str, Any]:
         out["layers"] = tuple(body["Layers"])
     if body.get("Architectures") is not None:
         out["architectures"] = architectures(body["Architectures"])
+    if body.get("LoggingConfig") is not None:
+        given = {k: v for k, v in body["LoggingConfig"].items() if v is not None}
+        out["logging_config"] = {str(k): str(v) for k, v in given.items()}
     return out
+
+
+def merged_logging(old: dict[str, str], given: dict[str, str]) -> dict[str, str]:
+    """UpdateFunctionConfiguration changes the LoggingConfig members it names; going back to
+    Text drops the levels, which only JSON has."""
+    merged = {**old, **given}
+    if merged.get("LogFormat", "Text") == "Text":
+        for key in ("ApplicationLogLevel", "SystemLogLevel"):
+            if key not in given:
+                merged.pop(key, None)
+    return merged
 
 
 def architectures(value: Any) -> tuple[str, ...]:
@@ -114,6 +128,7 @@ def validate(fields: dict[str, Any], scratch_dir: Path) -> None:
         timeout_s=fields["timeout"],
         environment=fields["environment"],
         ephemeral_storage_mb=fields["ephemeral_storage"],
+        logging=LoggingConfig.from_shape(fields.get("logging_config")),
     )
 
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from keepwarm.config import FunctionConfig, ServerConfig
+from keepwarm.config import FunctionConfig, LoggingConfig, ServerConfig
 
 LATEST = "$LATEST"
 # Fields that make a new published version differ from the last one.
 _VERSIONED = (
     "runtime", "role", "handler", "timeout", "memory", "environment",
     "ephemeral_storage", "architectures", "code_sha256", "dead_letter_target", "tracing_mode",
-    "layers",
+    "layers", "logging_config",
 )  # fmt: skip
 
 
@@ -55,6 +55,7 @@ class FunctionSpec:
     dead_letter_target: str | None = None
     tracing_mode: str = "PassThrough"
     layers: tuple[str, ...] = ()
+    logging_config: dict[str, str] = field(default_factory=dict)  # the API's LoggingConfig
     version: str = LATEST
     revision_id: str = field(default_factory=new_revision)
     last_modified: str = field(default_factory=now_iso)
@@ -83,6 +84,7 @@ class FunctionSpec:
             ephemeral_storage_mb=self.ephemeral_storage,
             version=self.version,
             revision=self.revision_id,
+            logging=LoggingConfig.from_shape(self.logging_config),
             **self.extras,
         )
 
@@ -198,7 +200,7 @@ def configuration(
         "Architectures": list(spec.architectures),
         "EphemeralStorage": {"Size": spec.ephemeral_storage},
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{spec.name}"},
+        "LoggingConfig": LoggingConfig.from_shape(spec.logging_config).shape(spec.name),
     }
     if spec.layers:
         out["Layers"] = [{"Arn": arn, "CodeSize": 0} for arn in spec.layers]
