@@ -124,7 +124,14 @@ class LocalEnvironment:
         self._pending = Answer("error", body)
 
     def runtime_init_error(self, error_type: str | None, body: bytes) -> None:
+        """Init failed: the phase ends now, whether or not the runtime goes on to exit (one that
+        posts and then hangs would otherwise hold the caller until Init's timeout). The
+        process is done for, as on Lambda; what it logged before posting is kept."""
         self._pending = Answer("init_error", body)
+        if self._waiter is not None and not self._waiter.done():
+            self.process.drain_logs()
+            self.process.abandon()
+            self._waiter.set_result(self._pending)
 
     # -- phases --------------------------------------------------------------------------------
     async def _await_answer(self, budget: float, spin: bool = False) -> Answer:

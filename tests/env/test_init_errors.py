@@ -108,3 +108,40 @@ def test_init_runs_module_code_exactly_once_per_environment(
     ) as rt:
         results = [rt.invoke("f").json() for _ in range(5)]
     assert all(r == results[0] and len(r) == 1 for r in results)
+
+
+BOOT = """
+import json, os, time, urllib.request
+
+print("config missing: posting", flush=True)
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+body = json.dumps({"errorType": "Custom.InitBoom", "errorMessage": "no config"}).encode()
+request = urllib.request.Request(
+    f"http://{api}/2018-06-01/runtime/init/error", data=body, method="POST",
+    headers={"Lambda-Runtime-Function-Error-Type": "Custom.InitBoom"},
+)
+urllib.request.urlopen(request).read()
+time.sleep(600)
+"""
+
+
+def test_an_init_error_ends_init_even_if_the_runtime_does_not_exit(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    code = write_code(
+        tmp_path / "code",
+        {"bootstrap": '#!/bin/sh\nexec python3 "$LAMBDA_TASK_ROOT/boot.py"\n', "boot.py": BOOT},
+    )
+    (code / "bootstrap").chmod(0o755)
+    fn = FunctionConfig(
+        name="hangs", handler="x", code_dir=code, runtime="provided.al2023", timeout_s=30
+    )
+    with Runtime([fn], server=server) as rt:
+        results = [rt.invoke("hangs"), rt.invoke("hangs")]
+    for result in results:
+        assert json.loads(result.payload) == {
+            "errorType": "Custom.InitBoom",
+            "errorMessage": "no config",
+        }
+        assert "config missing: posting" in result.logs
+        assert "Status: error\tError Type: Custom.InitBoom" in result.logs
