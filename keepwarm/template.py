@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,30 +18,17 @@ from typing import Any
 
 from keepwarm._cfn import (
     FUNCTION_TYPES,
-    NO_VALUE,
-    Resolution,
     Resolver,
-    as_text,
     read_document,
     template_file,
 )
-from keepwarm.config import FunctionConfig, LoggingConfig, check_runtime, runtime_family
-from keepwarm.errors import ServiceError, TemplateError
+from keepwarm._sam_function import FunctionReader, ReadContext
+from keepwarm.config import FunctionConfig
+from keepwarm.errors import TemplateError
 
 log = logging.getLogger("keepwarm.template")
 
 DEFAULT_REGION = "us-east-1"
-_SERVERLESS = "AWS::Serverless::Function"
-_INLINE_SUFFIX = {"python": ".py", "node": ".js"}
-_METADATA_FIELDS = {
-    "keep_alive": "keep_alive_s",
-    "max_lifetime": "max_lifetime_s",
-    "check_leaks": "check_leaks",
-    "reuse": "reuse",
-    "max_invocations_per_env": "max_invocations_per_env",
-    "snapshot": "snapshot",
-    "network": "network",
-}
 _CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(FunctionConfig))
 
 
@@ -104,7 +90,7 @@ def read_template(
     unknown = set(overrides or {}) - _CONFIG_FIELDS
     if unknown:
         raise TemplateError(f"Unknown override(s) {sorted(unknown)}; use FunctionConfig fields.")
-    context = _Context(
+    context = ReadContext(
         file=file,
         document=document,
         resolver=Resolver(document, region=region, parameters=dict(parameters or {})),
@@ -115,7 +101,7 @@ def read_template(
         str(logical_id): config
         for logical_id, resource in resources.items()
         if _is_function(str(logical_id), resource)
-        and (config := _FunctionReader(str(logical_id), resource, context).config()) is not None
+        and (config := FunctionReader(str(logical_id), resource, context).config()) is not None
     }
     functions = list(read.values())
     if not functions:
@@ -139,298 +125,3 @@ def _check_unique_names(functions: list[FunctionConfig]) -> None:
         if config.name in seen:
             raise TemplateError(f"Two functions in the template are named {config.name}.")
         seen.add(config.name)
-
-
-@dataclass
-class _Context:
-    file: Path
-    document: dict[str, Any]
-    resolver: Resolver
-    build_dir: Path
-    overrides: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
-
-    def globals(self) -> dict[str, Any]:
-        section = self.document.get("Globals")
-        found = section.get("Function") if isinstance(section, dict) else None
-        return found if isinstance(found, dict) else {}
-
-    def keepwarm_defaults(self) -> dict[str, Any]:
-        return _keepwarm_metadata(self.document)
-
-
-def _keepwarm_metadata(node: Mapping[str, Any]) -> dict[str, Any]:
-    metadata = node.get("Metadata")
-    found = metadata.get("keepwarm") if isinstance(metadata, dict) else None
-    return found if isinstance(found, dict) else {}
-
-
-class _FunctionReader:
-    """One function resource read over its Globals, each property resolved when first needed."""
-
-    def __init__(self, logical_id: str, resource: dict[str, Any], context: _Context) -> None:
-        self.id = logical_id
-        self.resource = resource
-        self.ctx = context
-        own = resource.get("Properties") or {}
-        if not isinstance(own, dict):
-            raise self.error("Properties must be a mapping.")
-        self.scopes = [own]
-        if resource.get("Type") == _SERVERLESS:
-            self.scopes.append(context.globals())
-
-    def error(self, message: str) -> TemplateError:
-        return TemplateError(f"Function {self.id}: {message}")
-
-    def warn(self, message: str) -> None:
-        self.ctx.warnings.append(f"Function {self.id}: {message}")
-
-    def config(self) -> FunctionConfig | None:
-        if not self._condition_holds():
-            return None
-        runtime = self.text("Runtime")
-        if runtime is None:
-            raise self.error("Runtime is required (on the function or in Globals.Function).")
-        try:
-            check_runtime(runtime)
-        except ServiceError as exc:
-            raise self.error(exc.message) from exc
-        if self._first("PackageType") == "Image":
-            raise self.error("PackageType Image is not supported; keepwarm runs zip functions.")
-        name = self.name()
-        handler = self.text("Handler") or ""
-        fields: dict[str, Any] = {
-            "name": name,
-            "runtime": runtime,
-            "handler": handler,
-            "code_dir": self.code_dir(name, runtime, handler),
-            "memory_mb": self.number(("MemorySize",), 128),
-            "timeout_s": self.number(("Timeout",), 3),
-            "ephemeral_storage_mb": self.number(("EphemeralStorage", "Size"), 512),
-            "reserved_concurrency": self.number(("ReservedConcurrentExecutions",), None),
-            "provisioned_concurrency": self.number(
-                ("ProvisionedConcurrencyConfig", "ProvisionedConcurrentExecutions"), 0
-            ),
-            "environment": self.environment(),
-            "logging": self.logging(),
-            **self.keepwarm_settings(),
-            **self.ctx.overrides,
-        }
-        self._check_entrypoint(fields)
-        try:
-            return FunctionConfig(**fields)
-        except ServiceError as exc:
-            raise self.error(exc.message) from exc
-        except (TypeError, ValueError) as exc:
-            raise self.error(str(exc)) from exc
-
-    def _condition_holds(self) -> bool:
-        condition = self.resource.get("Condition")
-        if not isinstance(condition, str):
-            return True
-        truth = self.ctx.resolver.condition(condition)
-        if truth is None:
-            self.warn(f"condition {condition} cannot be evaluated locally; the function is kept.")
-        return truth is not False
-
-    def _resolve(self, scope: dict[str, Any], key: str) -> Resolution | None:
-        if key not in scope:
-            return None
-        resolution = self.ctx.resolver.resolve(scope[key], (key,))
-        for guess in resolution.guesses:
-            self.warn(f"{key}: {guess}")
-        return None if resolution.value in (NO_VALUE, None) else resolution
-
-    def _first(self, key: str) -> Any:
-        for scope in self.scopes:
-            found = self._resolve(scope, key)
-            if found is not None:
-                return found.value
-        return None
-
-    def text(self, key: str) -> str | None:
-        """A string property (own value over Globals); unresolvable means unusable: an error."""
-        for scope in self.scopes:
-            found = self._resolve(scope, key)
-            if found is None:
-                continue
-            if found.unresolved:
-                raise self.error(f"{key} cannot be resolved locally: {_reasons(found)}.")
-            if not isinstance(found.value, str):
-                raise self.error(f"{key} must be a string, got {found.value!r}.")
-            return found.value
-        return None
-
-    def name(self) -> str:
-        found = self._resolve(self.scopes[0], "FunctionName")
-        if found is None:
-            return self.id
-        if found.unresolved or not isinstance(found.value, str):
-            self.warn(
-                f"FunctionName cannot be resolved locally ({_reasons(found)}); using {self.id}."
-            )
-            return self.id
-        return found.value
-
-    def number(self, keys: tuple[str, ...], default: int | None) -> int | None:
-        """An integer property; an unresolvable value falls back to Globals, then to Lambda's
-        default, because a guessed size must not stop the code from running."""
-        label, skipped = ".".join(keys), list[str]()
-        for where, scope in zip(("", " from Globals"), self.scopes, strict=False):
-            found = self._resolve(scope, keys[0])
-            if found is None:
-                continue
-            missing = [
-                u.what for u in found.unresolved if u.path[: len(keys)] == keys[: len(u.path)]
-            ]
-            if missing:
-                skipped.extend(missing)
-                continue
-            value = _dig(found.value, keys[1:])
-            if value is None:
-                continue
-            number = self._integer(label, value)
-            if skipped:
-                self.warn(
-                    f"{label} cannot be resolved locally ({'; '.join(skipped)}); "
-                    f"using {number}{where}."
-                )
-            return number
-        if skipped:
-            self.warn(
-                f"{label} cannot be resolved locally ({'; '.join(skipped)}); "
-                f"using Lambda's default {default}."
-            )
-        return default
-
-    def _integer(self, label: str, value: Any) -> int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-            return int(value)
-        raise self.error(f"{label} must be an integer, got {value!r}.")
-
-    def logging(self) -> LoggingConfig:
-        value = self._first("LoggingConfig")
-        if value is not None and not isinstance(value, dict):
-            raise self.error("LoggingConfig must be a mapping.")
-        try:
-            return LoggingConfig.from_shape(value)
-        except ServiceError as exc:
-            raise self.error(exc.message) from exc
-
-    def environment(self) -> dict[str, str]:
-        """Variables of Globals and the function merged key by key, as SAM merges them."""
-        merged: dict[str, tuple[str, list[str]]] = {}
-        for scope in reversed(self.scopes):
-            found = self._resolve(scope, "Environment")
-            variables = _dig(found.value, ("Variables",)) if found else None
-            if variables is None:
-                continue
-            if not isinstance(variables, dict):
-                raise self.error("Environment.Variables must be a mapping.")
-            for key, value in variables.items():
-                notes = [
-                    f"{u.what} cannot be resolved locally; using {u.placeholder!r}"
-                    for u in (found.unresolved if found else [])
-                    if u.path[:3] == ("Environment", "Variables", key)
-                ]
-                merged[str(key)] = (as_text(value), notes)
-        for key, (_, notes) in merged.items():
-            for note in notes:
-                self.warn(f"Environment.Variables.{key}: {note}.")
-        return {key: value for key, (value, _) in merged.items()}
-
-    def code_dir(self, name: str, runtime: str, handler: str) -> Path:
-        if self.resource.get("Type") == _SERVERLESS:
-            inline = self._first("InlineCode")
-            location = self._first("CodeUri")
-        else:
-            code = self._first("Code")
-            inline = code.get("ZipFile") if isinstance(code, dict) else None
-            location = code if isinstance(code, str) or inline is None else None
-            if code is None:
-                raise self.error("Code is required.")
-        if inline is not None:
-            return self._write_inline(name, runtime, handler, as_text(inline))
-        if location is None:
-            return self.ctx.file.parent
-        if not isinstance(location, str):
-            raise self.error(
-                f"code location {location!r} is not a local path; S3 and image code "
-                "are not supported locally."
-            )
-        path = (self.ctx.file.parent / location).resolve()
-        if not path.exists():
-            raise self.error(f"CodeUri {location!r} does not exist (looked for {path}).")
-        if not path.is_dir():
-            raise self.error(f"CodeUri {location!r} is a file; keepwarm needs a directory.")
-        return path
-
-    def _write_inline(self, name: str, runtime: str, handler: str, source: str) -> Path:
-        """Inline code goes to a stable directory so that an unchanged template reuses it."""
-        suffix = _INLINE_SUFFIX.get(runtime_family(runtime))
-        module = handler.rsplit(".", 1)[0] if "." in handler else "index"
-        parts = re.split(r"[./]", module)
-        if suffix is None or not all(parts):
-            raise self.error(
-                f"inline code needs a Python or Node.js runtime and a handler "
-                f"like index.handler (got {runtime!r}, {handler!r})."
-            )
-        directory = self.ctx.build_dir / name
-        target = directory.joinpath(*parts[:-1], parts[-1] + suffix)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.is_file() or target.read_text(encoding="utf-8") != source:
-                target.write_text(source, encoding="utf-8")
-        except OSError as exc:
-            raise self.error(f"cannot write inline code to {target}: {exc}") from exc
-        return directory
-
-    def keepwarm_settings(self) -> dict[str, Any]:
-        """``Metadata.keepwarm`` of the template (defaults) and of the function."""
-        raw = self.ctx.keepwarm_defaults() | _keepwarm_metadata(self.resource)
-        settings: dict[str, Any] = {}
-        for key, node in raw.items():
-            target = _METADATA_FIELDS.get(str(key).removesuffix("_s"))
-            if target is None:
-                known = ", ".join(_METADATA_FIELDS)
-                raise self.error(f"unknown Metadata.keepwarm key {key!r} (known: {known}).")
-            value = self.ctx.resolver.resolve(node, ("Metadata", "keepwarm", key)).value
-            settings[target] = self._coerce_setting(str(key), target, value)
-        return settings
-
-    def _coerce_setting(self, key: str, target: str, value: Any) -> Any:
-        if target in ("check_leaks", "snapshot"):
-            if isinstance(value, str) and value.lower() in ("true", "false"):
-                return value.lower() == "true"
-            if isinstance(value, bool):
-                return value
-            raise self.error(f"Metadata.keepwarm.{key} must be true or false, got {value!r}.")
-        if target in ("reuse", "network"):
-            return as_text(value)
-        if target == "max_invocations_per_env":
-            return None if value is None else self._integer(f"Metadata.keepwarm.{key}", value)
-        try:
-            return None if value is None else float(value)
-        except (TypeError, ValueError):
-            raise self.error(f"Metadata.keepwarm.{key} must be seconds, got {value!r}.") from None
-
-    def _check_entrypoint(self, fields: dict[str, Any]) -> None:
-        if runtime_family(fields["runtime"]) == "custom":
-            if not (Path(fields["code_dir"]) / "bootstrap").is_file():
-                self.warn(f"runtime {fields['runtime']} needs a bootstrap file in its code.")
-        elif not fields["handler"]:
-            raise self.error(f"Handler is required for runtime {fields['runtime']}.")
-
-
-def _dig(value: Any, keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return None if value is NO_VALUE else value
-
-
-def _reasons(found: Resolution) -> str:
-    return "; ".join(u.what for u in found.unresolved)
