@@ -359,6 +359,7 @@ class ServerConfig:
     sched_policy: str = field(
         default_factory=lambda: os.environ.get("KEEPWARM_SCHED_POLICY", "batch")
     )
+    host_packages: bool = False  # Python functions may import the server's packages
 
     def __post_init__(self) -> None:
         check_lifecycle(None, None, self.max_invocations_per_env)

@@ -92,6 +92,13 @@ def invoke(
     check_leaks: Annotated[
         bool, typer.Option("--check-leaks", help="Report request data left behind.")
     ] = False,
+    host_packages: Annotated[
+        bool,
+        typer.Option(
+            "--host-packages",
+            help="Let Python functions import the server's packages, not only Lambda's.",
+        ),
+    ] = False,
     endpoint: Annotated[
         str | None, typer.Option("--endpoint", help="Invoke through a running keepwarm serve.")
     ] = None,
@@ -101,13 +108,20 @@ def invoke(
     console = Console()
     body = read_event(event, payload)
     if endpoint is not None:
-        _local_only(reuse != "always", max_invocations_per_env, check_leaks, concurrency > 1)
+        _local_only(
+            reuse != "always",
+            max_invocations_per_env,
+            check_leaks,
+            concurrency > 1,
+            host_packages,
+        )
         raise SystemExit(_remote(console, endpoint, function, body, times, quiet))
     server = ServerConfig(
         data_dir=data_dir,
         reuse=reuse,
         max_invocations_per_env=max_invocations_per_env,
         check_leaks=check_leaks,
+        host_packages=host_packages,
     )
     results = asyncio.run(run_local(template, function, body, times, concurrency, server))
     for result in results:
@@ -115,7 +129,9 @@ def invoke(
     raise SystemExit(1 if any(r.function_error for r in results) else 0)
 
 
-def _local_only(reuse: bool, max_invocations: int | None, leaks: bool, concurrent: bool) -> None:
+def _local_only(
+    reuse: bool, max_invocations: int | None, leaks: bool, concurrent: bool, host: bool
+) -> None:
     """Options a remote server decides for itself (``keepwarm serve --check-leaks`` ...): given
     with ``--endpoint`` they would be silently ignored, so they are refused."""
     given = [
@@ -125,6 +141,7 @@ def _local_only(reuse: bool, max_invocations: int | None, leaks: bool, concurren
             ("--max-invocations-per-env", max_invocations is not None),
             ("--check-leaks", leaks),
             ("--concurrency", concurrent),
+            ("--host-packages", host),
         )
         if set_
     ]

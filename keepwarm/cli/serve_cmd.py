@@ -79,6 +79,13 @@ def serve(
         int | None,
         typer.Option("--max-invocations-per-env", min=1, help="Retire environments after N."),
     ] = None,
+    host_packages: Annotated[
+        bool,
+        typer.Option(
+            "--host-packages",
+            help="Let Python functions import the server's packages, not only Lambda's.",
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option("--log-level")] = "warning",
 ) -> None:
     """Serve AWS Lambda's API (Invoke, functions, versions, aliases, async events)."""
@@ -103,6 +110,7 @@ def serve(
         check_leaks=check_leaks,
         reuse=reuse,
         max_invocations_per_env=max_invocations_per_env,
+        host_packages=host_packages,
     )
     try:
         run(options, log_level=log_level)

@@ -15,7 +15,7 @@ import time
 import traceback
 from typing import Any, NoReturn
 
-from keepwarm.env import isolation, sched
+from keepwarm.env import isolation, packages, sched
 
 SETUP_FAILED = 126
 EXEC_FAILED = 127
@@ -40,7 +40,12 @@ def _environ(env: dict[str, str]) -> None:
     time.tzset()
 
 
-def _python_path(task_root: str) -> None:
+def python_path(task_root: str, importable: list[str] | None) -> None:
+    """The task root first; of the server's packages only ``importable`` ones (see
+    env.packages), or all of them when that is None."""
+    if importable is not None:
+        packages.restrict(task_root, importable)
+        return
     here = os.getcwd()
     kept = [p for p in sys.path if p and p not in (here, task_root)]
     sys.path[:] = [task_root, *kept]
@@ -57,8 +62,8 @@ def _become_runtime(spec: dict[str, Any], ctl_fd: int) -> NoReturn:
             os._exit(EXEC_FAILED)
     from keepwarm.runtimes.python import bootstrap, transport
 
-    _python_path(spec["task_root"])
     options = spec.get("options", {})
+    python_path(spec["task_root"], options.get("importable"))
     chosen: bootstrap.Transport
     if options.get("transport") == "runtime-api":
         os.close(ctl_fd)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from keepwarm.config import FunctionConfig
-from keepwarm.env import logpipe
+from keepwarm.env import logpipe, packages
 from keepwarm.env.cgroup import EnvCgroup
 from keepwarm.env.channel import Channel, PipeChannel, RuntimeApiChannel, RuntimeSink
 from keepwarm.env.host import EnvHost
@@ -110,6 +110,8 @@ class EnvProcess:
         check_leaks: bool,
     ) -> dict[str, Any]:
         options: dict[str, Any] = {"check_leaks": check_leaks}
+        if self.config.runtime_family == "python" and not self.host.server.host_packages:
+            options["importable"] = sorted(packages.importable(self.config.code_dir))
         if api is not None:
             options["transport"] = "runtime-api"
         mode = "fork" if self.host.server.launch_mode == "fork" else "fresh"

@@ -59,8 +59,7 @@ def _template_setup(spec: dict[str, Any]) -> None:
     os.environ.clear()
     os.environ.update(env)
     os.chdir(spec["cwd"])
-    task_root = spec["task_root"]
-    sys.path[:] = [task_root, *[p for p in sys.path if p and p not in (task_root, os.getcwd())]]
+    child.python_path(spec["task_root"], spec.get("options", {}).get("importable"))
 
 
 def _init(spec: dict[str, Any]) -> str | None:

@@ -44,6 +44,7 @@ class ServeOptions:
     check_leaks: bool = False
     reuse: str = "always"
     max_invocations_per_env: int | None = None
+    host_packages: bool = False
 
     def server_config(self) -> ServerConfig:
         config = ServerConfig(
@@ -51,6 +52,7 @@ class ServeOptions:
             check_leaks=self.check_leaks,
             reuse=self.reuse,
             max_invocations_per_env=self.max_invocations_per_env,
+            host_packages=self.host_packages,
         )
         if self.keep_alive_s is None:
             return config

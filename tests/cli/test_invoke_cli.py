@@ -77,3 +77,17 @@ def test_version_and_help() -> None:
     help_text = keepwarm("--help").stdout
     for command in ("invoke", "demo", "audit"):
         assert command in help_text
+
+
+def test_host_packages_lets_a_function_import_the_server_s_packages(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("import yaml\n\ndef handler(e, c):\n    return 'ok'\n")
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      Runtime: python3.12\n      Handler: app.handler\n      CodeUri: src/\n"
+    )
+    common = ("invoke", "Fn", "-t", str(tmp_path / "template.yaml"), "-q")
+    strict = keepwarm(*common, "--data-dir", str(tmp_path / "d1"))
+    assert strict.returncode == 1 and "Runtime.ImportModuleError" in strict.stdout
+    loose = keepwarm(*common, "--host-packages", "--data-dir", str(tmp_path / "d2"))
+    assert loose.returncode == 0 and '"ok"' in loose.stdout, loose.stderr
