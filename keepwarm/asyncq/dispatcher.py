@@ -71,6 +71,8 @@ class Dispatcher:
         self.max_inflight = max_inflight
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self._by_function: dict[str, int] = {}  # events running, per function
+        self._full: set[str] = set()  # functions at their share: only a _done frees room
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -91,21 +93,55 @@ class Dispatcher:
     async def _loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            free = self.max_inflight - len(self._running)
-            events = await self.store.claim(time.time(), free) if free > 0 else []
-            for event in events:
-                task = asyncio.ensure_future(self._run(event))
-                self._running.add(task)
-                task.add_done_callback(self._done)
-            if events:
+            if await self._claim_fairly():
                 continue
-            due = await self.store.next_due() if free > 0 else None
-            timeout = None if due is None else max(0.0, due - time.time())
-            with contextlib.suppress(TimeoutError):
+            due = await self.store.next_due(excluding=self._full)
+            if due is None or len(self._running) >= 2 * self.max_inflight:
+                timeout = None
+            else:
+                timeout = max(0.0, due - time.time())
+            with contextlib.suppress(TimeoutError):  # the end of a running event wakes it too
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    async def _claim_fairly(self) -> int:
+        """Start due events, each function up to its fair share of ``max_inflight``.
+
+        Why shares: Lambda queues each function's events apart, so one function's slow events
+        never hold back another's. Here every function with events running or due gets an
+        equal share of the slots; and a function with nothing running may start one event even
+        when all slots are taken (up to twice ``max_inflight``), so a newcomer waits for no one.
+        """
+        due = await self.store.due_functions(time.time())
+        active = len(set(due) | set(self._by_function))
+        share = max(1, self.max_inflight // max(active, 1))
+        started = 0
+        for function in due:
+            room = self._room(function, share)
+            if room > 0:
+                for event in await self.store.claim(time.time(), room, function):
+                    self._start(event)
+                    started += 1
+        self._full = {f for f in {*due, *self._by_function} if self._room(f, share) <= 0}
+        return started
+
+    def _room(self, function: str, share: int) -> int:
+        running = self._by_function.get(function, 0)
+        room = min(share - running, self.max_inflight - len(self._running))
+        if running == 0 and len(self._running) < 2 * self.max_inflight:
+            room = max(room, 1)
+        return room
+
+    def _start(self, event: Event) -> None:
+        self._by_function[event.function] = self._by_function.get(event.function, 0) + 1
+        task = asyncio.ensure_future(self._run(event))
+        self._running.add(task)
+        task.add_done_callback(lambda t: self._done(t, event.function))
+
+    def _done(self, task: asyncio.Task[None], function: str) -> None:
         self._running.discard(task)
+        self._by_function[function] -= 1
+        if not self._by_function[function]:
+            del self._by_function[function]
         self._wake.set()
 
     async def _run(self, event: Event) -> None:

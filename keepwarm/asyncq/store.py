@@ -12,6 +12,7 @@ import json
 import sqlite3
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,12 +123,25 @@ class EventStore:
 
         return self._db.call(requeue)
 
-    async def claim(self, now: float, limit: int) -> list[Event]:
+    async def due_functions(self, now: float) -> list[str]:
+        """Functions with events due now, the one waiting longest first."""
+
+        def read(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT function FROM events WHERE state = 'queued' AND next_at <= ?"
+                " GROUP BY function ORDER BY MIN(next_at)",
+                (now,),
+            ).fetchall()
+            return [str(r[0]) for r in rows]
+
+        return await self._db.run(read)
+
+    async def claim(self, now: float, limit: int, function: str) -> list[Event]:
         def take(conn: sqlite3.Connection) -> list[Event]:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE state = 'queued' AND next_at <= ?"
-                " ORDER BY next_at LIMIT ?",
-                (now, limit),
+                " AND function = ? ORDER BY next_at LIMIT ?",
+                (now, function, limit),
             ).fetchall()
             conn.executemany(
                 "UPDATE events SET state = 'running' WHERE id = ?", [(r[0],) for r in rows]
@@ -136,9 +150,14 @@ class EventStore:
 
         return await self._db.run(take)
 
-    async def next_due(self) -> float | None:
+    async def next_due(self, excluding: Collection[str] = ()) -> float | None:
+        """When the next queued event is due, of functions other than ``excluding``."""
+        marks = ", ".join("?" * len(excluding))
+        where = f" AND function NOT IN ({marks})" if excluding else ""
+
         def read(conn: sqlite3.Connection) -> float | None:
-            row = conn.execute("SELECT MIN(next_at) FROM events WHERE state = 'queued'").fetchone()
+            query = f"SELECT MIN(next_at) FROM events WHERE state = 'queued'{where}"
+            row = conn.execute(query, tuple(excluding)).fetchone()
             return None if row is None or row[0] is None else float(row[0])
 
         return await self._db.run(read)
@@ -186,7 +205,8 @@ class EventStore:
 
 
 def read_store(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(queued or running events, dead letters) for ``keepwarm events``; safe while serving."""
+    """(queued or running events, dead letters) for ``keepwarm events``; safe while serving.
+    A dead letter's ``body`` is its JSON text, as stored."""
     conn = connect(path, SCHEMA)
     try:
         events = [
@@ -212,7 +232,7 @@ def read_store(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                 "target": r[3],
                 "kind": r[4],
                 "condition": r[5],
-                "body": json.loads(r[6]),
+                "body": r[6],  # JSON text: a record may nest deeper than a parser goes
                 "created": r[7],
             }
             for r in conn.execute(

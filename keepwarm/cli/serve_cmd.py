@@ -6,13 +6,14 @@ Exposed as ``register(app)`` so the main CLI owns the Typer app.
 from __future__ import annotations
 
 import datetime
-import json
 import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import simplejson  # type: ignore[import-untyped,unused-ignore]
 import typer
+from simplejson.raw_json import RawJSON  # type: ignore[import-untyped,unused-ignore]
 
 from keepwarm.cli.options import scale, seconds
 
@@ -57,6 +58,14 @@ def serve(
             help="Multiply async retry delays, backoff and event age (tests: 0.001).",
         ),
     ] = None,
+    async_concurrency: Annotated[
+        int,
+        typer.Option(
+            "--async-concurrency",
+            min=1,
+            help="Async events run at once, shared fairly between functions.",
+        ),
+    ] = 64,
     activation_delay: Annotated[
         float,
         typer.Option(
@@ -106,6 +115,7 @@ def serve(
         credentials=credentials,
         activation_delay_s=activation_delay,
         async_time_scale=async_time_scale,
+        async_concurrency=async_concurrency,
         shutdown_timeout_s=shutdown_timeout,
         check_leaks=check_leaks,
         reuse=reuse,
@@ -147,7 +157,8 @@ def events(
         raise typer.Exit(1)
     queued, dead = _read_store(path)
     if as_json:
-        json.dump({"queued": queued, "dead_letters": dead}, sys.stdout, indent=2)
+        letters = [{**d, "body": RawJSON(d["body"])} for d in dead]  # embedded as stored
+        sys.stdout.write(simplejson.dumps({"queued": queued, "dead_letters": letters}, indent=2))
         sys.stdout.write("\n")
         return
     typer.echo(f"queued: {len(queued)}")

@@ -37,6 +37,7 @@ class ServeOptions:
     insecure: bool = False
     activation_delay_s: float = 0.0
     async_time_scale: float | None = None
+    async_concurrency: int = 64  # async events running at once (shared fairly by function)
     shutdown_timeout_s: float = 30.0
     persist: bool = True
     auth: str = "none"  # "none" | "sigv4" (keys from ``credentials``; see lambda_api.auth)
@@ -90,7 +91,9 @@ class Backend:
         self.service.public_url = f"http://{self.options.host}:{self.options.port}"
         await self.service.load(templates)
         policy = RetryPolicy.from_env(self.options.async_time_scale)
-        self.dispatcher = Dispatcher(EventStore(data / "events.db"), self.service, policy)
+        self.dispatcher = Dispatcher(
+            EventStore(data / "events.db"), self.service, policy, self.options.async_concurrency
+        )
         await self.dispatcher.start()
         self.invoker = Invoker(self.service, self.dispatcher)
         if self.options.watch and self.options.template is not None:

@@ -240,3 +240,56 @@ def test_a_deeply_nested_event_still_reaches_its_destination_once(
         node = node[0]
     assert node == []
     assert len(lines(side_dir / "ran.log")) == 1
+
+
+def test_the_events_listing_survives_a_dead_letter_nested_past_python_s_parser(
+    server: Server, lam: Any, side_dir: Path
+) -> None:
+    sqs = "arn:aws:sqs:us-east-1:000000000000:failures"
+    create(lam, "fails", FAILS, Environment=env(side_dir))
+    lam.put_function_event_invoke_config(
+        FunctionName="fails",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": sqs}},
+    )
+    depth = 1000  # Invoke takes up to 1,024 levels; json.loads stops near 1,000
+    lam.invoke(FunctionName="fails", InvocationType="Event", Payload=b"[" * depth + b"]" * depth)
+    store = wait_for(
+        lambda: (s := events_cli(server.data_dir, orjson.loads)) and s["dead_letters"] and s
+    )
+    assert store["dead_letters"][0]["body"]["requestContext"]["condition"] == "RetriesExhausted"
+    listing = subprocess.run(
+        [sys.executable, "-m", "keepwarm.cli.main", "events", "--data-dir", str(server.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert "dead letters: 1" in listing.stdout and sqs in listing.stdout
+
+
+BLOCKS = """
+import os, time
+def handler(event, context):
+    release = os.path.join(os.environ["SIDE"], "release")
+    deadline = time.time() + 50
+    while not os.path.exists(release) and time.time() < deadline:
+        time.sleep(0.05)
+"""
+
+
+def test_one_function_s_slow_events_do_not_hold_back_another_s(
+    side_dir: Path, start_server: Callable[..., Server]
+) -> None:  # side_dir first: torn down after the server, so "release" is still there
+    lam = start_server("--async-time-scale", "0.001", "--async-concurrency", "2").client()
+    create(lam, "blocks", BLOCKS, Environment=env(side_dir), Timeout=60)
+    create(lam, "quick", WORKS, Environment=env(side_dir))
+    for _ in range(4):
+        lam.invoke(FunctionName="blocks", InvocationType="Event")
+    wait_for(lambda: len(lam.list_functions()["Functions"]) == 2)
+    sent = lam.invoke(FunctionName="quick", InvocationType="Event")
+    request_id = sent["ResponseMetadata"]["RequestId"]
+    try:
+        wait_for(lambda: request_id in lines(side_dir / "ran.log"), timeout=40)
+    finally:
+        (side_dir / "release").touch()

@@ -41,9 +41,11 @@ def test_claim_reschedule_finish_and_recover(tmp_path: Path) -> None:
         await store.enqueue(first)
         await store.enqueue(second)
         now = time.time() + 2
-        claimed = await store.claim(now, 10)
+        assert await store.due_functions(now) == ["f", "g"]  # the longest waiting first
+        claimed = await store.claim(now, 10, "f") + await store.claim(now, 10, "g")
         assert [e.id for e in claimed] == [first.id, second.id]
-        assert await store.claim(now, 10) == []  # running events are not claimed twice
+        assert await store.claim(now, 10, "f") == []  # running events are not claimed twice
+        assert await store.due_functions(now) == []
         first.attempts, first.next_at = 1, now + 100
         first.last_result = {"functionError": "Unhandled"}
         await store.reschedule(first)
@@ -53,7 +55,9 @@ def test_claim_reschedule_finish_and_recover(tmp_path: Path) -> None:
             "g", "arn:aws:sqs:us-east-1:000000000000:q", "destination", "Success", "{}"
         )
         await store.finish(second, follow_up=follow, dead=dead)
-        again = await store.claim(now + 200, 10)
+        later = now + 200
+        assert await store.due_functions(later) == ["dest", "f"]  # dest was due at once
+        again = await store.claim(later, 10, "f") + await store.claim(later, 10, "dest")
         assert {e.id for e in again} == {first.id, follow.id}
         assert next(e for e in again if e.id == first.id).last_result == {
             "functionError": "Unhandled"
