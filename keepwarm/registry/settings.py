@@ -104,6 +104,11 @@ class SettingsOps(VersionOps):
                 "DestinationConfig": {"OnSuccess": {}, "OnFailure": {}},
             }
         )
+        given = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+        if not merge and all(body.get(k) is None for k in given):
+            raise InvalidParameterValue(
+                "You must specify at least one of error handling or destination setting."
+            )
         cfg = dict(base)
         if body.get("MaximumRetryAttempts") is not None:
             cfg["MaximumRetryAttempts"] = _int_in(
@@ -114,7 +119,7 @@ class SettingsOps(VersionOps):
                 body["MaximumEventAgeInSeconds"], "maximumEventAgeInSeconds", 60, 21600
             )
         if body.get("DestinationConfig") is not None:
-            cfg["DestinationConfig"] = _destinations(body["DestinationConfig"])
+            cfg["DestinationConfig"] = _destinations(body["DestinationConfig"], record.name)
         cfg["LastModified"] = time.time()
         record.event_invoke[key] = cfg
         await self.persist(record)
@@ -175,15 +180,22 @@ def _int_in(value: Any, field: str, low: int, high: int) -> int:
     return value
 
 
-def _destinations(config: dict[str, Any]) -> dict[str, Any]:
+def _destinations(config: dict[str, Any], function: str) -> dict[str, Any]:
+    """Lambda's checks of a DestinationConfig; a function as its own destination would invoke
+    itself without end (every record a new event), so it is refused as on Lambda."""
     out: dict[str, Any] = {"OnSuccess": {}, "OnFailure": {}}
     for key in ("OnSuccess", "OnFailure"):
         arn = (config.get(key) or {}).get("Destination")
         if not arn:
             continue
+        target = parse_function_arn(arn) if ":lambda:" in arn else None
         if not any(kind in arn for kind in _DESTINATION_KINDS) or (
-            ":lambda:" in arn and parse_function_arn(arn) is None
+            ":lambda:" in arn and target is None
         ):
             raise InvalidParameterValue(f"The destination ARN {arn} is invalid.")
+        if target is not None and target.name == function:
+            raise InvalidParameterValue(
+                "You can't specify the function as a destination for itself."
+            )
         out[key] = {"Destination": arn}
     return out

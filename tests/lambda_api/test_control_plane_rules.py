@@ -228,3 +228,27 @@ def test_racing_code_updates_with_one_revision_let_one_through(lam: Any) -> None
         thread.join(timeout=60)
     assert outcomes.count("ok") == 1, outcomes
     assert set(outcomes) <= {"ok", "PreconditionFailedException", "ResourceConflictException"}
+
+
+def test_event_invoke_config_refuses_a_self_destination_and_an_empty_put(lam: Any) -> None:
+    create(lam, "loops")
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:loops"
+    for destination in (arn, arn + ":$LATEST"):
+        with pytest.raises(ClientError) as err:
+            lam.put_function_event_invoke_config(
+                FunctionName="loops",
+                DestinationConfig={"OnSuccess": {"Destination": destination}},
+            )
+        assert error_of(err) == (
+            400,
+            "InvalidParameterValueException",
+            "You can't specify the function as a destination for itself.",
+        )
+    with pytest.raises(ClientError) as err:
+        lam.put_function_event_invoke_config(FunctionName="loops")
+    assert error_of(err)[:2] == (400, "InvalidParameterValueException")
+    assert "at least one of error handling or destination" in error_of(err)[2]
+    assert (
+        lam.list_function_event_invoke_configs(FunctionName="loops")["FunctionEventInvokeConfigs"]
+        == []
+    )
