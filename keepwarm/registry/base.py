@@ -16,7 +16,7 @@ from pathlib import Path
 from keepwarm.api import AsyncRuntime
 from keepwarm.config import ServerConfig
 from keepwarm.errors import FunctionNotFound, ResourceConflict
-from keepwarm.registry.model import LATEST, FunctionRecord, FunctionSpec
+from keepwarm.registry.model import LATEST, FunctionRecord, FunctionSpec, api_settings
 from keepwarm.registry.names import FunctionRef, is_version
 from keepwarm.registry.store import FunctionStore
 
@@ -117,8 +117,12 @@ class RegistryBase:
 
     # -- effects -------------------------------------------------------------------------------
     async def persist(self, record: FunctionRecord) -> None:
-        if self.store is not None and record.origin == "api":
+        if self.store is None:
+            return
+        if record.origin == "api":
             await self.store.save(record)
+        else:
+            await self.store.save_settings(record.name, api_settings(record))
 
     async def deploy(self, record: FunctionRecord, spec: FunctionSpec) -> None:
         """Make ``spec`` what new invocations get; the replaced pool drains (no kill mid-call)."""

@@ -16,7 +16,13 @@ from keepwarm.config import FunctionConfig
 from keepwarm.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict
 from keepwarm.registry import code, inputs
 from keepwarm.registry.base import RegistryBase
-from keepwarm.registry.model import LATEST, FunctionRecord, FunctionSpec, configuration
+from keepwarm.registry.model import (
+    LATEST,
+    FunctionRecord,
+    FunctionSpec,
+    apply_settings,
+    configuration,
+)
 from keepwarm.registry.names import FunctionRef, constraint, parse_function
 
 PAGE_LIMIT = 50
@@ -34,8 +40,10 @@ class FunctionOps(RegistryBase):
         for record in stored:
             record.state, record.last_update_status = "Active", "Successful"
             self.records[record.name] = record
+        settings = await asyncio.to_thread(self.store.load_settings) if self.store else {}
         for config in templates:
-            self.records[config.name] = template_record(config)
+            record = self.records[config.name] = template_record(config)
+            apply_settings(record, settings.get(config.name, {}))
         for record in self.records.values():
             await self.deploy(record, record.latest)
             for spec in record.versions.values():
@@ -249,7 +257,7 @@ class FunctionOps(RegistryBase):
         if ref.qualifier is None:
             del self.records[record.name]
             await self.runtime.router.remove(record.name)
-            if self.store is not None and record.origin == "api":
+            if self.store is not None:
                 await self.store.delete(record.name)
             return
         await self.delete_version(record, ref.qualifier)

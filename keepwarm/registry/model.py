@@ -163,6 +163,15 @@ class FunctionRecord:
         )
 
 
+def api_settings(record: FunctionRecord) -> dict[str, Any]:
+    """What the API set on a template function that outlives a restart (see FunctionStore)."""
+    return {"event_invoke": record.event_invoke}
+
+
+def apply_settings(record: FunctionRecord, settings: dict[str, Any]) -> None:
+    record.event_invoke = dict(settings.get("event_invoke", {}))
+
+
 # -- AWS shapes --------------------------------------------------------------------------------
 _STATE_REASONS = {
     "Pending": ("The function is being created.", "Creating"),

@@ -2,6 +2,8 @@
 
 Why documents: the control plane changes a function a few times a minute at most, reads come
 from the in-memory registry, and one row per function makes every change one atomic write.
+A template function is not stored (the template is its source), but what the API set on it
+that a template does not say (event-invoke configs) is, in ``template_settings``.
 """
 
 from __future__ import annotations
@@ -9,12 +11,17 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from keepwarm.registry.db import SqliteWorker
 from keepwarm.registry.model import FunctionRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
+    name TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS template_settings (
     name TEXT PRIMARY KEY,
     doc TEXT NOT NULL
 );
@@ -45,9 +52,30 @@ class FunctionStore:
         await self._db.run(write)
 
     async def delete(self, name: str) -> None:
-        await self._db.run(
-            lambda conn: conn.execute("DELETE FROM functions WHERE name = ?", (name,))
-        )
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM functions WHERE name = ?", (name,))
+            conn.execute("DELETE FROM template_settings WHERE name = ?", (name,))
+
+        await self._db.run(write)
+
+    # -- what the API set on template functions (the template itself is not stored) ----------
+    def load_settings(self) -> dict[str, dict[str, Any]]:
+        def read(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+            return list(conn.execute("SELECT name, doc FROM template_settings"))
+
+        return {name: json.loads(doc) for name, doc in self._db.call(read)}
+
+    async def save_settings(self, name: str, settings: dict[str, Any]) -> None:
+        doc = json.dumps(settings)
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO template_settings(name, doc) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
+                (name, doc),
+            )
+
+        await self._db.run(write)
 
     def close(self) -> None:
         self._db.close()

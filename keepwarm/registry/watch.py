@@ -58,6 +58,8 @@ async def reload(template: Path, service: FunctionService, changed: set[Path]) -
         if old is not None and old.origin == "api":
             log.warning("keepwarm: template function %s shadows an API function", config.name)
         fresh.versions, fresh.aliases = (old.versions, old.aliases) if old else ({}, {})
+        if old is not None:
+            fresh.event_invoke = old.event_invoke
         service.records[config.name] = fresh
         await service.deploy(fresh, fresh.latest)
         redeployed.append(config.name)
@@ -78,7 +80,7 @@ async def _remove_missing(service: FunctionService, kept: set[str]) -> None:
 
 _COMPARED = (
     "handler", "runtime", "memory", "timeout", "environment", "code_sha256", "code_dir",
-    "ephemeral_storage", "extras",
+    "ephemeral_storage", "extras", "logging_config",
 )  # fmt: skip
 
 

@@ -128,3 +128,27 @@ def test_watch_applies_template_only_edits_and_removals(start_server: Any, tmp_p
 
     wait_for(throttled_and_gone, timeout=30)
     assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["hello"]
+
+
+def test_an_event_invoke_config_set_on_a_template_function_survives_a_restart(
+    start_server: Any, tmp_path: Path
+) -> None:
+    template = project(tmp_path / "proj", "v1")
+    data = tmp_path / "data"
+    first: Server = start_server("-t", str(template), data_dir=data)
+    first.client().put_function_event_invoke_config(
+        FunctionName="hello",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:0:q"}},
+    )
+    first.stop()
+    second: Server = start_server("-t", str(template), data_dir=data)
+    lam = second.client()
+    config = lam.get_function_event_invoke_config(FunctionName="hello")
+    assert config["MaximumRetryAttempts"] == 0
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == "arn:aws:sqs:us-east-1:0:q"
+    lam.delete_function(FunctionName="hello")  # the template brings it back, without settings
+    second.stop()
+    third: Server = start_server("-t", str(template), data_dir=data)
+    configs = third.client().list_function_event_invoke_configs(FunctionName="hello")
+    assert configs["FunctionEventInvokeConfigs"] == []
