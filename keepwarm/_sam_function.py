@@ -103,6 +103,8 @@ class FunctionReader:
             ),
             "environment": self.environment(),
             "logging": self.logging(),
+            "event_invoke": self.event_invoke(name),
+            "dead_letter_target": self.dead_letter_target(),
             **self.keepwarm_settings(),
             **self.ctx.overrides,
         }
@@ -199,6 +201,50 @@ class FunctionReader:
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
             return int(value)
         raise self.error(f"{label} must be an integer, got {value!r}.")
+
+    def event_invoke(self, name: str) -> dict[str, object] | None:
+        """SAM's ``EventInvokeConfig``, as PutFunctionEventInvokeConfig would take it. A
+        destination only a deployed stack knows (``!GetAtt Queue.Arn``) stays a placeholder:
+        records for it go to the local dead-letter store under that name."""
+        value = self._first("EventInvokeConfig")
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.error("EventInvokeConfig must be a mapping.")
+        out: dict[str, object] = {
+            "MaximumRetryAttempts": self._bounded(value, "MaximumRetryAttempts", 0, 2),
+            "MaximumEventAgeInSeconds": self._bounded(value, "MaximumEventAgeInSeconds", 60, 21600),
+        }
+        destinations = value.get("DestinationConfig") or {}
+        if not isinstance(destinations, dict):
+            raise self.error("EventInvokeConfig.DestinationConfig must be a mapping.")
+        targets: dict[str, dict[str, str]] = {
+            key: {"Destination": as_text(dest["Destination"])}
+            if isinstance(dest := destinations.get(key), dict) and dest.get("Destination")
+            else {}
+            for key in ("OnSuccess", "OnFailure")
+        }
+        for target in targets.values():
+            if target.get("Destination", "").partition(":function:")[2].split(":")[0] == name:
+                raise self.error("a function cannot be its own destination (EventInvokeConfig).")
+        out["DestinationConfig"] = targets
+        return out
+
+    def _bounded(self, value: dict[str, Any], key: str, low: int, high: int) -> int | None:
+        if value.get(key) is None:
+            return None
+        number = self._integer(f"EventInvokeConfig.{key}", value[key])
+        if not low <= number <= high:
+            raise self.error(f"EventInvokeConfig.{key} must be between {low} and {high}.")
+        return number
+
+    def dead_letter_target(self) -> str | None:
+        """SAM's ``DeadLetterQueue.TargetArn`` or CloudFormation's ``DeadLetterConfig``."""
+        for key in ("DeadLetterQueue", "DeadLetterConfig"):
+            value = self._first(key)
+            if isinstance(value, dict) and value.get("TargetArn"):
+                return as_text(value["TargetArn"])
+        return None
 
     def logging(self) -> LoggingConfig:
         value = self._first("LoggingConfig")

@@ -249,6 +249,9 @@ class FunctionConfig:
     revision: str = ""
     network: str = "default"
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    # A template's EventInvokeConfig and dead-letter target: the registry applies them.
+    event_invoke: dict[str, object] | None = None
+    dead_letter_target: str | None = None
 
     def __post_init__(self) -> None:
         check_function_name(self.name)

@@ -616,3 +616,42 @@ def test_logical_ids_map_to_function_names(tmp_path: Path) -> None:
     )
     loaded = read_template(write(tmp_path, body))
     assert loaded.logical_ids == {"Named": "us-east-1-named", "Plain": "Plain"}
+
+
+def test_event_invoke_config_is_read_and_checked(tmp_path: Path) -> None:
+    body = simple(
+        """\
+        FunctionName: fn
+        EventInvokeConfig:
+          MaximumRetryAttempts: 1
+          MaximumEventAgeInSeconds: "120"
+          DestinationConfig:
+            OnSuccess:
+              Type: Lambda
+              Destination: arn:aws:lambda:us-east-1:000000000000:function:other
+        DeadLetterQueue:
+          Type: SNS
+          TargetArn: arn:aws:sns:us-east-1:000000000000:t
+        """
+    )
+    [config] = one_function(body, tmp_path).functions
+    assert config.event_invoke == {
+        "MaximumRetryAttempts": 1,
+        "MaximumEventAgeInSeconds": 120,
+        "DestinationConfig": {
+            "OnSuccess": {"Destination": "arn:aws:lambda:us-east-1:000000000000:function:other"},
+            "OnFailure": {},
+        },
+    }
+    assert config.dead_letter_target == "arn:aws:sns:us-east-1:000000000000:t"
+    for bad, words in (
+        ("MaximumRetryAttempts: 3", "between 0 and 2"),
+        ("MaximumEventAgeInSeconds: 30", "between 60 and 21600"),
+        (
+            "DestinationConfig: {OnFailure: {Destination: !GetAtt Fn.Arn}}",
+            "cannot be its own destination",
+        ),
+    ):
+        text = simple(f"EventInvokeConfig:\n  {bad}\n")
+        with pytest.raises(TemplateError, match=words):
+            read_template(write(tmp_path, text))

@@ -22,6 +22,7 @@ from keepwarm.registry.model import (
     FunctionSpec,
     apply_settings,
     configuration,
+    event_invoke_config,
 )
 from keepwarm.registry.names import FunctionRef, constraint, parse_function
 
@@ -362,8 +363,12 @@ def template_record(config: FunctionConfig) -> FunctionRecord:
         environment=dict(config.environment),
         ephemeral_storage=config.ephemeral_storage_mb,
         logging_config=config.logging.given(),
+        dead_letter_target=config.dead_letter_target,
         extras=extras,
     )
-    return FunctionRecord(
+    record = FunctionRecord(
         latest=spec, origin="template", state="Active", reserved=config.reserved_concurrency
     )
+    if config.event_invoke is not None:
+        record.event_invoke[LATEST] = event_invoke_config(config.event_invoke)
+    return record

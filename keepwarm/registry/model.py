@@ -17,6 +17,8 @@ from typing import Any
 from keepwarm.config import FunctionConfig, LoggingConfig, ServerConfig
 
 LATEST = "$LATEST"
+DEFAULT_RETRIES = 2
+DEFAULT_MAX_AGE = 21600
 # Fields that make a new published version differ from the last one.
 _VERSIONED = (
     "runtime", "role", "handler", "timeout", "memory", "environment",
@@ -163,13 +165,25 @@ class FunctionRecord:
         )
 
 
+def event_invoke_config(given: dict[str, Any]) -> dict[str, Any]:
+    """A stored event-invoke config: what ``given`` sets, Lambda's defaults for the rest."""
+    retries, age = given.get("MaximumRetryAttempts"), given.get("MaximumEventAgeInSeconds")
+    return {
+        "MaximumRetryAttempts": DEFAULT_RETRIES if retries is None else retries,
+        "MaximumEventAgeInSeconds": DEFAULT_MAX_AGE if age is None else age,
+        "DestinationConfig": given.get("DestinationConfig") or {"OnSuccess": {}, "OnFailure": {}},
+        "LastModified": time.time(),
+    }
+
+
 def api_settings(record: FunctionRecord) -> dict[str, Any]:
     """What the API set on a template function that outlives a restart (see FunctionStore)."""
     return {"event_invoke": record.event_invoke}
 
 
 def apply_settings(record: FunctionRecord, settings: dict[str, Any]) -> None:
-    record.event_invoke = dict(settings.get("event_invoke", {}))
+    """The API's changes over what the template says (the API's win, qualifier by qualifier)."""
+    record.event_invoke = {**record.event_invoke, **settings.get("event_invoke", {})}
 
 
 # -- AWS shapes --------------------------------------------------------------------------------

@@ -10,12 +10,11 @@ import time
 from typing import Any
 
 from keepwarm.errors import InvalidParameterValue, ResourceNotFound
+from keepwarm.registry.model import DEFAULT_MAX_AGE, DEFAULT_RETRIES
 from keepwarm.registry.names import FunctionRef, constraint, parse_function_arn
 from keepwarm.registry.versions import VersionOps
 
 MIN_UNRESERVED = 100
-DEFAULT_RETRIES = 2
-DEFAULT_MAX_AGE = 21600
 _DESTINATION_KINDS = (":sqs:", ":sns:", ":lambda:", ":events:")
 
 

@@ -59,7 +59,7 @@ async def reload(template: Path, service: FunctionService, changed: set[Path]) -
             log.warning("keepwarm: template function %s shadows an API function", config.name)
         fresh.versions, fresh.aliases = (old.versions, old.aliases) if old else ({}, {})
         if old is not None:
-            fresh.event_invoke = old.event_invoke
+            fresh.event_invoke = {**old.event_invoke, **fresh.event_invoke}
         service.records[config.name] = fresh
         await service.deploy(fresh, fresh.latest)
         redeployed.append(config.name)

@@ -152,3 +152,63 @@ def test_an_event_invoke_config_set_on_a_template_function_survives_a_restart(
     third: Server = start_server("-t", str(template), data_dir=data)
     configs = third.client().list_function_event_invoke_configs(FunctionName="hello")
     assert configs["FunctionEventInvokeConfigs"] == []
+
+
+ASYNC_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+  Failing:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: failing
+      Handler: app.handler
+      Runtime: python3.12
+      CodeUri: src/
+      EventInvokeConfig:
+        MaximumRetryAttempts: 0
+        DestinationConfig:
+          OnFailure:
+            Type: SQS
+            Destination: !GetAtt Queue.Arn
+  Dlq:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: dlq
+      Handler: app.handler
+      Runtime: python3.12
+      CodeUri: src/
+      DeadLetterQueue:
+        Type: SQS
+        TargetArn: arn:aws:sqs:us-east-1:000000000000:dead
+      EventInvokeConfig:
+        MaximumRetryAttempts: 0
+"""
+
+
+def test_sam_event_invoke_config_and_dead_letter_queue_apply(
+    start_server: Any, tmp_path: Path
+) -> None:
+    from tests.asyncq.test_async_invoke import events_cli
+
+    root = tmp_path / "proj"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "app.py").write_text("def handler(e, c):\n    raise ValueError('no')\n")
+    (root / "template.yaml").write_text(textwrap.dedent(ASYNC_TEMPLATE))
+    srv: Server = start_server("-t", str(root / "template.yaml"), "--async-time-scale", "0.001")
+    lam = srv.client()
+    config = lam.get_function_event_invoke_config(FunctionName="failing")
+    assert config["MaximumRetryAttempts"] == 0
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == "${Queue.Arn}"
+    dead = "arn:aws:sqs:us-east-1:000000000000:dead"
+    assert lam.get_function(FunctionName="dlq")["Configuration"]["DeadLetterConfig"] == {
+        "TargetArn": dead
+    }
+    for name in ("failing", "dlq"):
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 1}')
+    store = wait_for(lambda: (s := events_cli(srv.data_dir)) and len(s["dead_letters"]) == 2 and s)
+    letters = {d["function"]: d for d in store["dead_letters"]}
+    assert letters["failing"]["target"] == "${Queue.Arn}"
+    assert letters["failing"]["body"]["requestContext"]["approximateInvokeCount"] == 1
+    assert (letters["dlq"]["target"], letters["dlq"]["body"]) == (dead, {"n": 1})
