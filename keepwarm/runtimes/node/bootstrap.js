@@ -13,7 +13,11 @@ const { RapidClient } = require('./rapid.js');
 const { patchConsole } = require('./logpatch.js');
 const { InvokeContext, buildCallbackContext, exitListener } = require('./context.js');
 const { load, isAsync } = require('./loader.js');
-const { NodeJsExit, UnhandledPromiseRejection } = require('./errors.js');
+const {
+  CallbackHandlerDeprecated,
+  NodeJsExit,
+  UnhandledPromiseRejection,
+} = require('./errors.js');
 const { BufferedResponseStream, install, isStreaming } = require('./streaming.js');
 
 function isPromise(value) {
@@ -55,7 +59,7 @@ class Runtime {
     try {
       this.setErrorCallbacks(id);
       this.setDefaultExitListener(id, markCompleted);
-      const context = invokeContext.attachEnvironmentData(callbackContext);
+      const context = forUser(invokeContext.attachEnvironmentData(callbackContext));
       if (isStreaming(this.handler)) {
         this.invokeStreaming(JSON.parse(bodyJson), context, id, callback, markCompleted);
         return;
@@ -111,6 +115,27 @@ class Runtime {
   }
 }
 
+/** Node.js 24 and later: aws-lambda-ric refuses a handler of three or more parameters at Init
+ * (callback style), unless it is a streaming one (event, responseStream, context). */
+function refuseCallbackHandler(handler) {
+  if (nodeMajor() >= 24 && !isStreaming(handler) && handler.length >= 3) {
+    throw new CallbackHandlerDeprecated();
+  }
+}
+
+/** Node.js 24 and later give handlers a context without the callback-era members. */
+function forUser(context) {
+  if (nodeMajor() < 24) return context;
+  const { succeed, fail, done, ...rest } = context;
+  delete rest.callbackWaitsForEmptyEventLoop;
+  return rest;
+}
+
+function nodeMajor() {
+  const match = /nodejs(\d+)/.exec(process.env.AWS_EXECUTION_ENV || '');
+  return match ? Number(match[1]) : 0;
+}
+
 async function main() {
   const logError = patchConsole();
   const client = new RapidClient(process.env.AWS_LAMBDA_RUNTIME_API);
@@ -134,6 +159,7 @@ async function main() {
   let handler;
   try {
     handler = await load(process.env.LAMBDA_TASK_ROOT || process.cwd(), process.env._HANDLER || '');
+    refuseCallbackHandler(handler);
   } catch (error) {
     logError('Uncaught Exception', error);
     errorCallbacks.uncaughtException(error);

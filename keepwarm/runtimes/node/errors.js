@@ -81,6 +81,14 @@ class NodeJsExit extends Error {
   }
 }
 
+class CallbackHandlerDeprecated extends Error {
+  constructor() {
+    super(
+      'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.',
+    );
+  }
+}
+
 const runtimeErrors = {
   ImportModuleError,
   HandlerNotFound,
@@ -88,6 +96,7 @@ const runtimeErrors = {
   UserCodeSyntaxError,
   UnhandledPromiseRejection,
   NodeJsExit,
+  CallbackHandlerDeprecated,
 };
 for (const [name, cls] of Object.entries(runtimeErrors)) {
   cls.prototype.name = `Runtime.${name}`;
