@@ -365,6 +365,8 @@ class ServerConfig:
     host_packages: bool = False  # Python functions may import the server's packages
 
     def __post_init__(self) -> None:
+        # Absolute: environments chdir and bind mounts resolve paths on their own.
+        object.__setattr__(self, "data_dir", Path(self.data_dir).absolute())
         check_lifecycle(None, None, self.max_invocations_per_env)
         if not 0 <= self.spin_us <= 10_000:
             raise InvalidParameterValue("spin_us must be between 0 and 10000.")

@@ -40,7 +40,7 @@ def _environ(env: dict[str, str]) -> None:
     time.tzset()
 
 
-def python_path(task_root: str, importable: list[str] | None) -> None:
+def python_path(task_root: str, importable: dict[str, Any] | None) -> None:
     """The task root first; of the server's packages only ``importable`` ones (see
     env.packages), or all of them when that is None."""
     if importable is not None:

@@ -19,29 +19,45 @@ import functools
 import importlib.abc
 import importlib.machinery
 import importlib.metadata
+import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib.machinery import ModuleSpec
+from importlib.metadata import Distribution, DistributionFinder
 from pathlib import Path
 from types import ModuleType
+from typing import Any, NamedTuple
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-
-# boto3 and its dependency tree as the python3.x runtimes carry them; awslambdaric lives in
-# /var/runtime there.
+# boto3 and its dependency tree as the python3.x runtimes carry them; awslambdaric and the
+# SnapStart hooks (snapshot_restore_py) live in /var/runtime there.
 RUNTIME_PACKAGES = frozenset(
-    {"boto3", "botocore", "jmespath", "s3transfer", "dateutil", "six", "urllib3", "awslambdaric"}
-)
+    {
+        "boto3", "botocore", "jmespath", "s3transfer", "dateutil", "six", "urllib3",
+        "awslambdaric", "snapshot_restore_py",
+    }
+)  # fmt: skip
 KEEPWARM_PACKAGES = frozenset({"keepwarm", "redis"})
+_INCLUDE = re.compile(r"(?:-r\s*|--requirement(?:\s*=\s*|\s+))(\S+)")
+_COMMENT = re.compile(r"(^|\s)#.*$")
+_OPTION = re.compile(r"\s+-{1,2}[A-Za-z]")
+_ANY = DistributionFinder.Context()
+
+
+class Importable(NamedTuple):
+    """What a function may take from the server's packages: top-level module names, and the
+    distributions whose metadata it may read (``importlib.metadata.version("boto3")``)."""
+
+    modules: frozenset[str]
+    dists: frozenset[str]
 
 
 class RuntimePackages(importlib.abc.MetaPathFinder):
-    """Finds only the named top-level packages, in the host directories taken off ``sys.path``
-    (their submodules then come through the package's own ``__path__``)."""
+    """Finds only the named top-level packages, and the named distributions' metadata, in the
+    host directories taken off ``sys.path`` (submodules come through their package's
+    ``__path__``)."""
 
-    def __init__(self, names: frozenset[str], paths: list[str]) -> None:
-        self.names = names
+    def __init__(self, allowed: Importable, paths: list[str]) -> None:
+        self.allowed = allowed
         self.paths = paths
 
     def find_spec(
@@ -50,9 +66,23 @@ class RuntimePackages(importlib.abc.MetaPathFinder):
         path: Sequence[str] | None,
         target: ModuleType | None = None,
     ) -> ModuleSpec | None:
-        if path is not None or fullname not in self.names:
+        if path is not None or fullname not in self.allowed.modules:
             return None
         return importlib.machinery.PathFinder.find_spec(fullname, self.paths)
+
+    def find_distributions(
+        self, context: DistributionFinder.Context = _ANY
+    ) -> Iterator[Distribution]:
+        if context.name is not None and canonical(context.name) not in self.allowed.dists:
+            return iter(())
+        where = DistributionFinder.Context(name=context.name, path=self.paths)
+        found = importlib.metadata.MetadataPathFinder.find_distributions(where)
+        return (d for d in found if canonical(d.metadata["Name"] or "") in self.allowed.dists)
+
+
+def canonical(name: str) -> str:
+    """PEP 503's normal form of a distribution name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def is_stdlib(entry: str) -> bool:
@@ -60,61 +90,87 @@ def is_stdlib(entry: str) -> bool:
     return entry.startswith(sys.base_prefix) and "-packages" not in entry
 
 
-def restrict(task_root: str, names: Iterable[str]) -> None:
+def restrict(task_root: str, allowed: dict[str, Any]) -> None:
     """The function's code first, then the standard library; the rest only by name."""
     host = [p for p in sys.path if p and not is_stdlib(p)]
     sys.path[:] = [task_root, *(p for p in sys.path if p and is_stdlib(p) and p != task_root)]
-    sys.meta_path.append(RuntimePackages(frozenset(names), host))
+    names = Importable(frozenset(allowed["modules"]), frozenset(allowed["dists"]))
+    sys.meta_path.append(RuntimePackages(names, host))
     sys.path_importer_cache.clear()
 
 
-def importable(code_dir: Path) -> frozenset[str]:
-    """The top-level modules a function in ``code_dir`` may take from the server's packages."""
+# -- the server's side: what a code directory may import ---------------------------------------
+def importable(code_dir: Path) -> dict[str, list[str]]:
+    """For a function in ``code_dir``: the runtime's packages, keepwarm's, and what its
+    ``requirements.txt`` would install; as the launch options carry it to ``restrict``."""
     requirements = code_dir / "requirements.txt"
     try:
         stamp = requirements.stat().st_mtime_ns
     except OSError:
-        return RUNTIME_PACKAGES | KEEPWARM_PACKAGES
-    return RUNTIME_PACKAGES | KEEPWARM_PACKAGES | _required_modules(requirements, stamp)
+        stamp = -1
+    found = _importable(requirements, stamp)
+    return {"modules": sorted(found.modules), "dists": sorted(found.dists)}
 
 
 @functools.lru_cache(maxsize=256)
-def _required_modules(requirements: Path, stamp: int) -> frozenset[str]:
+def _importable(requirements: Path, stamp: int) -> Importable:
     modules = _modules_by_distribution()
-    wanted = _closure(_read_requirements(requirements, set()))
-    return frozenset(m for dist in wanted for m in modules.get(dist, ()))
+    given = RUNTIME_PACKAGES | KEEPWARM_PACKAGES
+    dists = {d for d, names in modules.items() if given & set(names)}
+    if stamp >= 0:
+        dists |= _closure(_read_requirements(requirements, set()))
+    return Importable(given | {m for d in dists for m in modules.get(d, ())}, frozenset(dists))
 
 
-def _read_requirements(path: Path, seen: set[Path]) -> list[Requirement]:
-    """pip's requirements file, as far as names go: ``-r`` includes followed, other options,
-    URLs without a name and unparseable lines skipped."""
+def _logical_lines(text: str) -> Iterator[str]:
+    """pip's lines: comments (``#`` after whitespace) dropped, ``\\`` continuations joined."""
+    pending = ""
+    for raw in text.splitlines():
+        line = _COMMENT.sub("", raw).rstrip()
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        yield (pending + line).strip()
+        pending = ""
+    if pending.strip():
+        yield pending.strip()
+
+
+def _read_requirements(path: Path, seen: set[Path]) -> list[Any]:
+    """Requirements as far as names go: includes (``-r f``, ``-rf``, ``--requirement=f``)
+    followed, per-line options (``--hash``) dropped, other options and URLs without a name
+    skipped."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
     if path in seen or not path.is_file():
         return []
     seen.add(path)
-    found: list[Requirement] = []
-    for raw in path.read_text(errors="replace").splitlines():
-        line = raw.split(" #", 1)[0].strip()
-        if line.startswith(("-r ", "--requirement ")):
-            found += _read_requirements(path.parent / line.split(None, 1)[1].strip(), seen)
-        elif line and not line.startswith(("#", "-")):
+    found: list[Any] = []
+    for line in _logical_lines(path.read_text(errors="replace")):
+        include = _INCLUDE.fullmatch(line)
+        if include is not None:
+            found += _read_requirements(path.parent / include[1], seen)
+        elif line and not line.startswith("-"):
             try:
-                found.append(Requirement(line))
+                found.append(Requirement(_OPTION.split(line, maxsplit=1)[0]))
             except InvalidRequirement:
                 continue
     return found
 
 
-def _closure(requirements: list[Requirement]) -> set[str]:
-    """The distributions pip would install for these: each with its dependencies (the
-    requested extras' included), as far as the server's environment knows them."""
-    seen: set[str] = set()
+def _closure(requirements: Iterable[Any]) -> set[str]:
+    """The distributions pip would install for these: each with its dependencies, those of
+    every extra asked for anywhere included, as far as the server's environment knows them."""
+    from packaging.requirements import Requirement
+
+    extras_of: dict[str, frozenset[str]] = {}
     todo = [(r.name, frozenset(r.extras)) for r in requirements if _applies(r, frozenset())]
     while todo:
         name, extras = todo.pop()
-        key = canonicalize_name(name)
-        if key in seen:
+        key, known = canonical(name), extras_of.get(canonical(name))
+        if known is not None and extras <= known:
             continue
-        seen.add(key)
+        extras_of[key] = extras = extras | (known or frozenset())
         try:
             requires = importlib.metadata.distribution(name).requires or []
         except importlib.metadata.PackageNotFoundError:
@@ -123,10 +179,10 @@ def _closure(requirements: list[Requirement]) -> set[str]:
             requirement = Requirement(spec)
             if _applies(requirement, extras):
                 todo.append((requirement.name, frozenset(requirement.extras)))
-    return seen
+    return set(extras_of)
 
 
-def _applies(requirement: Requirement, extras: frozenset[str]) -> bool:
+def _applies(requirement: Any, extras: frozenset[str]) -> bool:
     marker = requirement.marker
     if marker is None:
         return True
@@ -138,5 +194,5 @@ def _modules_by_distribution() -> dict[str, tuple[str, ...]]:
     out: dict[str, list[str]] = {}
     for module, dists in importlib.metadata.packages_distributions().items():
         for dist in dists:
-            out.setdefault(canonicalize_name(dist), []).append(module)
+            out.setdefault(canonical(dist), []).append(module)
     return {dist: tuple(modules) for dist, modules in out.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import shutil
 import sys
 from dataclasses import dataclass
@@ -191,20 +192,27 @@ def entrypoint_problem(config: FunctionConfig, placement: Placement) -> str | No
         local, shown = Path(OPT_BOOTSTRAP), OPT_BOOTSTRAP
     if local.is_dir() or not os.access(local, os.X_OK):
         return f"fork/exec {shown}: permission denied"
-    interpreter = _interpreter(local)
-    if interpreter is not None and not os.path.exists(interpreter):
-        return f"fork/exec {shown}: no such file or directory"
+    try:
+        with local.open("rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    if head.startswith(b"#!"):
+        words = head[2:].split(b"\n", 1)[0].split()
+        if words and not os.path.exists(words[0].decode(errors="replace")):
+            return f"fork/exec {shown}: no such file or directory"
+    elif not _runs_here(head):
+        return f"fork/exec {shown}: exec format error"
     return None
 
 
-def _interpreter(script: Path) -> str | None:
-    """The program a ``#!`` line names, if the file has one."""
-    try:
-        with script.open("rb") as f:
-            head = f.readline(256)
-    except OSError:
-        return None
-    if not head.startswith(b"#!"):
-        return None
-    words = head[2:].split()
-    return words[0].decode(errors="replace") if words else None
+_ELF_MACHINES = {"x86_64": 62, "aarch64": 183}
+
+
+def _runs_here(head: bytes) -> bool:
+    """An ELF executable for this machine's architecture (anything else without ``#!``, a
+    script or a binary built for arm64 on x86_64, fails to exec)."""
+    if not head.startswith(b"\x7fELF") or len(head) < 20:
+        return False
+    wanted = _ELF_MACHINES.get(platform.machine())
+    return wanted is None or int.from_bytes(head[18:20], "little") == wanted

@@ -11,14 +11,18 @@ import pytest
 
 from keepwarm import FunctionConfig, Runtime, ServerConfig
 
-NAMESPACE_ROOT = os.geteuid() == 0  # task root shows as /var/task inside a mount namespace
+NAMESPACE_ROOT = os.geteuid() == 0
+ELF_MACHINE = {"x86_64": 183, "aarch64": 62}.get(os.uname().machine, 183)  # a foreign one
+FOREIGN_ELF = (
+    "\x7fELF\x02\x01\x01" + "\x00" * 9 + "\x02\x00" + chr(ELF_MACHINE) + "\x00" * 45
+)  # task root shows as /var/task inside a mount namespace
 
 
 def _function(tmp_path: Path, bootstrap: str | None, mode: int = 0o755) -> FunctionConfig:
     code = tmp_path / "code"
     code.mkdir()
     if bootstrap is not None:
-        (code / "bootstrap").write_text(bootstrap)
+        (code / "bootstrap").write_bytes(bootstrap.encode("latin-1"))
         (code / "bootstrap").chmod(mode)
     return FunctionConfig(
         name="custom", handler="x", code_dir=code, runtime="provided.al2023", timeout_s=10
@@ -38,6 +42,8 @@ def _invoke_twice(tmp_path: Path, fn: FunctionConfig) -> list[tuple[dict[str, st
         (None, 0o755, "Couldn't find valid bootstrap(s): [{root}/bootstrap /opt/bootstrap]"),
         ("#!/bin/sh\necho hi\n", 0o644, "fork/exec {root}/bootstrap: permission denied"),
         ("#!/no/such/shell\n", 0o755, "fork/exec {root}/bootstrap: no such file or directory"),
+        ("echo no shebang\n", 0o755, "fork/exec {root}/bootstrap: exec format error"),
+        (FOREIGN_ELF, 0o755, "fork/exec {root}/bootstrap: exec format error"),
     ],
 )
 def test_a_bootstrap_that_cannot_start_is_an_invalid_entrypoint(

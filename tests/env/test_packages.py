@@ -24,8 +24,11 @@ def handler(event, context):
             found[name] = False
     return found
 """
-ALLOWED = ["json", "sqlite3", "boto3", "botocore.session", "dateutil", "keepwarm.orc", "helper"]
-HOST_ONLY = ["yaml", "pytest", "starlette", "tests", "bench", "hypothesis"]
+ALLOWED = [
+    "json", "sqlite3", "boto3", "botocore.session", "dateutil", "keepwarm.orc", "helper",
+    "snapshot_restore_py",
+]  # fmt: skip
+HOST_ONLY = ["yaml", "pytest", "starlette", "tests", "bench", "hypothesis", "packaging"]
 
 
 @pytest.mark.parametrize("snapshot", [False, True])
@@ -59,6 +62,69 @@ def test_requirements_txt_adds_its_packages_and_their_dependencies(tmp_path: Pat
     with Runtime([fn], server=ServerConfig(data_dir=tmp_path / "data")) as rt:
         found = rt.invoke("probe", {"names": names}).json()
     assert found == {"yaml": True, "starlette": True, "anyio": True, "pytest": False}
+
+
+METADATA = """
+import importlib.metadata
+
+def handler(event, context):
+    found = {}
+    for name in event["names"]:
+        try:
+            found[name] = bool(importlib.metadata.version(name))
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = False
+    return found
+"""
+
+
+def test_package_metadata_is_there_for_what_is_importable(tmp_path: Path) -> None:
+    fn = function(tmp_path, "meta", METADATA)
+    (fn.code_dir / "requirements.txt").write_text("PyYAML\n")
+    names = ["boto3", "botocore", "PyYAML", "pytest", "starlette"]
+    with Runtime([fn], server=ServerConfig(data_dir=tmp_path / "data")) as rt:
+        found = rt.invoke("meta", {"names": names}).json()
+    assert found == {"boto3": True, "botocore": True, "PyYAML": True, "pytest": False,
+                     "starlette": False}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("files", "importable", "not_importable"),
+    [
+        (  # pip-compile --generate-hashes: continuations and per-line options
+            {
+                "requirements.txt": "pyyaml==6.* \\\n    --hash=sha256:00\n"
+                "starlette --hash=sha256:1\n"
+            },
+            ["yaml", "starlette"],
+            ["pytest"],
+        ),
+        (  # pip's other include spellings, a comment after a tab
+            {
+                "requirements.txt": "-rone.txt\n--requirement=two.txt\nclick\t# the CLI\n",
+                "one.txt": "pyyaml\n",
+                "two.txt": "starlette\n",
+            },
+            ["yaml", "starlette", "click"],
+            ["pytest"],
+        ),
+        (  # an extra asked for anywhere counts, even when the name also comes without it
+            {"requirements.txt": "httpx[cli]\n-r base.txt\n", "base.txt": "httpx\n"},
+            ["httpx", "rich", "click", "pygments"],
+            ["pytest"],
+        ),
+    ],
+)
+def test_requirements_files_are_read_as_pip_reads_them(
+    tmp_path: Path, files: dict[str, str], importable: list[str], not_importable: list[str]
+) -> None:
+    fn = function(tmp_path, "probe", PROBE)
+    for name, text in files.items():
+        (fn.code_dir / name).write_text(text)
+    names = importable + not_importable
+    with Runtime([fn], server=ServerConfig(data_dir=tmp_path / "data")) as rt:
+        found = rt.invoke("probe", {"names": names}).json()
+    assert found == {name: name in importable for name in names}
 
 
 def test_host_packages_opts_back_in(tmp_path: Path) -> None:

@@ -150,3 +150,16 @@ def test_init_uniqueness_findings_are_warnings_for_snapshot_functions(
     assert bool(warnings) is snapshot
     if snapshot:
         assert "snapshot function uniq" in warnings[0] and "app.py:3" in warnings[0]
+
+
+def test_a_relative_data_dir_works_for_snapshot_functions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot's environments bind paths under the data dir after changing directory: a
+    relative one (the default ``.keepwarm``) used to fail every call with exit status 126."""
+    monkeypatch.chdir(tmp_path)
+    fn = function(tmp_path, "snap", "def handler(e, c):\n    return 'snap'\n", snapshot=True)
+    server = ServerConfig(data_dir=Path("relative-data"), run_as="root")
+    assert server.data_dir == tmp_path / "relative-data"
+    with Runtime([fn], server=server) as rt:
+        assert [rt.invoke("snap").json() for _ in range(2)] == ["snap", "snap"]
