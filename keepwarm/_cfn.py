@@ -81,6 +81,8 @@ def read_document(file: Path) -> dict[str, Any]:
         raise TemplateError(f"Cannot read template {file}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise TemplateError(f"Template {file} is not valid YAML: {_yaml_problem(exc)}") from exc
+    except RecursionError as exc:
+        raise TemplateError(f"Template {file} is nested too deeply to read.") from exc
     if not isinstance(document, dict):
         raise TemplateError(f"Template {file} must be a mapping with a Resources section.")
     return document
@@ -148,6 +150,7 @@ class Resolver:
         self._conditions = _mapping(template.get("Conditions"))
         self._resources = _mapping(template.get("Resources"))
         self._evaluating: set[str] = set()
+        self._naming: set[str] = set()  # functions whose FunctionName is being evaluated
         self._out = Resolution(None)
         self._functions: dict[str, Callable[[Any, NodePath], Any]] = {
             "Fn::Sub": self._sub,
@@ -230,9 +233,18 @@ class Resolver:
         return self._miss(path, f"Ref {name}", f"${{{name}}}")
 
     def _function_name(self, logical_id: str) -> str:
+        """The function's physical name: its FunctionName, evaluated (``!Sub "app-${Stage}"``),
+        else the logical id, as keepwarm names it."""
         props = self._resources[logical_id].get("Properties")
         name = props.get("FunctionName") if isinstance(props, dict) else None
-        return name if isinstance(name, str) else logical_id
+        if name is None or logical_id in self._naming:
+            return logical_id  # none given, or it names itself through a Ref
+        self._naming.add(logical_id)
+        try:
+            value = self._walk(name, (logical_id, "FunctionName"))
+        finally:
+            self._naming.discard(logical_id)
+        return value if isinstance(value, str) else logical_id
 
     def _get_att(self, arg: Any, path: NodePath) -> Any:
         parts = arg.split(".", 1) if isinstance(arg, str) else list(arg)

@@ -55,6 +55,15 @@ def _keepwarm_metadata(node: Mapping[str, Any]) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+class Unsupported(TemplateError):
+    """A function Lambda would run and keepwarm cannot: skipped, with a warning."""
+
+
+_LAMBDA_RUNTIME = re.compile(
+    r"(java|dotnet|ruby|go|python|nodejs)[\d.]+(\.x|\.al2\d*)?|dotnetcore[\d.]+"
+)
+
+
 class FunctionReader:
     """One function resource read over its Globals, each property resolved when first needed."""
 
@@ -76,17 +85,19 @@ class FunctionReader:
         self.ctx.warnings.append(f"Function {self.id}: {message}")
 
     def config(self) -> FunctionConfig | None:
+        """The function, or None when its Condition is false; raises ``Unsupported`` for one
+        that is valid on Lambda but not one keepwarm runs (an image, Java...)."""
         if not self._condition_holds():
             return None
+        if self._first("PackageType") == "Image":
+            raise Unsupported(
+                f"Function {self.id}: PackageType Image is not supported; keepwarm runs zip "
+                "functions."
+            )
         runtime = self.text("Runtime")
         if runtime is None:
             raise self.error("Runtime is required (on the function or in Globals.Function).")
-        try:
-            check_runtime(runtime)
-        except ServiceError as exc:
-            raise self.error(exc.message) from exc
-        if self._first("PackageType") == "Image":
-            raise self.error("PackageType Image is not supported; keepwarm runs zip functions.")
+        self._check_runtime(runtime)
         name = self.name()
         handler = self.text("Handler") or ""
         fields: dict[str, Any] = {
@@ -115,6 +126,17 @@ class FunctionReader:
             raise self.error(exc.message) from exc
         except (TypeError, ValueError) as exc:
             raise self.error(str(exc)) from exc
+
+    def _check_runtime(self, runtime: str) -> None:
+        try:
+            check_runtime(runtime)
+        except ServiceError as exc:
+            if _LAMBDA_RUNTIME.fullmatch(runtime):
+                raise Unsupported(
+                    f"Function {self.id}: runtime {runtime} is not one keepwarm runs (Python "
+                    "3.9-3.14, Node.js 18-24, provided)."
+                ) from exc
+            raise self.error(exc.message) from exc
 
     def _condition_holds(self) -> bool:
         condition = self.resource.get("Condition")
@@ -247,11 +269,18 @@ class FunctionReader:
         return None
 
     def logging(self) -> LoggingConfig:
-        value = self._first("LoggingConfig")
-        if value is not None and not isinstance(value, dict):
-            raise self.error("LoggingConfig must be a mapping.")
+        """Globals' LoggingConfig and the function's merged member by member, as SAM merges
+        maps (the function's members win)."""
+        merged: dict[str, Any] = {}
+        for scope in reversed(self.scopes):
+            found = self._resolve(scope, "LoggingConfig")
+            if found is None:
+                continue
+            if not isinstance(found.value, dict):
+                raise self.error("LoggingConfig must be a mapping.")
+            merged.update(found.value)
         try:
-            return LoggingConfig.from_shape(value)
+            return LoggingConfig.from_shape(merged)
         except ServiceError as exc:
             raise self.error(exc.message) from exc
 
@@ -291,7 +320,7 @@ class FunctionReader:
             return self._write_inline(name, runtime, handler, as_text(inline))
         if location is None:
             return self.ctx.file.parent
-        if not isinstance(location, str):
+        if not isinstance(location, str) or location.startswith("s3://"):
             raise self.error(
                 f"code location {location!r} is not a local path; S3 and image code "
                 "are not supported locally."

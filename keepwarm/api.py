@@ -44,13 +44,16 @@ def encode_event(event: Any) -> bytes:
 
 def _load(
     functions: Iterable[FunctionConfig] | None, template: str | Path | None
-) -> list[FunctionConfig]:
+) -> tuple[list[FunctionConfig], dict[str, str]]:
+    """The functions, and the template's logical ids that stand for a FunctionName."""
     configs = list(functions or [])
-    if template is not None:
-        from keepwarm.template import load_template
+    if template is None:
+        return configs, {}
+    from keepwarm.template import read_template
 
-        configs.extend(load_template(Path(template)))
-    return configs
+    loaded = read_template(Path(template))
+    loaded.log_warnings()
+    return configs + loaded.functions, dict(loaded.logical_ids)
 
 
 def _tee(first: Listener, second: Listener | None) -> Listener:
@@ -80,7 +83,7 @@ class AsyncRuntime:
     ) -> None:
         self.server = server or ServerConfig()
         self.clock = clock or SystemClock()
-        self._configs = _load(functions, template)
+        self._configs, self._logical_ids = _load(functions, template)
         self._reap_interval = reap_interval
         self._listener = listener
         self.host = EnvHost(self.server, self.clock)
@@ -133,6 +136,8 @@ class AsyncRuntime:
     ) -> InvocationResult:
         """``invoke`` for callers that never cancel (the blocking ``Runtime``): one task less."""
         version = qualifier or LATEST
+        if (name, version) not in self.router.pools:  # a logical id, as sam local invoke takes
+            name = self._logical_ids.get(name, name)
         pool = self.router.pool(name, version)
         arn = self.server.function_arn(name, qualifier)
         inv = Invocation(

@@ -22,7 +22,7 @@ from keepwarm._cfn import (
     read_document,
     template_file,
 )
-from keepwarm._sam_function import FunctionReader, ReadContext
+from keepwarm._sam_function import FunctionReader, ReadContext, Unsupported
 from keepwarm.config import FunctionConfig
 from keepwarm.errors import TemplateError
 
@@ -97,20 +97,38 @@ def read_template(
         build_dir=build_dir or file.parent / ".keepwarm" / "inline",
         overrides=dict(overrides or {}),
     )
-    read = {
-        str(logical_id): config
-        for logical_id, resource in resources.items()
-        if _is_function(str(logical_id), resource)
-        and (config := FunctionReader(str(logical_id), resource, context).config()) is not None
-    }
+    read, skipped = _read_functions(resources, context)
     functions = list(read.values())
     if not functions:
+        reasons = "".join(f" {reason}" for reason in skipped)
         raise TemplateError(
-            f"Template {file} defines no AWS::Serverless::Function or AWS::Lambda::Function."
+            f"Template {file} defines no AWS::Serverless::Function or AWS::Lambda::Function "
+            f"that keepwarm can run.{reasons}"
         )
     _check_unique_names(functions)
     names = {logical_id: config.name for logical_id, config in read.items()}
     return Template(file, functions, list(dict.fromkeys(context.warnings)), names)
+
+
+def _read_functions(
+    resources: dict[str, Any], context: ReadContext
+) -> tuple[dict[str, FunctionConfig], list[str]]:
+    """The runnable functions by logical id; the others (an image, a Java function) are skipped
+    with a warning, as ``sam local invoke`` runs a template's other functions."""
+    read: dict[str, FunctionConfig] = {}
+    skipped: list[str] = []
+    for logical_id, resource in resources.items():
+        if not _is_function(str(logical_id), resource):
+            continue
+        try:
+            config = FunctionReader(str(logical_id), resource, context).config()
+        except Unsupported as exc:
+            skipped.append(str(exc))
+            context.warnings.append(f"{exc} Skipped.")
+            continue
+        if config is not None:
+            read[str(logical_id)] = config
+    return read, skipped
 
 
 def _is_function(logical_id: str, resource: Any) -> bool:

@@ -211,3 +211,18 @@ def test_a_function_s_tz_sets_its_local_time(tmp_path: Path, server: ServerConfi
     fn = function(tmp_path, "tz", clock, environment={"TZ": "JST-9"})
     with Runtime([fn], server=server) as rt:
         assert rt.invoke("tz").json() == ["JST", "+0900"]
+
+
+def test_a_template_function_answers_to_its_logical_id_too(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(e, c):\n    return 'named'\n")
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Resources:\n  Named:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      FunctionName: my-real-name\n      Runtime: python3.12\n"
+        "      Handler: app.handler\n      CodeUri: src/\n"
+    )
+    with Runtime(template=template, server=ServerConfig(data_dir=tmp_path / "data")) as rt:
+        by_id, by_name = rt.invoke("Named"), rt.invoke("my-real-name")
+    assert by_id.json() == by_name.json() == "named"
+    assert by_id.function_name == "my-real-name" and by_name.start_kind is StartKind.WARM

@@ -507,9 +507,28 @@ def test_validation_messages(tmp_path: Path, properties: str, message: str) -> N
 
 
 def test_unknown_runtime_uses_lambdas_words(tmp_path: Path) -> None:
-    body = simple().replace("python3.12", "java8")
-    with pytest.raises(TemplateError, match=r"^Function Fn: Value java8 at 'runtime' failed"):
+    body = simple().replace("python3.12", "pyhton3.12")
+    with pytest.raises(TemplateError, match=r"^Function Fn: Value pyhton3.12 at 'runtime' fail"):
         read_template(write(tmp_path, body))
+
+
+def test_functions_keepwarm_cannot_run_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    body = simple() + (
+        "  Java:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {Runtime: java21, Handler: a.B::handle, CodeUri: src/}\n"
+        "  Image:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {PackageType: Image, ImageUri: repo/app:latest}\n"
+    )
+    loaded = read_template(write(tmp_path, body))
+    assert [f.name for f in loaded.functions] == ["Fn"]
+    assert loaded.warnings == [
+        "Function Java: runtime java21 is not one keepwarm runs (Python 3.9-3.14, Node.js "
+        "18-24, provided). Skipped.",
+        "Function Image: PackageType Image is not supported; keepwarm runs zip functions. Skipped.",
+    ]
+    only = simple().replace("python3.12", "java21")
+    with pytest.raises(TemplateError, match=r"that keepwarm can run\. Function Fn: runtime java21"):
+        read_template(write(tmp_path, only))
 
 
 def test_missing_runtime_and_handler(tmp_path: Path) -> None:
@@ -561,6 +580,7 @@ def test_template_shape_errors(tmp_path: Path, text: str, message: str) -> None:
     [
         ("CodeUri: missing/", "Function Fn: CodeUri 'missing/' does not exist"),
         ("CodeUri: {Bucket: b, Key: k}", "is not a local path"),
+        ("CodeUri: s3://bucket/app.zip", "is not a local path"),
         ("CodeUri: app.zip", "is a file; keepwarm needs a directory"),
         ("PackageType: Image", "PackageType Image is not supported"),
     ],
@@ -655,3 +675,45 @@ def test_event_invoke_config_is_read_and_checked(tmp_path: Path) -> None:
         text = simple(f"EventInvokeConfig:\n  {bad}\n")
         with pytest.raises(TemplateError, match=words):
             read_template(write(tmp_path, text))
+
+
+def test_ref_and_getatt_use_a_function_name_given_by_an_intrinsic(tmp_path: Path) -> None:
+    body = simple(
+        """\
+        FunctionName: !Sub "app-${Stage}"
+        Environment:
+          Variables:
+            SELF_NAME: !Ref Fn
+            SELF_ARN: !GetAtt Fn.Arn
+            OTHER: !Sub "${Fn.Arn}:live"
+        """,
+        extra="Parameters:\n  Stage:\n    Type: String\n    Default: dev\n",
+    )
+    [config] = one_function(body, tmp_path).functions
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:app-dev"
+    assert config.name == "app-dev"
+    assert config.environment == {
+        "SELF_NAME": "app-dev",
+        "SELF_ARN": arn,
+        "OTHER": arn + ":live",
+    }
+
+
+def test_globals_logging_config_merges_member_by_member(tmp_path: Path) -> None:
+    body = simple(
+        "LoggingConfig: {LogGroup: /mine}\n",
+        extra="Globals:\n  Function:\n"
+        "    LoggingConfig: {LogFormat: JSON, ApplicationLogLevel: DEBUG}\n",
+    )
+    [config] = one_function(body, tmp_path).functions
+    assert config.logging.given() == {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": "DEBUG",
+        "LogGroup": "/mine",
+    }
+
+
+def test_a_template_nested_too_deeply_is_one_clear_error(tmp_path: Path) -> None:
+    deep = "[" * 3000 + "]" * 3000
+    with pytest.raises(TemplateError, match="nested too deeply"):
+        read_template(write(tmp_path, simple(f"Description: {deep}\n")))
