@@ -294,6 +294,8 @@ class FunctionReader:
                 continue
             if not isinstance(variables, dict):
                 raise self.error("Environment.Variables must be a mapping.")
+            for key in _dropped(scope, variables):  # !Ref AWS::NoValue removes a global one
+                merged.pop(key, None)
             for key, value in variables.items():
                 notes = [
                     f"{u.what} cannot be resolved locally; using {u.placeholder!r}"
@@ -387,6 +389,15 @@ class FunctionReader:
                 self.warn(f"runtime {fields['runtime']} needs a bootstrap file in its code.")
         elif not fields["handler"]:
             raise self.error(f"Handler is required for runtime {fields['runtime']}.")
+
+
+def _dropped(scope: dict[str, Any], resolved: dict[str, Any]) -> list[str]:
+    """Variables a scope names that resolved to nothing (``!Ref AWS::NoValue``, an ``!If``
+    branch of it)."""
+    given = _dig(scope.get("Environment"), ("Variables",))
+    if not isinstance(given, dict):
+        return []
+    return [str(key) for key in given if key not in resolved]
 
 
 def _dig(value: Any, keys: tuple[str, ...]) -> Any:

@@ -717,3 +717,17 @@ def test_a_template_nested_too_deeply_is_one_clear_error(tmp_path: Path) -> None
     deep = "[" * 3000 + "]" * 3000
     with pytest.raises(TemplateError, match="nested too deeply"):
         read_template(write(tmp_path, simple(f"Description: {deep}\n")))
+
+
+def test_a_function_removes_a_global_variable_with_no_value(tmp_path: Path) -> None:
+    body = simple(
+        """\
+        Environment:
+          Variables:
+            SHARED: !Ref AWS::NoValue
+            OWN: mine
+        """,
+        extra="Globals:\n  Function:\n    Environment:\n      Variables: {SHARED: g, KEPT: k}\n",
+    )
+    [config] = one_function(body, tmp_path).functions
+    assert config.environment == {"KEPT": "k", "OWN": "mine"}
