@@ -17,6 +17,7 @@ from rich.console import Console
 
 from keepwarm._cfn import template_file
 from keepwarm.api import AsyncRuntime
+from keepwarm.cli.options import HostPackages
 from keepwarm.config import ServerConfig
 from keepwarm.invocation import InvocationResult
 from keepwarm.template import read_template
@@ -92,13 +93,7 @@ def invoke(
     check_leaks: Annotated[
         bool, typer.Option("--check-leaks", help="Report request data left behind.")
     ] = False,
-    host_packages: Annotated[
-        bool,
-        typer.Option(
-            "--host-packages",
-            help="Let Python functions import the server's packages, not only Lambda's.",
-        ),
-    ] = False,
+    host_packages: HostPackages = False,
     endpoint: Annotated[
         str | None, typer.Option("--endpoint", help="Invoke through a running keepwarm serve.")
     ] = None,

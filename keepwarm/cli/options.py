@@ -8,8 +8,17 @@ with NaN is false) and accepts infinity, which later turns into a sleep that nev
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import typer
+
+HostPackages = Annotated[
+    bool,
+    typer.Option(
+        "--host-packages",
+        help="Let Python functions import the server's packages, not only Lambda's.",
+    ),
+]
 
 
 def seconds(value: float | None) -> float | None:

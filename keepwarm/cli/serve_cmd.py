@@ -15,7 +15,7 @@ import simplejson  # type: ignore[import-untyped,unused-ignore]
 import typer
 from simplejson.raw_json import RawJSON  # type: ignore[import-untyped,unused-ignore]
 
-from keepwarm.cli.options import scale, seconds
+from keepwarm.cli.options import HostPackages, scale, seconds
 
 EXIT_USAGE = 2
 
@@ -88,13 +88,7 @@ def serve(
         int | None,
         typer.Option("--max-invocations-per-env", min=1, help="Retire environments after N."),
     ] = None,
-    host_packages: Annotated[
-        bool,
-        typer.Option(
-            "--host-packages",
-            help="Let Python functions import the server's packages, not only Lambda's.",
-        ),
-    ] = False,
+    host_packages: HostPackages = False,
     log_level: Annotated[str, typer.Option("--log-level")] = "warning",
 ) -> None:
     """Serve AWS Lambda's API (Invoke, functions, versions, aliases, async events)."""

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import orjson
 
 from keepwarm.invocation import Invocation
+from keepwarm.runtime_api.peers import PeerGuard
 from keepwarm.runtime_api.server import RuntimeApiServer
 from keepwarm.runtime_api.state import RuntimeState
 from keepwarm.runtimes.event import Event
@@ -200,15 +201,17 @@ class RuntimeApiChannel:
     Open it *before* the process starts: its address goes into ``AWS_LAMBDA_RUNTIME_API``.
     """
 
-    def __init__(self, sink: RuntimeSink) -> None:
+    def __init__(self, sink: RuntimeSink, guard: PeerGuard | None = None) -> None:
         self._sink = sink
         self._state = RuntimeState(self)
-        self._server = RuntimeApiServer(self._state)
+        self._guard = guard
+        self._server = RuntimeApiServer(self._state, guard)
         self._pid: int | None = None
 
     @classmethod
-    async def open(cls, sink: RuntimeSink) -> RuntimeApiChannel:
-        channel = cls(sink)
+    async def open(cls, sink: RuntimeSink, guard: PeerGuard | None = None) -> RuntimeApiChannel:
+        """Listening, for the environment's own processes only when ``guard`` says who."""
+        channel = cls(sink, guard)
         await channel._server.start()
         return channel
 
@@ -217,8 +220,12 @@ class RuntimeApiChannel:
         return self._server.address
 
     def attach(self, pid: int) -> None:
-        """The runtime's process, once started (for Max Memory Used)."""
+        """The runtime's process, once started (for Max Memory Used, and whose connections
+        are its own: it leads the environment's session)."""
         self._pid = pid
+        if self._guard is not None:
+            self._guard.session = pid
+            self._server.recheck()
 
     # -- RuntimeSink, forwarded ----------------------------------------------------------------
     def runtime_next(self, report: dict[str, Any]) -> None:

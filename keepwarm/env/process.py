@@ -32,6 +32,7 @@ from keepwarm.env.spec import (
     launch_spec,
 )
 from keepwarm.observe.logs import LogStream
+from keepwarm.runtime_api.peers import PeerGuard
 
 MAX_PIDS = 1024
 ExitCallback = Callable[[int, bool], None]  # (wait status, killed for memory)
@@ -82,7 +83,10 @@ class EnvProcess:
         argv = exec_argv(self.config, self.placement)
         api: RuntimeApiChannel | None = None
         if argv is not None or self.host.server.python_transport != "pipe":
-            api = await RuntimeApiChannel.open(sink)  # listening before the process exists
+            guard = PeerGuard(
+                self.placement.user[0] if self.placement.user else None, self.placement.own_user
+            )
+            api = await RuntimeApiChannel.open(sink, guard)  # listening before the process
         address = api.address if api is not None else "127.0.0.1:9001"
         env = lambda_variables(
             self.config, self.host.server, self.placement, self.stream.name, address, provisioned

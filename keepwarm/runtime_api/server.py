@@ -19,6 +19,7 @@ from typing import cast
 import h11
 
 from keepwarm.runtime_api.handlers import PARK, Request, Response, dispatch, event_response
+from keepwarm.runtime_api.peers import PeerGuard
 from keepwarm.runtime_api.state import MAX_PAYLOAD, RuntimeState
 from keepwarm.runtimes.event import Event
 
@@ -34,8 +35,9 @@ PARKED_BUFFER = 1 << 20
 class RuntimeApiServer:
     """The listener of one environment; ``close`` is synchronous and drops every connection."""
 
-    def __init__(self, state: RuntimeState) -> None:
+    def __init__(self, state: RuntimeState, guard: PeerGuard | None = None) -> None:
         self.state = state
+        self.guard = guard  # who may connect (see peers); None: anyone on the loopback
         self.connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
         self.port = 0
@@ -52,6 +54,17 @@ class RuntimeApiServer:
     @property
     def address(self) -> str:
         return f"{LOOPBACK}:{self.port}"
+
+    def verdict(self, conn: _Connection) -> bool | None:
+        if self.guard is None or conn.transport is None:
+            return True
+        peer = conn.transport.get_extra_info("peername")
+        return self.guard.admits(self.port, int(peer[1])) if peer else False
+
+    def recheck(self) -> None:
+        """Decide the connections that waited for the environment's process to be known."""
+        for conn in [c for c in self.connections if c.held]:
+            conn.admit()
 
     def close(self) -> None:
         if self._server is not None:
@@ -72,12 +85,22 @@ class _Connection(asyncio.Protocol):
         self.request: Request | None = None
         self.body = bytearray()
         self.parked = False
+        self.held = True  # read nothing until the server admits this peer
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports (``keepwarm serve`` runs on uvloop) do not subclass asyncio's.
         self.transport = cast(asyncio.Transport, transport)
         self.server.connections.add(self)
+        self.admit()
+
+    def admit(self) -> None:
+        verdict = self.server.verdict(self)
+        if verdict is False:
+            self.abort()  # another environment, or any other process: not this runtime
+        elif verdict:
+            self.held = False
+            self.pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
@@ -104,7 +127,7 @@ class _Connection(asyncio.Protocol):
 
     # -- request handling ----------------------------------------------------------------------
     def pump(self) -> None:
-        while self.transport is not None and not self.parked:
+        while self.transport is not None and not self.parked and not self.held:
             try:
                 event = self.h11.next_event()
             except h11.RemoteProtocolError:
