@@ -28,6 +28,9 @@ from keepwarm.invocation import Invocation, InvocationResult, LeakRecord, StartK
 from keepwarm.observe import logs
 
 SCAN_GRACE_S = 60.0  # a leak scan running past the deadline of a call answered in time
+# Lambda freezes an environment between invocations; keepwarm does once it has been idle this
+# long, so back-to-back calls never pay for it (background threads get at most this much).
+FREEZE_AFTER_S = 0.01
 _ACTIVE = (EnvState.INITIALIZING, EnvState.BUSY)
 _GONE = (EnvState.STOPPING, EnvState.DEAD)
 StateCallback = Callable[["LocalEnvironment", EnvState, EnvState], None]
@@ -71,6 +74,7 @@ class LocalEnvironment:
         self._pending: Answer | None = None
         self._last_ms = 0.0  # the last invocation's duration (spin only after quick ones)
         self._scan_ms = 0.0  # the runtime's leak scan before its last "next": not the function's
+        self._freezer: asyncio.TimerHandle | None = None
 
     # -- state ---------------------------------------------------------------------------------
     def _to(self, target: EnvState) -> None:
@@ -78,8 +82,18 @@ class LocalEnvironment:
             raise self._stopped()  # shut down under a running invocation: it ends here
         check_transition(self.state, target)
         old, self.state = self.state, target
+        if old is EnvState.IDLE:
+            self._thaw()
+        elif target is EnvState.IDLE:
+            self._freezer = self._loop.call_later(FREEZE_AFTER_S, self.process.freeze)
         self.host.note_active((target in _ACTIVE) - (old in _ACTIVE))
         self._on_state(self, old, target)
+
+    def _thaw(self) -> None:
+        if self._freezer is not None:
+            self._freezer.cancel()
+            self._freezer = None
+        self.process.thaw()
 
     def _stopped(self) -> errors.ServiceFailure:
         return errors.ServiceFailure(

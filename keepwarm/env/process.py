@@ -65,6 +65,7 @@ class EnvProcess:
         self._cgroup: EnvCgroup | None = None
         self._oom_base = 0
         self._watch: RssWatch | None = None
+        self._frozen = False
 
     @property
     def pid(self) -> int | None:
@@ -180,6 +181,20 @@ class EnvProcess:
         self.release()
         self._on_exit_cb(status, bool(self._cgroup and self._cgroup.oom_kills() > self._oom_base))
 
+    def freeze(self) -> None:
+        """Stop every process of the environment (its process group) while it is idle, as
+        Lambda freezes an environment between invocations: threads and children left running
+        by a handler make no progress until the next invocation thaws them."""
+        if self._proc is not None and not self._frozen:
+            self._frozen = True
+            _signal_group(self._proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self._frozen:
+            self._frozen = False
+            if self._proc is not None:
+                _signal_group(self._proc.pid, signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL the process group, and the cgroup (what left the group) where there is one."""
         if self._proc is not None:
@@ -192,7 +207,7 @@ class EnvProcess:
         if self.channel is not None:
             self.channel.close()
             self.channel = None
-        self._proc = None
+        self._proc, self._frozen = None, False
 
     def abandon(self) -> None:
         """Kill and forget a process that is no longer wanted (timed out, over its memory)."""
@@ -213,5 +228,9 @@ class EnvProcess:
 
 
 def kill_group(pid: int) -> None:
+    _signal_group(pid, signal.SIGKILL)
+
+
+def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(pid, sig)
