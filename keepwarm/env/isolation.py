@@ -18,7 +18,9 @@ import resource
 from typing import Any
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
+SHM = "/dev/shm"
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
@@ -80,9 +82,12 @@ def private_mounts(
     """A private mount namespace: bind each (source, target, read_only); cover ``hide`` dirs.
 
     Binds happen in order and a source is resolved when it is mounted, so the code directory
-    must be bound before /tmp is covered (code often lives under /tmp in tests).
+    must be bound before /tmp is covered (code often lives under /tmp in tests). An IPC
+    namespace of its own and an empty read-only ``/dev/shm`` too: Lambda has no shared memory
+    (``multiprocessing.Pool`` fails there), and the host's would outlive the environment and
+    be readable by others.
     """
-    _check(libc().unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _check(libc().unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(CLONE_NEWNS | CLONE_NEWIPC)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     kept = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in keep or [] if os.path.isdir(p)}
     try:
@@ -94,7 +99,7 @@ def private_mounts(
     finally:
         for fd in kept.values():
             os.close(fd)
-    for path in hide:
+    for path in [*hide, SHM]:
         if os.path.isdir(path):  # read-only and empty: nothing to see, nothing to fill
             _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 

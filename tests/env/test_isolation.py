@@ -133,3 +133,35 @@ def test_private_code_dir_still_runs_and_says_why(tmp_path: Path, server: Server
         warnings = rt.warnings
     assert result.json() == "ok"
     assert any("private runs as root" in w and "chmod o+rx" in w for w in warnings)
+
+
+SHARED_MEMORY = """
+import ctypes, multiprocessing, os
+
+libc = ctypes.CDLL(None, use_errno=True)
+KEY, IPC_CREAT = 0x4B57, 0o1000
+
+def handler(event, context):
+    out = {"shm": os.listdir("/dev/shm")}
+    try:
+        multiprocessing.Pool(2).close()
+        out["pool"] = "works"
+    except OSError:
+        out["pool"] = "fails"
+    flags = IPC_CREAT | 0o666 if event["create"] else 0
+    out["sysv"] = libc.shmget(KEY, 4096, flags) >= 0
+    return out
+"""
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="mount and IPC namespaces need root")
+def test_no_shared_memory_as_on_lambda_and_none_between_environments(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    maker = function(tmp_path, "maker", SHARED_MEMORY)
+    looker = function(tmp_path, "looker", SHARED_MEMORY)
+    with Runtime([maker, looker], server=server) as rt:
+        made = rt.invoke("maker", {"create": True}).json()
+        seen = rt.invoke("looker", {"create": False}).json()
+    assert made == {"shm": [], "pool": "fails", "sysv": True}  # its own namespace's segment
+    assert seen == {"shm": [], "pool": "fails", "sysv": False}  # not the other's

@@ -61,7 +61,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path, server: ServerCon
             fh.write(str(child.pid))
         time.sleep(30)
     """
-    pidfile = Path("/dev/shm") / f"keepwarm-test-{tmp_path.name}.pid"
+    pidfile = Path("/var/tmp") / f"keepwarm-test-{tmp_path.name}.pid"
     with Runtime([function(tmp_path, "f", source, timeout_s=1)], server=server) as rt:
         result = rt.invoke("f", {"pidfile": str(pidfile)})
         child = int(pidfile.read_text())

@@ -36,7 +36,7 @@ def handler(event, context):
 @pytest.fixture
 def gate() -> Iterator[Path]:
     """A directory every environment can see (outside the private /tmp and the data dir)."""
-    path = Path("/dev/shm") / f"keepwarm-test-{uuid.uuid4().hex}"
+    path = Path("/var/tmp") / f"keepwarm-test-{uuid.uuid4().hex}"
     path.mkdir()
     path.chmod(0o777)  # functions run as an unprivileged user of their own
     yield path

@@ -51,7 +51,7 @@ def handler(event, context):
 
 @pytest.fixture
 def sink() -> Iterator[Path]:
-    directory = Path("/dev/shm") / f"keepwarm-async-{uuid.uuid4().hex}"
+    directory = Path("/var/tmp") / f"keepwarm-async-{uuid.uuid4().hex}"
     directory.mkdir()
     directory.chmod(0o777)  # functions run as unprivileged uids of their own
     path = directory / "ran.txt"
