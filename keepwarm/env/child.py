@@ -7,6 +7,7 @@ the fresh-interpreter launch mode (the benchmark's baseline, and a fallback).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -104,6 +105,8 @@ def _exit_like_python(exc: SystemExit) -> NoReturn:
     else:
         sys.stderr.write(f"{code}\n")
         status = 1
+    with contextlib.suppress(BaseException):
+        atexit._run_exitfuncs()  # the handler's atexit hooks run, as when Python exits
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

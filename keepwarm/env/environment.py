@@ -317,6 +317,7 @@ class LocalEnvironment:
         rid = run.invocation.request_id
         payload, function_error, content_type = outcome.payload(answer, rid, self.config.timeout_s)
         status, error_type = self._platform_lines(run, answer)
+        reusable = self._reusable(answer)
         max_mb = self.process.max_memory_mb()
         leaks = self._leak_records(rid, answer)
         billed = math.ceil(duration)
@@ -345,8 +346,21 @@ class LocalEnvironment:
             content_type=content_type,
             leaks=leaks,
         )
-        self._to(EnvState.IDLE if answer.kind in ("response", "error") else EnvState.RESET)
+        self._to(EnvState.IDLE if reusable else EnvState.RESET)
         return result
+
+    def _reusable(self, answer: Answer) -> bool:
+        """After a response or a handled error the environment is reused, except that
+        Lambda's Python runtime exits when its response over 6 MB is refused (the next call
+        starts cold); a custom runtime decides for itself."""
+        if answer.kind not in ("response", "error"):
+            return False
+        refused = answer.kind == "response" and len(answer.body) > outcome.MAX_RESPONSE
+        if refused and self.config.runtime_family == "python":
+            self.stream.line(logs.response_refused(self.host.clock.time(), outcome.MAX_RESPONSE))
+            self.process.abandon()
+            return False
+        return True
 
     def _leak_records(self, rid: str, answer: Answer) -> tuple[LeakRecord, ...]:
         """The runtime's leak findings for this invocation, each also written as a LEAK line."""

@@ -95,6 +95,18 @@ def leak(request_id: str, location: str, event_field: str) -> str:
     return f"LEAK RequestId: {request_id}\tLocation: {location}\tField: {event_field}\n"
 
 
+def response_refused(now: float, limit: int) -> str:
+    """What Lambda's runtime clients log when the Runtime API refuses a response over 6 MB."""
+    detail = (
+        f'{{"errorMessage":"Exceeded maximum allowed payload size ({limit} bytes).",'
+        '"errorType":"RequestEntityTooLarge"}'
+    )
+    return (
+        f"[ERROR] [{int(now * 1000)}] LAMBDA_RUNTIME Failed to post handler success response. "
+        f"Http response code: 413. {detail}\n"
+    )
+
+
 def runtime_exited(request_id: str, message: str, error_type: str) -> str:
     return f"RequestId: {request_id} Error: {message}\n{error_type}\n"
 

@@ -147,3 +147,48 @@ def test_a_crash_leaves_no_core_file(tmp_path: Path, server: ServerConfig) -> No
         assert rt.invoke("limits").json() == [0, 0]
         assert rt.invoke("crash", {"how": "segfault"}).error_type == "Runtime.ExitError"
     assert not [p for p in tmp_path.rglob("core*") if p.is_file()]
+
+
+ATEXIT = """
+import atexit, sys
+
+atexit.register(print, "atexit from init", flush=True)
+
+def handler(event, context):
+    atexit.register(print, "atexit from the handler", flush=True)
+    sys.exit(2)
+"""
+
+
+def test_sys_exit_runs_atexit_hooks_as_python_does(tmp_path: Path, server: ServerConfig) -> None:
+    with Runtime([function(tmp_path, "bye", ATEXIT)], server=server) as rt:
+        result = rt.invoke("bye")
+    assert result.error_type == "Runtime.ExitError"
+    assert "atexit from the handler\natexit from init\n" in result.logs
+
+
+BIG = """
+calls = 0
+
+def handler(event, context):
+    global calls
+    calls += 1
+    return "x" * event["size"] if event.get("size") else {"calls": calls}
+"""
+
+
+def test_a_refused_oversize_response_resets_a_python_environment(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    """Lambda's Python runtime exits when its response over 6 MB is refused (413): the caller
+    gets Function.ResponseSizeTooLarge and the next call starts from a fresh Init."""
+    with Runtime([function(tmp_path, "big", BIG)], server=server) as rt:
+        assert rt.invoke("big").json() == {"calls": 1}
+        refused = rt.invoke("big", {"size": 6_291_556})
+        after = rt.invoke("big")
+    assert refused.error_type == "Function.ResponseSizeTooLarge"
+    assert "LAMBDA_RUNTIME Failed to post handler success response. Http response code: 413." in (
+        refused.logs
+    )
+    assert refused.logs.index("LAMBDA_RUNTIME") < refused.logs.index("END RequestId")
+    assert after.json() == {"calls": 1} and "INIT_REPORT" in after.logs
