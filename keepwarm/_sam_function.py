@@ -116,6 +116,7 @@ class FunctionReader:
             "logging": self.logging(),
             "event_invoke": self.event_invoke(name),
             "dead_letter_target": self.dead_letter_target(),
+            "auto_publish_alias": self.text("AutoPublishAlias"),
             **self.keepwarm_settings(),
             **self.ctx.overrides,
         }

@@ -252,6 +252,7 @@ class FunctionConfig:
     # A template's EventInvokeConfig and dead-letter target: the registry applies them.
     event_invoke: dict[str, object] | None = None
     dead_letter_target: str | None = None
+    auto_publish_alias: str | None = None  # SAM's AutoPublishAlias (the registry publishes)
 
     def __post_init__(self) -> None:
         check_function_name(self.name)

@@ -8,6 +8,7 @@ record whose environments cannot be created.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from keepwarm.registry import code, inputs
 from keepwarm.registry.base import RegistryBase
 from keepwarm.registry.model import (
     LATEST,
+    Alias,
     FunctionRecord,
     FunctionSpec,
     apply_settings,
@@ -371,4 +373,25 @@ def template_record(config: FunctionConfig) -> FunctionRecord:
     )
     if config.event_invoke is not None:
         record.event_invoke[LATEST] = event_invoke_config(config.event_invoke)
+    if config.auto_publish_alias:
+        auto_publish(record, config.auto_publish_alias)
     return record
+
+
+def auto_publish(record: FunctionRecord, alias: str) -> FunctionSpec:
+    """SAM's ``AutoPublishAlias``: ``$LATEST`` published as the next version, the alias moved to
+    it, and provisioned concurrency applied to that version (as SAM applies it to the alias)."""
+    number = str(record.next_version)
+    record.next_version += 1
+    provisioned = record.latest.extras.get("provisioned_concurrency", 0)
+    record.latest = dataclasses.replace(
+        record.latest, extras={**record.latest.extras, "provisioned_concurrency": 0}
+    )
+    version = dataclasses.replace(
+        record.latest,
+        version=number,
+        extras={**record.latest.extras, "provisioned_concurrency": provisioned},
+    )
+    record.versions[number] = version
+    record.aliases[alias] = Alias(alias, number)
+    return version

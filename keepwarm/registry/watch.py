@@ -14,7 +14,7 @@ from pathlib import Path
 from watchfiles import Change, DefaultFilter, awatch
 
 from keepwarm.errors import KeepwarmError
-from keepwarm.registry.functions import template_record
+from keepwarm.registry.functions import auto_publish, template_record
 from keepwarm.registry.model import FunctionRecord
 from keepwarm.registry.names import FunctionRef
 from keepwarm.registry.service import FunctionService
@@ -57,16 +57,27 @@ async def reload(template: Path, service: FunctionService, changed: set[Path]) -
             continue
         if old is not None and old.origin == "api":
             log.warning("keepwarm: template function %s shadows an API function", config.name)
-        fresh.versions, fresh.aliases = (old.versions, old.aliases) if old else ({}, {})
         if old is not None:
-            fresh.event_invoke = {**old.event_invoke, **fresh.event_invoke}
+            _carry_over(old, fresh, config.auto_publish_alias)
         service.records[config.name] = fresh
         await service.deploy(fresh, fresh.latest)
+        if old is not None and config.auto_publish_alias:
+            await service.deploy(fresh, fresh.versions[str(fresh.next_version - 1)])
         redeployed.append(config.name)
     if redeployed:
         log.warning("keepwarm: reloaded %s", ", ".join(redeployed))
     await _remove_missing(service, {config.name for config in configs})
     return redeployed
+
+
+def _carry_over(old: FunctionRecord, fresh: FunctionRecord, alias: str | None) -> None:
+    """What a reloaded template function keeps: its versions and aliases (and, with
+    AutoPublishAlias, a new version for the alias, as a deploy of the stack publishes one),
+    and the event-invoke configs the API set."""
+    fresh.event_invoke = {**old.event_invoke, **fresh.event_invoke}
+    fresh.versions, fresh.aliases, fresh.next_version = old.versions, old.aliases, old.next_version
+    if alias:
+        auto_publish(fresh, alias)
 
 
 async def _remove_missing(service: FunctionService, kept: set[str]) -> None:

@@ -212,3 +212,21 @@ def test_sam_event_invoke_config_and_dead_letter_queue_apply(
     assert letters["failing"]["target"] == "${Queue.Arn}"
     assert letters["failing"]["body"]["requestContext"]["approximateInvokeCount"] == 1
     assert (letters["dlq"]["target"], letters["dlq"]["body"]) == (dead, {"n": 1})
+
+
+def test_auto_publish_alias_publishes_version_1_behind_the_alias(
+    start_server: Any, tmp_path: Path
+) -> None:
+    root = tmp_path / "proj"
+    project(root, "v1")
+    text = (root / "template.yaml").read_text()
+    (root / "template.yaml").write_text(text + "      AutoPublishAlias: live\n")
+    srv: Server = start_server("-t", str(root / "template.yaml"))
+    lam = srv.client()
+    assert lam.get_alias(FunctionName="hello", Name="live")["FunctionVersion"] == "1"
+    versions = [
+        v["Version"] for v in lam.list_versions_by_function(FunctionName="hello")["Versions"]
+    ]
+    assert versions == ["$LATEST", "1"]
+    out = lam.invoke(FunctionName="hello", Qualifier="live")
+    assert out["ExecutedVersion"] == "1" and json.loads(out["Payload"].read())["code"] == "v1"
