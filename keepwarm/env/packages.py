@@ -96,7 +96,8 @@ def restrict(task_root: str, allowed: dict[str, Any]) -> None:
     sys.path[:] = [task_root, *(p for p in sys.path if p and is_stdlib(p) and p != task_root)]
     names = Importable(frozenset(allowed["modules"]), frozenset(allowed["dists"]))
     sys.meta_path.append(RuntimePackages(names, host))
-    sys.path_importer_cache.clear()
+    # sys.path_importer_cache is kept: the finders of the directories left are warm (cold
+    # starts stay as fast), and those of the host's are consulted by RuntimePackages only.
 
 
 # -- the server's side: what a code directory may import ---------------------------------------
@@ -108,11 +109,15 @@ def importable(code_dir: Path) -> dict[str, list[str]]:
         stamp = requirements.stat().st_mtime_ns
     except OSError:
         stamp = -1
+    return _as_options(requirements, stamp)
+
+
+@functools.lru_cache(maxsize=256)
+def _as_options(requirements: Path, stamp: int) -> dict[str, list[str]]:
     found = _importable(requirements, stamp)
     return {"modules": sorted(found.modules), "dists": sorted(found.dists)}
 
 
-@functools.lru_cache(maxsize=256)
 def _importable(requirements: Path, stamp: int) -> Importable:
     modules = _modules_by_distribution()
     given = RUNTIME_PACKAGES | KEEPWARM_PACKAGES
