@@ -107,15 +107,21 @@ MISSING = """\
   with and without it: 6,247 vs 6,373 req/s at concurrency 4 and 198 vs 188 µs sequential
   latency; the micro-measured parts (making it ~0.9 µs, setting it ~0.4 µs, a bigger frame)
   explain less than that, so part of the gap may be noise.
-- Throughput at concurrency 4 is under half the echo's: 42-46 % in the last four interleaved runs
-  (35-47 % over their rounds). The forwarder row says where the rest goes: real keepwarm runtimes
-  behind an ASGI app that does nothing but pass frames (no placement, limits, timeouts, logs,
-  metrics or validation; `bench/forwarder.py`) now reach 49-55 % (47-60 % over rounds; 46-50 %
-  before the runtime's frames moved to orjson), so the two-process design itself sits at about the
-  target on this machine, and keepwarm's own per-invocation work is what stands between it and
-  that floor. Per request at concurrency 4 (`/proc/<pid>/schedstat`, CPU time, two interleaved
-  pairs): the keepwarm server 118-122 µs against the forwarder's 69 µs; an environment 43-47 µs
-  under keepwarm (`SCHED_BATCH`) against 55 µs under the forwarder; a client 108-118 µs. Closing
+- Throughput at concurrency 4 is under half the echo's: 40-46 % over the last six interleaved
+  runs (39-48 % over their rounds; 40 % and 41 % in the two runs of the latest round of work, and
+  40-42 % in a run of the code before it, so that round changed nothing measurable here). The
+  forwarder row says where the rest goes: real keepwarm runtimes behind an ASGI app that does
+  nothing but pass frames (no placement, limits, timeouts, logs, metrics or validation;
+  `bench/forwarder.py`) reach 49-55 % (47-60 % over rounds), so the two-process design itself
+  sits at about the target on this machine, and keepwarm's own per-invocation work is what
+  stands between it and that floor. Per request at concurrency 4 (`/proc/<pid>/schedstat`, CPU
+  time; latest two interleaved pairs): the echo server 33-35 µs, the forwarder 62-64 µs, the
+  keepwarm server 114-119 µs; an environment 44-48 µs under keepwarm (`SCHED_BATCH`) against
+  47-51 µs under the forwarder; a client 77-80 µs against the echo but 99-109 µs against the
+  two-process servers (more processes share the two CPUs' caches), and the machine 12-14 %
+  idle under keepwarm against 7-9 % under the echo (the single server thread is the serial
+  point). A perf profile of the server at concurrency 4: 59 % of its CPU in the interpreter,
+  30 % in the kernel (socket writes to the client and to the environments), 3.5 % in uvloop. Closing
   the gap means doing in ~20 µs of server CPU what takes ~55 µs now (measured in-process:
   placement, two state changes, START, END and REPORT with one log-file write, the log-pipe drain,
   the deadline timer, metrics, validation, result objects), for every invocation, without giving
