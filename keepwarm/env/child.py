@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -90,13 +91,17 @@ def run(spec: dict[str, Any], ctl_fd: int, log_fd: int) -> NoReturn:
         _become_runtime(spec, ctl_fd)
     except SystemExit as exc:
         _exit_like_python(exc)
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        _exit_like_python(SystemExit(1), by_signal=signal.SIGINT)
     except BaseException:
         traceback.print_exc()
         _exit_like_python(SystemExit(1))
 
 
-def _exit_like_python(exc: SystemExit) -> NoReturn:
-    """A forked runtime cannot return to the interpreter's own exit path: mimic it."""
+def _exit_like_python(exc: SystemExit, by_signal: int | None = None) -> NoReturn:
+    """A forked runtime cannot return to the interpreter's own exit path: mimic it. An
+    uncaught KeyboardInterrupt ends Python by SIGINT (``by_signal``), not with a status."""
     code = exc.code
     if code is None:
         status = 0
@@ -110,6 +115,9 @@ def _exit_like_python(exc: SystemExit) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+    if by_signal is not None:
+        signal.signal(by_signal, signal.SIG_DFL)
+        os.kill(os.getpid(), by_signal)
     os._exit(status)
 
 

@@ -30,6 +30,8 @@ def handler(event, context):
         os.kill(os.getpid(), signal.SIGKILL)
     if how == "abort":
         os.abort()
+    if how == "interrupt":
+        raise KeyboardInterrupt
     return calls
 """
 
@@ -40,6 +42,7 @@ CASES = [
     ({"how": "segfault"}, "Runtime exited with error: signal: segmentation fault"),
     ({"how": "sigkill"}, "Runtime exited with error: signal: killed"),
     ({"how": "abort"}, "Runtime exited with error: signal: aborted"),
+    ({"how": "interrupt"}, "Runtime exited with error: signal: interrupt"),
 ]
 
 
