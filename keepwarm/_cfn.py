@@ -151,6 +151,7 @@ class Resolver:
         self._resources = _mapping(template.get("Resources"))
         self._evaluating: set[str] = set()
         self._naming: set[str] = set()  # functions whose FunctionName is being evaluated
+        self._unnamed: dict[str, str] = {}  # physical names of unnamed functions, when not the id
         self._out = Resolution(None)
         self._functions: dict[str, Callable[[Any, NodePath], Any]] = {
             "Fn::Sub": self._sub,
@@ -232,13 +233,26 @@ class Resolver:
             return self._function_name(name)
         return self._miss(path, f"Ref {name}", f"${{{name}}}")
 
+    def function_name(self, logical_id: str) -> str:
+        return self._function_name(logical_id)
+
+    def has_function_name(self, logical_id: str) -> bool:
+        props = self._resources[logical_id].get("Properties")
+        return isinstance(props, dict) and props.get("FunctionName") is not None
+
+    def name_unnamed(self, logical_id: str, name: str) -> None:
+        """The physical name of a function without FunctionName, when its logical id is taken."""
+        self._unnamed[logical_id] = name
+
     def _function_name(self, logical_id: str) -> str:
         """The function's physical name: its FunctionName, evaluated (``!Sub "app-${Stage}"``),
-        else the logical id, as keepwarm names it."""
+        else the logical id (or the name given by ``name_unnamed``), as keepwarm names it."""
         props = self._resources[logical_id].get("Properties")
         name = props.get("FunctionName") if isinstance(props, dict) else None
-        if name is None or logical_id in self._naming:
-            return logical_id  # none given, or it names itself through a Ref
+        if name is None:
+            return self._unnamed.get(logical_id, logical_id)
+        if logical_id in self._naming:
+            return logical_id  # it names itself through a Ref
         self._naming.add(logical_id)
         try:
             value = self._walk(name, (logical_id, "FunctionName"))

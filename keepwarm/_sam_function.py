@@ -179,7 +179,7 @@ class FunctionReader:
     def name(self) -> str:
         found = self._resolve(self.scopes[0], "FunctionName")
         if found is None:
-            return self.id
+            return self.ctx.resolver.function_name(self.id)
         if found.unresolved or not isinstance(found.value, str):
             self.warn(
                 f"FunctionName cannot be resolved locally ({_reasons(found)}); using {self.id}."

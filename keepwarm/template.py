@@ -10,6 +10,7 @@ imports) becomes a readable placeholder plus a warning instead of a failure.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -97,6 +98,7 @@ def read_template(
         build_dir=build_dir or file.parent / ".keepwarm" / "inline",
         overrides=dict(overrides or {}),
     )
+    _name_the_unnamed(resources, context.resolver)
     read, skipped = _read_functions(resources, context)
     functions = list(read.values())
     if not functions:
@@ -129,6 +131,17 @@ def _read_functions(
         if config is not None:
             read[str(logical_id)] = config
     return read, skipped
+
+
+def _name_the_unnamed(resources: dict[str, Any], resolver: Resolver) -> None:
+    """A function without FunctionName is named after its logical id, unless another function
+    takes that name explicitly: then, as CloudFormation names it, ``keepwarm-<id>-<suffix>``."""
+    ids = [str(i) for i, r in resources.items() if _is_function(str(i), r)]
+    taken = {resolver.function_name(i) for i in ids if resolver.has_function_name(i)}
+    for logical_id in ids:
+        if not resolver.has_function_name(logical_id) and logical_id in taken:
+            suffix = hashlib.sha1(logical_id.encode()).hexdigest()[:12].upper()
+            resolver.name_unnamed(logical_id, f"keepwarm-{logical_id}-{suffix}")
 
 
 def _is_function(logical_id: str, resource: Any) -> bool:

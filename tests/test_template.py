@@ -731,3 +731,21 @@ def test_a_function_removes_a_global_variable_with_no_value(tmp_path: Path) -> N
     )
     [config] = one_function(body, tmp_path).functions
     assert config.environment == {"KEPT": "k", "OWN": "mine"}
+
+
+def test_an_unnamed_function_whose_logical_id_another_takes_gets_a_stack_style_name(
+    tmp_path: Path,
+) -> None:
+    body = simple("FunctionName: Other\nEnvironment: {Variables: {PEER: !Ref Other}}\n") + (
+        "  Other:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {Runtime: python3.12, Handler: app.handler, CodeUri: src/}\n"
+    )
+    loaded = read_template(write(tmp_path, body))
+    named, unnamed = loaded.functions
+    assert named.name == "Other"
+    assert (
+        unnamed.name.startswith("keepwarm-Other-")
+        and len(unnamed.name) == len("keepwarm-Other-") + 12
+    )
+    assert named.environment == {"PEER": unnamed.name}
+    assert loaded.name_for("Other") == "Other"  # the FunctionName wins, as documented
