@@ -97,7 +97,12 @@ def invoke(
     endpoint: Annotated[
         str | None, typer.Option("--endpoint", help="Invoke through a running keepwarm serve.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Payloads only, no logs.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No log lines: one status line and the payload per result."
+        ),
+    ] = False,
 ) -> None:
     """Invoke a function and print each result with its log lines (cold/warm shown)."""
     console = Console()
