@@ -60,7 +60,8 @@ def cached(
 
     def decorate(func: F) -> F:
         qualname = f"{func.__module__}.{func.__qualname__}"
-        target = cache if cache is not None else Cache(name=qualname, **cache_options)
+        options = {"name": qualname, **cache_options}  # a name given wins over the default
+        target = cache if cache is not None else Cache(**options)
         policy = target.policy_for(ttl, stale_ttl, negative_ttl, negative)
         make_key = _key_maker(key, qualname if cache is not None else None)
         if _is_async(func):

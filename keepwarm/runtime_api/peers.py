@@ -19,6 +19,8 @@ import os
 from collections.abc import Iterator
 
 TCP_TABLE = "/proc/net/tcp"
+TCP6_TABLE = "/proc/net/tcp6"  # an IPv6 socket connected to ::ffff:127.0.0.1 is listed there
+_LOOPBACK = {TCP_TABLE: "0100007F", TCP6_TABLE: "0000000000000000FFFF00000100007F"}
 
 
 class PeerGuard:
@@ -45,14 +47,16 @@ class PeerGuard:
 
 
 def socket_owner(local_port: int, peer_port: int) -> tuple[int, int] | None:
-    """(uid, inode) of the loopback socket connected from ``peer_port`` to ``local_port``."""
-    here, there = f"0100007F:{peer_port:04X}", f"0100007F:{local_port:04X}"
-    with contextlib.suppress(OSError), open(TCP_TABLE) as table:
-        next(table, None)
-        for line in table:
-            fields = line.split()
-            if len(fields) > 9 and fields[1] == here and fields[2] == there:
-                return int(fields[7]), int(fields[9])
+    """(uid, inode) of the loopback socket connected from ``peer_port`` to ``local_port``,
+    whether an IPv4 socket or an IPv6 one using the v4-mapped address (the JVM's default)."""
+    for path, address in _LOOPBACK.items():
+        here, there = f"{address}:{peer_port:04X}", f"{address}:{local_port:04X}"
+        with contextlib.suppress(OSError), open(path) as table:
+            next(table, None)
+            for line in table:
+                fields = line.split()
+                if len(fields) > 9 and fields[1] == here and fields[2] == there:
+                    return int(fields[7]), int(fields[9])
     return None
 
 

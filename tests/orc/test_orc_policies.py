@@ -180,3 +180,19 @@ def test_decorator_uses_the_explicit_caches_ttl_unless_told(clock: TickClock) ->
     clock.advance(2)
     assert a() != first_a
     assert b() == first_b
+
+
+def test_cached_takes_a_name_for_its_cache() -> None:
+    """docs/orc.md: name shared caches explicitly; the decorator passes Cache options on."""
+
+    @orc.cached(ttl=60, name="prices")
+    def price(item: str) -> str:
+        return item.upper()
+
+    @orc.cached(ttl=60)
+    def unnamed(item: str) -> str:
+        return item
+
+    assert price("a") == "A"
+    assert price.cache.name == "prices"  # type: ignore[attr-defined]
+    assert unnamed.cache.name.endswith("unnamed")  # type: ignore[attr-defined]

@@ -49,30 +49,41 @@ def test_another_function_cannot_use_an_environment_s_runtime_api(
 
 
 BOOT = """
-import http.client, json, os
+import http.client, json, os, socket, sys
 
 host = os.environ["AWS_LAMBDA_RUNTIME_API"]
 base = "/2018-06-01/runtime/invocation"
+
+
+class V6(http.client.HTTPConnection):
+    \"\"\"An IPv6 socket to ::ffff:127.0.0.1, as the JVM connects by default.\"\"\"
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        self.sock.connect(("::ffff:" + self.host, self.port))
+
+
+Connection = V6 if sys.argv[1:] == ["v6"] else http.client.HTTPConnection
 while True:
-    conn = http.client.HTTPConnection(host)  # a new connection for every request, as curl
+    conn = Connection(host)  # a new connection for every request, as curl
     conn.request("GET", base + "/next")
     answer = conn.getresponse()
     event, rid = answer.read(), answer.getheader("Lambda-Runtime-Aws-Request-Id")
     conn.close()
-    conn = http.client.HTTPConnection(host)
+    conn = Connection(host)
     conn.request("POST", f"{base}/{rid}/response", json.dumps({"echo": json.loads(event)}))
     conn.getresponse().read()
     conn.close()
 """
 
 
+@pytest.mark.parametrize("family", ["v4", "v6"])
 def test_a_runtime_that_connects_anew_for_every_request_is_still_its_own(
-    tmp_path: Path,
+    tmp_path: Path, family: str
 ) -> None:
-    code = write_code(
-        tmp_path / "custom",
-        {"bootstrap": '#!/bin/sh\nexec python3 "$LAMBDA_TASK_ROOT/boot.py"\n', "boot.py": BOOT},
-    )
+    """Also over an IPv6 socket to the v4-mapped loopback, which the JVM uses by default."""
+    bootstrap = f'#!/bin/sh\nexec python3 "$LAMBDA_TASK_ROOT/boot.py" {family}\n'
+    code = write_code(tmp_path / "custom", {"bootstrap": bootstrap, "boot.py": BOOT})
     (code / "bootstrap").chmod(0o755)
     fn = FunctionConfig(name="anew", handler="x", code_dir=code, runtime="provided.al2023")
     for run_as in ("sandbox", "root"):
