@@ -237,8 +237,11 @@ class Resolver:
         return self._function_name(logical_id)
 
     def has_function_name(self, logical_id: str) -> bool:
+        return self._given_name(logical_id) is not None
+
+    def _given_name(self, logical_id: str) -> Any:
         props = self._resources[logical_id].get("Properties")
-        return isinstance(props, dict) and props.get("FunctionName") is not None
+        return props.get("FunctionName") if isinstance(props, dict) else None
 
     def name_unnamed(self, logical_id: str, name: str) -> None:
         """The physical name of a function without FunctionName, when its logical id is taken."""
@@ -247,8 +250,7 @@ class Resolver:
     def _function_name(self, logical_id: str) -> str:
         """The function's physical name: its FunctionName, evaluated (``!Sub "app-${Stage}"``),
         else the logical id (or the name given by ``name_unnamed``), as keepwarm names it."""
-        props = self._resources[logical_id].get("Properties")
-        name = props.get("FunctionName") if isinstance(props, dict) else None
+        name = self._given_name(logical_id)
         if name is None:
             return self._unnamed.get(logical_id, logical_id)
         if logical_id in self._naming:

@@ -317,7 +317,7 @@ class LocalEnvironment:
         rid = run.invocation.request_id
         payload, function_error, content_type = outcome.payload(answer, rid, self.config.timeout_s)
         status, error_type = self._platform_lines(run, answer)
-        reusable = self._reusable(answer)
+        reusable = self._settle_process(answer)
         max_mb = self.process.max_memory_mb()
         leaks = self._leak_records(rid, answer)
         billed = math.ceil(duration)
@@ -349,10 +349,11 @@ class LocalEnvironment:
         self._to(EnvState.IDLE if reusable else EnvState.RESET)
         return result
 
-    def _reusable(self, answer: Answer) -> bool:
-        """After a response or a handled error the environment is reused, except that
-        Lambda's Python runtime exits when its response over 6 MB is refused (the next call
-        starts cold); a custom runtime decides for itself."""
+    def _settle_process(self, answer: Answer) -> bool:
+        """Whether the environment is reused: after a response or a handled error it is,
+        except that Lambda's Python runtime exits when its response over 6 MB is refused (the
+        next call starts cold), which is done here: its log line, and the process stopped.
+        A custom runtime decides for itself."""
         if answer.kind not in ("response", "error"):
             return False
         refused = answer.kind == "response" and len(answer.body) > outcome.MAX_RESPONSE

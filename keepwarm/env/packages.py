@@ -81,7 +81,8 @@ class RuntimePackages(importlib.abc.MetaPathFinder):
 
 
 def canonical(name: str) -> str:
-    """PEP 503's normal form of a distribution name."""
+    """PEP 503's normal form of a distribution name. Not ``packaging``'s: this side runs in
+    the function's process, which must not import (and so offer) ``packaging``."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 

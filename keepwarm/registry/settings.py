@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from keepwarm.errors import InvalidParameterValue, ResourceNotFound
-from keepwarm.registry.model import DEFAULT_MAX_AGE, DEFAULT_RETRIES
+from keepwarm.registry.model import DEFAULT_MAX_AGE, DEFAULT_RETRIES, event_invoke_config
 from keepwarm.registry.names import FunctionRef, constraint, parse_function_arn
 from keepwarm.registry.versions import VersionOps
 
@@ -94,15 +94,7 @@ class SettingsOps(VersionOps):
             raise ResourceNotFound(
                 f"The function {self.arn(record.name, key)} doesn't have an EventInvokeConfig"
             )
-        base = (
-            old
-            if merge and old
-            else {
-                "MaximumRetryAttempts": DEFAULT_RETRIES,
-                "MaximumEventAgeInSeconds": DEFAULT_MAX_AGE,
-                "DestinationConfig": {"OnSuccess": {}, "OnFailure": {}},
-            }
-        )
+        base = old if merge and old else event_invoke_config({})
         given = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
         if not merge and all(body.get(k) is None for k in given):
             raise InvalidParameterValue(

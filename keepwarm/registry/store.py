@@ -39,17 +39,7 @@ class FunctionStore:
         return [FunctionRecord.from_dict(json.loads(doc)) for doc in self._db.call(read)]
 
     async def save(self, record: FunctionRecord) -> None:
-        doc = json.dumps(record.to_dict())
-        name = record.name
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO functions(name, doc) VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
-                (name, doc),
-            )
-
-        await self._db.run(write)
+        await self._upsert("functions", record.name, record.to_dict())
 
     async def delete(self, name: str) -> None:
         def write(conn: sqlite3.Connection) -> None:
@@ -66,11 +56,15 @@ class FunctionStore:
         return {name: json.loads(doc) for name, doc in self._db.call(read)}
 
     async def save_settings(self, name: str, settings: dict[str, Any]) -> None:
-        doc = json.dumps(settings)
+        await self._upsert("template_settings", name, settings)
+
+    async def _upsert(self, table: str, name: str, document: dict[str, Any]) -> None:
+        """One function's row of ``table`` (a name of this module's schema, never input)."""
+        doc = json.dumps(document)
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO template_settings(name, doc) VALUES (?, ?) "
+                f"INSERT INTO {table}(name, doc) VALUES (?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
                 (name, doc),
             )

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 TCP_TABLE = "/proc/net/tcp"
 TCP6_TABLE = "/proc/net/tcp6"  # an IPv6 socket connected to ::ffff:127.0.0.1 is listed there
 _LOOPBACK = {TCP_TABLE: "0100007F", TCP6_TABLE: "0000000000000000FFFF00000100007F"}
+_CAN_TELL = os.path.exists(TCP_TABLE)  # once: not a file system lookup per connection
 
 
 class PeerGuard:
@@ -31,7 +32,7 @@ class PeerGuard:
 
     def admits(self, local_port: int, peer_port: int) -> bool | None:
         """True or False for the connection from ``peer_port``; None while undecidable."""
-        if not os.path.exists(TCP_TABLE):
+        if not _CAN_TELL:
             return True  # no way to tell on this system: as before
         owner = socket_owner(local_port, peer_port)
         if owner is None:
