@@ -18,7 +18,7 @@ from pathlib import Path
 from keepwarm.clock import Clock, SystemClock
 from keepwarm.config import FunctionConfig, ServerConfig
 from keepwarm.env import users
-from keepwarm.env.cgroup import CgroupManager
+from keepwarm.env.cgroup import CgroupManager, server_tag
 from keepwarm.env.launcher import ForkServer
 from keepwarm.env.spec import VAR_TASK, Placement
 from keepwarm.observe.logs import HeldLines
@@ -132,7 +132,12 @@ class EnvHost:
             )
         self._decide_user()
         if self.server.memory_enforcement == "auto":
-            self.cgroups = CgroupManager.detect(f"keepwarm-{os.getpid()}")
+            self.cgroups = CgroupManager.detect(server_tag())
+        if self.cgroups is not None and (swept := self.cgroups.sweep()):
+            log.info(
+                "keepwarm: removed the cgroups of %d keepwarm servers that did not exit cleanly",
+                swept,
+            )
         if self.cgroups is None:
             self.warnings.append(
                 "keepwarm: no writable cgroup memory controller: memory limits are enforced by "
