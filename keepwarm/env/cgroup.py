@@ -156,10 +156,13 @@ def server_tag() -> str:
     """The name of one server's cgroup directory: unique per EnvHost, and telling whose it is.
 
     Why the start time: a later sweep must tell a live owner from a dead one whose pid was
-    reused. Why the counter: two hosts in one process (two ``Runtime`` objects) must not share
-    a directory, or closing one would kill the other's environments.
+    reused. Why the pid namespace: a server in another one (a container sharing this cgroup)
+    has pids this one cannot see, and must not be taken for dead. Why the counter: two hosts
+    in one process (two ``Runtime`` objects) must not share a directory, or closing one would
+    kill the other's environments.
     """
-    return f"keepwarm-{os.getpid()}-{_start_ticks(os.getpid())}-{next(_hosts)}"
+    pid = os.getpid()
+    return f"keepwarm-{pid}-{_start_ticks(pid)}-{_pid_namespace()}-{next(_hosts)}"
 
 
 def sweep_stale(parents: list[Path], v2: bool, patience_s: float = 2.0) -> int:
@@ -168,16 +171,26 @@ def sweep_stale(parents: list[Path], v2: bool, patience_s: float = 2.0) -> int:
     Each left-behind cgroup holds kernel memory (about 200 KB for a v1 memory cgroup, measured:
     47,000 of them held 9.6 GB of unreclaimable slab) until someone removes it; nobody else
     will. Processes still inside (an environment's child that outlived its server) are killed.
-    Returns how many server directories were removed.
+    Directories named by older keepwarm versions (``keepwarm-<pid>``) are only removed when
+    empty. Returns how many server directories were removed.
     """
-    stale = {d.name for parent in parents for d in _subdirs(parent) if _is_stale(d.name)}
-    trees = [parent / name for parent in parents for name in stale]
-    _remove_trees(trees, v2, patience_s)
-    return sum(1 for name in stale if not any((p / name).is_dir() for p in parents))
+    names = {d.name for parent in parents for d in _subdirs(parent)}
+    dead = [n for n in names if _owner_gone(n)]
+    _remove_trees([p / n for p in parents for n in dead if _TAG.fullmatch(n)], v2, patience_s)
+    _remove_trees([p / n for p in parents for n in dead if not _TAG.fullmatch(n)], v2, 0, False)
+    return sum(1 for n in dead if not any((p / n).is_dir() for p in parents))
 
 
 _hosts = itertools.count(1)
-_TAG = re.compile(r"keepwarm-(?:probe-)?(\d+)(?:-(\d+)-\d+)?")
+_TAG = re.compile(r"keepwarm-(\d+)-(\d+)-(\d+)-\d+")
+_LEGACY = re.compile(r"keepwarm-(?:probe-)?(\d+)")
+
+
+def _pid_namespace() -> int:
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
 
 
 def _start_ticks(pid: int) -> int | None:
@@ -190,12 +203,14 @@ def _start_ticks(pid: int) -> int | None:
     return None if fields[0] == "Z" else int(fields[19])
 
 
-def _is_stale(name: str) -> bool:
-    match = _TAG.fullmatch(name)
-    if match is None:
-        return False
-    ticks = _start_ticks(int(match[1]))
-    return ticks is None or (match[2] is not None and int(match[2]) != ticks)
+def _owner_gone(name: str) -> bool:
+    """Whether the server that named this directory is known to be dead."""
+    if match := _TAG.fullmatch(name):
+        pid, ticks, namespace = (int(g) for g in match.groups())
+        return namespace == _pid_namespace() and _start_ticks(pid) != ticks
+    if match := _LEGACY.fullmatch(name):
+        return _start_ticks(int(match[1])) is None
+    return False
 
 
 def _subdirs(path: Path | None) -> list[Path]:
@@ -206,8 +221,10 @@ def _subdirs(path: Path | None) -> list[Path]:
     return []
 
 
-def _remove_trees(bases: Sequence[Path | None], v2: bool, patience_s: float) -> None:
-    """Kill what is in each base's child cgroups and remove children and bases.
+def _remove_trees(
+    bases: Sequence[Path | None], v2: bool, patience_s: float, kill: bool = True
+) -> None:
+    """Kill what is in each base's child cgroups (with ``kill``) and remove children and bases.
 
     A cgroup can only be removed once the kernel has finished tearing down every process
     in it (EBUSY until then; a thousand killed fork-bomb children take a moment), so this
@@ -218,7 +235,8 @@ def _remove_trees(bases: Sequence[Path | None], v2: bool, patience_s: float) -> 
         left = False
         for base in bases:
             for child in _subdirs(base):
-                EnvCgroup(child, None, v2).kill_all()
+                if kill:
+                    EnvCgroup(child, None, v2).kill_all()
                 with contextlib.suppress(OSError):
                     child.rmdir()
             if base is not None:

@@ -7,6 +7,7 @@ were written on, 47,000 of them held 9.6 GB), and nobody but keepwarm knows it i
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from keepwarm import Runtime, ServerConfig
-from keepwarm.env.cgroup import CgroupManager, server_tag
+from keepwarm.env.cgroup import CgroupManager, server_tag, sweep_stale
 from tests.helpers import function, wait_for
 
 COUNTER = """
@@ -75,3 +76,24 @@ def test_a_new_server_removes_the_cgroups_a_killed_server_left(tmp_path: Path) -
         [function(tmp_path, "live", COUNTER)], server=ServerConfig(data_dir=tmp_path / "d")
     ):
         wait_for(lambda: not any(p.exists() for p in left), timeout=10, what="stale cgroups gone")
+
+
+@needs_cgroups
+def test_the_sweep_leaves_alone_servers_it_cannot_judge() -> None:
+    assert _probe is not None
+    parent = _probe.memory_base.parent
+    namespace = os.stat("/proc/self/ns/pid").st_ino
+    others = [
+        parent / f"keepwarm-{os.getpid()}",  # an older version's name, its owner alive
+        parent / f"keepwarm-4194303-1-{namespace + 1}-1",  # a server in another pid namespace
+    ]
+    gone = parent / f"keepwarm-4194303-1-{namespace}-1"  # ours, and nobody runs as that pid
+    for path in [*others, gone]:
+        (path / "env").mkdir(parents=True)
+    try:
+        sweep_stale([parent], _probe.v2)
+        assert [p.exists() for p in [*others, gone]] == [True, True, False]
+    finally:
+        for path in others:
+            (path / "env").rmdir()
+            path.rmdir()
