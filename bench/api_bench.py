@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from bench import floors
-from bench.common import BOTO3, NOOP, code_dir, summary
+from bench.common import BOTO3, NOOP, code_dir, scratch, summary
 from keepwarm import FunctionConfig, Runtime, ServerConfig
 from keepwarm.api import AsyncRuntime
 
@@ -26,7 +24,7 @@ from keepwarm.api import AsyncRuntime
 def _server(
     mode: str = "fork", run_as: str = "sandbox", spin_us: int | None = None
 ) -> ServerConfig:
-    data = Path(tempfile.mkdtemp(prefix="kwbench-data-"))
+    data = scratch("kwbench-data-")
     config = ServerConfig(data_dir=data, launch_mode=mode, run_as=run_as)
     return config if spin_us is None else dataclasses.replace(config, spin_us=spin_us)
 

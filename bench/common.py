@@ -6,6 +6,7 @@ measured in the same run, so the numbers in docs/benchmarks.md compare like with
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import platform
@@ -37,9 +38,16 @@ def summary(ms: list[float]) -> dict[str, float]:
     }
 
 
+def scratch(prefix: str) -> Path:
+    """A fresh directory under the system temp dir, removed when the benchmark process ends."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 def code_dir(name: str, source: str) -> Path:
     """A directory holding ``app.py`` with ``source`` (the same handler for every system)."""
-    path = Path(tempfile.mkdtemp(prefix=f"kwbench-{name}-"))
+    path = scratch(f"kwbench-{name}-")
     (path / "app.py").write_text(source)
     path.chmod(0o755)  # functions may run as an unprivileged user (ServerConfig.run_as)
     (path / "app.py").chmod(0o644)

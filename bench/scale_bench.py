@@ -7,12 +7,10 @@ is compared, round by round, with a runtime holding one function and one environ
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.common import NOOP, code_dir, summary
+from bench.common import NOOP, code_dir, scratch, summary
 from keepwarm import FunctionConfig, Runtime, ServerConfig
 
 
@@ -34,7 +32,7 @@ def _runtime(functions: int) -> Runtime:
     configs = [
         FunctionConfig(name=f"f{i}", handler="app.handler", code_dir=code) for i in range(functions)
     ]
-    data = Path(tempfile.mkdtemp(prefix="kwbench-scale-"))
+    data = scratch("kwbench-scale-")
     return Runtime(configs, server=ServerConfig(data_dir=data)).start()
 
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from bench import http_floor
-from bench.common import NOOP, code_dir, summary
+from bench.common import NOOP, code_dir, scratch, summary
 
 TEMPLATE = """AWSTemplateFormatVersion: '2010-09-09'
 Transform: AWS::Serverless-2016-10-31
@@ -47,7 +45,7 @@ print(n)
 
 @contextmanager
 def keepwarm_server(spin_us: int | None = None) -> Iterator[int]:
-    work = Path(tempfile.mkdtemp(prefix="kwbench-serve-"))
+    work = scratch("kwbench-serve-")
     (work / "template.yaml").write_text(TEMPLATE.format(code=code_dir("noop", NOOP)))
     port = http_floor.free_port()
     argv = [sys.executable, "-m", "keepwarm.cli.main", "serve", "--port", str(port)]

@@ -6,12 +6,10 @@ Installed by ``make bench-peers`` into bench/.peers/venv; skipped with a note wh
 from __future__ import annotations
 
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.common import NOOP, PEERS, summary
+from bench.common import NOOP, PEERS, scratch, summary
 
 BIN = PEERS / "venv" / "bin" / "python-lambda-local"
 
@@ -19,7 +17,7 @@ BIN = PEERS / "venv" / "bin" / "python-lambda-local"
 def run(n: int) -> dict[str, Any]:
     if not BIN.exists():
         return {"skipped": "not installed (run `make bench-peers`)"}
-    work = Path(tempfile.mkdtemp(prefix="kwbench-pll-"))
+    work = scratch("kwbench-pll-")
     (work / "app.py").write_text(NOOP)
     (work / "event.json").write_text("{}")
     out = []

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import collections
 import json
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,10 +29,10 @@ STATUS: collections.Counter[int] = collections.Counter()
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[Any]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from kw_server import Server
 
-    data = Path(tempfile.mkdtemp(prefix="keepwarm-fuzz-")) / "data"
+    data = tmp_path_factory.mktemp("keepwarm-fuzz") / "data"
     server = Server(data, "--async-time-scale", "0.001").start()
     yield server
     server.stop()
