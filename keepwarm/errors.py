@@ -155,5 +155,6 @@ def http_status(error: ServiceError) -> int:
 SANDBOX_TIMEDOUT = "Sandbox.Timedout"
 RUNTIME_OOM = "Runtime.OutOfMemory"
 RUNTIME_EXIT = "Runtime.ExitError"
+RUNTIME_UNKNOWN = "Runtime.Unknown"
 RUNTIME_INVALID_ENTRYPOINT = "Runtime.InvalidEntrypoint"
 RESPONSE_TOO_LARGE = "Function.ResponseSizeTooLarge"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,29 @@ def test_report_line_format_and_init_duration_only_on_cold(
         assert f"START RequestId: {result.request_id} Version: $LATEST" in lines
     assert cold.logs.startswith("INIT_START Runtime Version: python:3.12")
     assert cold.init_duration_ms is not None and warm.init_duration_ms is None
+
+
+SLOW_INIT = """
+import time
+time.sleep(0.2)
+
+def handler(event, context):
+    return "ok"
+"""
+
+
+def test_a_cold_start_bills_its_init_and_a_warm_call_does_not(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    """Lambda bills Init on on-demand cold starts since 2025-08-01 (zip, managed runtimes)."""
+    with Runtime([function(tmp_path, "slow", SLOW_INIT)], server=server) as rt:
+        cold, warm = rt.invoke("slow"), rt.invoke("slow")
+    assert cold.init_duration_ms is not None and cold.init_duration_ms >= 200
+    assert cold.billed_ms == math.ceil(cold.duration_ms + cold.init_duration_ms)
+    assert warm.billed_ms == math.ceil(warm.duration_ms) < 200
+    for result in (cold, warm):
+        match = REPORT_RE.search(result.logs)
+        assert match is not None and int(match["b"]) == result.billed_ms
 
 
 def test_log_stream_on_disk_holds_every_invocation_in_order(

@@ -320,7 +320,7 @@ class LocalEnvironment:
         reusable = self._settle_process(answer)
         max_mb = self.process.max_memory_mb()
         leaks = self._leak_records(rid, answer)
-        billed = math.ceil(duration)
+        billed = math.ceil(duration + (run.init_ms or 0.0))  # Init is billed since 2025-08-01
         memory = self.config.memory_mb
         self.stream.line(
             logs.end(rid)

@@ -8,12 +8,14 @@ texts callers and logs see — read in one place and are tested as a table.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from keepwarm import errors
 from keepwarm.env.launcher import describe_exit
 
 MAX_RESPONSE = 6_291_556
+_CONVENTIONAL = re.compile(r"(Runtime|Function)\.[A-Z][a-zA-Z]+")
 JSON = "application/json"
 
 
@@ -52,16 +54,28 @@ def body_error_type(body: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def logged_type(error_type: str | None) -> str:
+    """The error type Lambda's own lines (INIT_REPORT, REPORT) show for a failed Init: the
+    runtime's when it follows the ``Runtime.X``/``Function.X`` convention, else
+    ``Runtime.Unknown`` (a Python ``RuntimeError`` at import logs ``Runtime.Unknown``; the
+    caller still gets the runtime's body as it was posted)."""
+    if error_type is not None and _CONVENTIONAL.fullmatch(error_type):
+        return error_type
+    return errors.RUNTIME_UNKNOWN
+
+
 def error_type(answer: Answer) -> str | None:
     if answer.kind == "timeout":
         return errors.SANDBOX_TIMEDOUT
     if answer.kind == "exit":
         if answer.prior is not None and answer.after_init_error:
-            return body_error_type(answer.prior.body)
+            return logged_type(body_error_type(answer.prior.body))
         if answer.entrypoint is not None:
             return errors.RUNTIME_INVALID_ENTRYPOINT
         return errors.RUNTIME_OOM if answer.oom else errors.RUNTIME_EXIT
-    if answer.kind in ("error", "init_error"):
+    if answer.kind == "init_error":
+        return logged_type(body_error_type(answer.body))
+    if answer.kind == "error":
         return body_error_type(answer.body)
     return None
 

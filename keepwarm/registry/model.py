@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from keepwarm.config import FunctionConfig, LoggingConfig, ServerConfig
+from keepwarm.observe import logs
 
 LATEST = "$LATEST"
 DEFAULT_RETRIES = 2
@@ -239,9 +240,8 @@ def configuration(
     if update_status == "InProgress":
         out["LastUpdateStatusReason"] = "The function is being created."
         out["LastUpdateStatusReasonCode"] = "Creating"
-    out["RuntimeVersionConfig"] = {
-        "RuntimeVersionArn": f"arn:aws:lambda:{server.region}::runtime:keepwarm-{spec.runtime}"
-    }
+    arn = logs.runtime_version(spec.runtime)[1].format(region=server.region)
+    out["RuntimeVersionConfig"] = {"RuntimeVersionArn": arn}
     return out
 
 

@@ -50,6 +50,8 @@ def test_warm_reuse_and_cold_start_with_tail_logs(lam: Any) -> None:
     assert cold_report["id"] == request_id and cold_report.group(2)  # Init Duration: cold only
     assert warm_report.group(2) is None
     assert "LogResult" not in lam.invoke(FunctionName="counter")
+    version_arn = lam.get_function_configuration(FunctionName="counter")["RuntimeVersionConfig"]
+    assert f"\tRuntime Version ARN: {version_arn['RuntimeVersionArn']}\n" in cold  # one value
 
 
 def test_tail_is_at_most_4kb(lam: Any) -> None:
