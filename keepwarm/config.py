@@ -50,9 +50,11 @@ _HANDLER = re.compile(r"[^\s]{0,128}")
 REUSE_MODES = ("always", "never")
 
 
-def _constraint(value: object, field_name: str, rule: str) -> ValidationError:
+def constraint(value: object, field_name: str, rule: str) -> ValidationError:
+    """Lambda's one-line validation message; a missing value reads ``Value null``, as AWS's."""
+    shown = "null" if value is None else f"'{value}'"
     return ValidationError(
-        f"1 validation error detected: Value '{value}' at '{field_name}' failed to satisfy "
+        f"1 validation error detected: Value {shown} at '{field_name}' failed to satisfy "
         f"constraint: Member must {rule}"
     )
 
@@ -60,14 +62,14 @@ def _constraint(value: object, field_name: str, rule: str) -> ValidationError:
 def check_range(value: int, field_name: str, low: int, high: int) -> None:
     """Raise Lambda's ValidationException text for an out-of-range integer."""
     if value < low:
-        raise _constraint(value, field_name, f"have value greater than or equal to {low}")
+        raise constraint(value, field_name, f"have value greater than or equal to {low}")
     if value > high:
-        raise _constraint(value, field_name, f"have value less than or equal to {high}")
+        raise constraint(value, field_name, f"have value less than or equal to {high}")
 
 
 def check_function_name(name: str) -> None:
     if not _FUNCTION_NAME.fullmatch(name):
-        raise _constraint(
+        raise constraint(
             name,
             "functionName",
             "satisfy regular expression pattern: [a-zA-Z0-9-_]+ and have length less than or "
@@ -86,7 +88,7 @@ def check_runtime(runtime: str) -> None:
 
 def check_handler(handler: str) -> None:
     if not handler or not _HANDLER.fullmatch(handler):
-        raise _constraint(
+        raise constraint(
             handler, "handler", "satisfy regular expression pattern: [^\\s]+ and have length <= 128"
         )
 
@@ -102,7 +104,7 @@ def check_environment(variables: dict[str, str]) -> None:
                 f"{key}"
             )
         if not _ENV_KEY.fullmatch(key):
-            raise _constraint(
+            raise constraint(
                 key,
                 "environment.variables",
                 "satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+",
@@ -167,7 +169,7 @@ class LoggingConfig:
         if self.system_log_level is not None:
             _check_enum(self.system_log_level, "loggingConfig.systemLogLevel", SYSTEM_LOG_LEVELS)
         if self.log_group is not None and not _LOG_GROUP.fullmatch(self.log_group):
-            raise _constraint(
+            raise constraint(
                 self.log_group,
                 "loggingConfig.logGroup",
                 "satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+",
@@ -221,7 +223,7 @@ class LoggingConfig:
 
 def _check_enum(value: str, field_name: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise _constraint(value, field_name, f"satisfy enum value set: [{', '.join(allowed)}]")
+        raise constraint(value, field_name, f"satisfy enum value set: [{', '.join(allowed)}]")
 
 
 @dataclass(frozen=True)

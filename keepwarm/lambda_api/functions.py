@@ -21,7 +21,9 @@ def _svc(request: Request) -> FunctionService:
 
 def _ref(request: Request) -> FunctionRef:
     return parse_function(
-        request.path_params["FunctionName"], request.query_params.get("Qualifier")
+        request.path_params["FunctionName"],
+        request.query_params.get("Qualifier"),
+        _svc(request).server.region,
     )
 
 

@@ -41,7 +41,7 @@ async def run_invoke(
 ) -> InvokeOutcome | Response:
     """The Invoke operation once the body is read; shared by Starlette and the fast path."""
     req = InvokeRequest(
-        parse_function(name, qualifier),
+        parse_function(name, qualifier, b.service.server.region),
         body,
         headers.get("x-amz-invocation-type", "RequestResponse"),
         headers.get("x-amz-log-type", "None"),
@@ -69,8 +69,9 @@ async def invoke(request: Request) -> Response:
 async def invoke_async(request: Request) -> Response:
     """POST /2014-11-13/functions/{FunctionName}/invoke-async/ (deprecated)"""
     body = await _render.read_body(request, SYNC_LIMIT, too_large_sync)
-    ref = parse_function(request.path_params["FunctionName"])
-    out = await backend(request).invoker.invoke_async_legacy(ref, body)
+    b = backend(request)
+    ref = parse_function(request.path_params["FunctionName"], None, b.service.server.region)
+    out = await b.invoker.invoke_async_legacy(ref, body)
     return Response(
         out.payload, 202, {"x-amzn-RequestId": out.request_id}, media_type="application/json"
     )

@@ -148,7 +148,9 @@ def _check_members(shape: Shape, value: dict[str, Any], path: str) -> None:
 
 
 def _is(kind: str, value: Any) -> bool:
-    if kind in ("integer", "number"):
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
         return isinstance(value, int | float) and not isinstance(value, bool)
     python = {"string": str, "boolean": bool, "object": dict, "array": list}[kind]
     return isinstance(value, python)

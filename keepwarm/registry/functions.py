@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from keepwarm.config import FunctionConfig
+from keepwarm.config import FunctionConfig, constraint
 from keepwarm.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict
 from keepwarm.registry import code, inputs
 from keepwarm.registry.base import RegistryBase
@@ -26,7 +26,7 @@ from keepwarm.registry.model import (
     configuration,
     event_invoke_config,
 )
-from keepwarm.registry.names import FunctionRef, constraint, parse_function
+from keepwarm.registry.names import FunctionRef, parse_function
 
 PAGE_LIMIT = 50
 _LAMBDA_FIELDS = frozenset(
@@ -75,7 +75,7 @@ class FunctionOps(RegistryBase):
     # -- create --------------------------------------------------------------------------------
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         fields = inputs.create_fields(body)
-        ref = parse_function(str(fields["name"]))
+        ref = parse_function(str(fields["name"]), None, self.server.region)
         if ref.qualifier is not None:
             raise InvalidParameterValue("Unqualified function name expected for CreateFunction.")
         fields["name"] = ref.name

@@ -14,18 +14,21 @@ import re
 from pathlib import Path
 from typing import Any
 
-from keepwarm.config import FunctionConfig, LoggingConfig
+from keepwarm.config import FunctionConfig, LoggingConfig, constraint
 from keepwarm.errors import InvalidParameterValue
-from keepwarm.registry.names import constraint
 
 ROLE_PATTERN = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
 ARCHITECTURES = ("x86_64", "arm64")
+LAYER_ARN = re.compile(
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:layer:"
+    r"[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)"
+)
 
 
 def require(body: dict[str, Any], key: str, field: str) -> Any:
     value = body.get(key)
     if value is None:
-        raise constraint("null", field, "not be null")
+        raise constraint(None, field, "not be null")
     return value
 
 
@@ -107,6 +110,20 @@ def architectures(value: Any) -> tuple[str, ...]:
     return (str(value[0]),)
 
 
+def check_layers(layers: tuple[str, ...]) -> None:
+    """Layer ARNs are recorded, not run; a malformed one is refused as Lambda refuses it."""
+    if any(not (1 <= len(arn) <= 2048 and LAYER_ARN.fullmatch(arn)) for arn in layers):
+        raise constraint(
+            f"[{', '.join(layers)}]",
+            "layers",
+            "satisfy constraint: [Member must have length less than or equal to 2048, Member "
+            "must have length greater than or equal to 1, Member must satisfy regular expression "
+            f"pattern: {LAYER_ARN.pattern}]",
+        )
+    if len(layers) > 5:
+        raise InvalidParameterValue("Cannot reference more than 5 layers.")
+
+
 def validate(fields: dict[str, Any], scratch_dir: Path) -> None:
     """Run Lambda's value checks (through FunctionConfig) before anything is written."""
     description = fields.get("description", "")
@@ -114,8 +131,7 @@ def validate(fields: dict[str, Any], scratch_dir: Path) -> None:
         raise constraint(description, "description", "have length less than or equal to 256")
     if "role" in fields:
         check_role(fields["role"])
-    if len(fields.get("layers", ())) > 5:
-        raise InvalidParameterValue("Cannot reference more than 5 layers.")
+    check_layers(fields.get("layers", ()))
     for key in ("timeout", "memory", "ephemeral_storage"):
         if key in fields and not isinstance(fields[key], int):
             raise constraint(fields[key], key, "be an integer")

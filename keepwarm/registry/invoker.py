@@ -17,10 +17,11 @@ import orjson
 
 from keepwarm.asyncq.dispatcher import Dispatcher
 from keepwarm.asyncq.store import Event
+from keepwarm.config import constraint
 from keepwarm.errors import InvalidRequestContent, RequestTooLarge
 from keepwarm.invocation import Invocation, request_id, trace_id
 from keepwarm.observe.logs import tail
-from keepwarm.registry.names import FunctionRef, constraint
+from keepwarm.registry.names import FunctionRef
 from keepwarm.registry.service import FunctionService
 
 SYNC_LIMIT = 6_291_456

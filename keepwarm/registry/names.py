@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from keepwarm.errors import InvalidParameterValue, ValidationError
+from keepwarm.config import constraint
+from keepwarm.errors import InvalidParameterValue, ResourceNotFound
 
 LATEST = "$LATEST"
 FUNCTION_NAME_PATTERN = (
@@ -29,14 +30,6 @@ _SHORT = re.compile(r"(?P<name>[a-zA-Z0-9-_]{1,64})(?::(?P<qual>\$LATEST|[a-zA-Z
 _VERSION = re.compile(r"[0-9]+")
 
 
-def constraint(value: object, field: str, rule: str) -> ValidationError:
-    """Lambda's one-line validation message."""
-    return ValidationError(
-        f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
-        f"constraint: Member must {rule}"
-    )
-
-
 @dataclass(frozen=True)
 class FunctionRef:
     """A parsed FunctionName path parameter, with the qualifier from wherever it came."""
@@ -49,8 +42,15 @@ class FunctionRef:
         return self.qualifier or LATEST
 
 
-def parse_function(raw: str, query_qualifier: str | None = None) -> FunctionRef:
-    """Name, partial or full ARN, ``:qualifier``, plus ``?Qualifier=``; they must agree."""
+def parse_function(
+    raw: str, query_qualifier: str | None = None, region: str | None = None
+) -> FunctionRef:
+    """Name, partial or full ARN, ``:qualifier``, plus ``?Qualifier=``; they must agree.
+
+    A full ARN names its region: one other than this server's (``region``) is not a function
+    here, as Lambda answers for another region's ARN. The account is not checked: a local
+    server answers for any (Lambda's answer depends on the caller's permissions).
+    """
     if not raw or len(raw) > 170:
         raise constraint(raw, "functionName", "have length less than or equal to 170")
     match = _FULL.fullmatch(raw) or _PARTIAL.fullmatch(raw) or _SHORT.fullmatch(raw)
@@ -67,6 +67,11 @@ def parse_function(raw: str, query_qualifier: str | None = None) -> FunctionRef:
                 "qualifier."
             )
         derived = query_qualifier
+    arn_region = match.groupdict().get("region")
+    if region is not None and arn_region is not None and arn_region != region:
+        raise ResourceNotFound(
+            f"Functions from '{arn_region}' are not reachable in this region ('{region}')"
+        )
     return FunctionRef(match["name"], derived)
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from keepwarm.config import constraint
 from keepwarm.errors import InvalidParameterValue, ResourceNotFound
 from keepwarm.registry.model import DEFAULT_MAX_AGE, DEFAULT_RETRIES, event_invoke_config
-from keepwarm.registry.names import FunctionRef, constraint, parse_function_arn
+from keepwarm.registry.names import FunctionRef, parse_function_arn
 from keepwarm.registry.versions import VersionOps
 
 MIN_UNRESERVED = 100

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from keepwarm.config import constraint
 from keepwarm.errors import (
     FunctionNotFound,
     InvalidParameterValue,
@@ -19,7 +20,7 @@ from keepwarm.errors import (
 from keepwarm.registry.functions import FunctionOps, page_size, paginate
 from keepwarm.registry.model import LATEST, Alias, FunctionRecord, configuration, new_revision
 from keepwarm.registry.model import alias_shape as _alias_shape
-from keepwarm.registry.names import FunctionRef, check_alias_name, constraint, is_version
+from keepwarm.registry.names import FunctionRef, check_alias_name, is_version
 
 
 class VersionOps(FunctionOps):

@@ -35,6 +35,7 @@ def _raw(server: Server, method: str, path: str, body: dict[str, Any]) -> tuple[
         ({"Environment": {"Variables": {"A": 1}}}, "Environment.Variables.A: expected a string"),
         ({"Timeout": True}, "Timeout: expected an integer, got a boolean"),
         ({"Timeout": "3"}, "Timeout: expected an integer, got a string"),
+        ({"Timeout": 5.5}, "Timeout: expected an integer, got a number"),
         ({"Description": 0}, "Description: expected a string, got a number"),
         ({"Layers": 0}, "Layers: expected a list, got a number"),
         ({"Layers": [1]}, "Layers[0]: expected a string, got a number"),
@@ -252,3 +253,49 @@ def test_event_invoke_config_refuses_a_self_destination_and_an_empty_put(lam: An
         lam.list_function_event_invoke_configs(FunctionName="loops")["FunctionEventInvokeConfigs"]
         == []
     )
+
+
+def test_a_missing_value_reads_null_and_a_fraction_is_not_an_integer(
+    server: Server, lam: Any
+) -> None:
+    create(lam, "reserved")
+    path = "/2017-10-31/functions/reserved/concurrency"
+    for body in ({}, {"ReservedConcurrentExecutions": None}):
+        status, code, answer = _raw(server, "PUT", path, body)
+        assert (status, code) == (400, "ValidationException")
+        assert answer["message"] == (
+            "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed "
+            "to satisfy constraint: Member must not be null"
+        )
+    status, code, _ = _raw(server, "PUT", path, {"ReservedConcurrentExecutions": 5.5})
+    assert (status, code) == (400, "SerializationException")
+
+
+def test_layers_must_be_layer_version_arns(lam: Any) -> None:
+    create(lam, "layered")
+    good = "arn:aws:lambda:us-east-1:123456789012:layer:deps:3"
+    with pytest.raises(ClientError) as excinfo:
+        lam.update_function_configuration(FunctionName="layered", Layers=[good, "x"])
+    status, code, message = error_of(excinfo)
+    assert (status, code) == (400, "ValidationException")
+    assert message.startswith(f"1 validation error detected: Value '[{good}, x]' at 'layers'")
+    out = lam.update_function_configuration(FunctionName="layered", Layers=[good])
+    assert out["Layers"] == [{"Arn": good, "CodeSize": 0}]
+
+
+def test_an_arn_of_another_region_is_not_a_function_here(lam: Any) -> None:
+    create(lam, "regional")
+    arn = "arn:aws:lambda:eu-west-1:123456789012:function:regional"
+    for call in (
+        lambda: lam.invoke(FunctionName=arn),
+        lambda: lam.get_function_configuration(FunctionName=arn),
+    ):
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        assert error_of(excinfo) == (
+            404,
+            "ResourceNotFoundException",
+            "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')",
+        )
+    home = arn.replace("eu-west-1", "us-east-1")
+    assert lam.invoke(FunctionName=home)["StatusCode"] == 200
