@@ -114,6 +114,24 @@ def unpack(zip_bytes: bytes, root: Path) -> Path:
     return final
 
 
+def store_zip(path: Path, data: bytes) -> None:
+    """Keep the package for GetFunction's download: whole or not at all.
+
+    Written under another name and renamed, so a write cut short (a full disk, a kill) never
+    leaves a truncated file under the real name for a later, successful upload to trust.
+    """
+    if path.is_file() and path.stat().st_size == len(data):
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".zip-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def directory_digest(path: Path) -> tuple[str, int]:
     """A stand-in CodeSha256 and CodeSize for a template's code directory (no zip exists).
 

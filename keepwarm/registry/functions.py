@@ -68,7 +68,9 @@ class FunctionOps(RegistryBase):
                 shutil.rmtree(fdir, ignore_errors=True)
                 continue
             for entry in fdir.iterdir():
-                if entry.is_dir() and entry.resolve() not in used:
+                if entry.name.startswith(".zip-"):  # a package write that never finished
+                    entry.unlink(missing_ok=True)
+                elif entry.is_dir() and entry.resolve() not in used:
                     shutil.rmtree(entry, ignore_errors=True)
                     entry.with_suffix(".zip").unlink(missing_ok=True)
 
@@ -104,9 +106,7 @@ class FunctionOps(RegistryBase):
     async def _unpack(self, name: str, data: bytes) -> tuple[Path, str, int]:
         root = self.code_root / name
         code_dir = await asyncio.to_thread(code.unpack, data, root)
-        zip_path = code_dir.with_suffix(".zip")
-        if not zip_path.exists():
-            await asyncio.to_thread(zip_path.write_bytes, data)
+        await asyncio.to_thread(code.store_zip, code_dir.with_suffix(".zip"), data)
         return code_dir, code.sha256_b64(data), len(data)
 
     async def _publish(

@@ -326,6 +326,22 @@ def test_get_function_code_location_serves_the_package(lam: Any) -> None:
         assert resp.read() == package
 
 
+def test_a_package_cut_short_earlier_is_replaced_by_the_next_upload(
+    lam: Any, server: Server
+) -> None:
+    """A write stopped by a full disk used to leave a truncated zip that a later successful
+    upload of the same package trusted and served."""
+    package = make_zip({"app.py": COUNTER, "pad.bin": "x" * 50_000})
+    create(lam, "cut")
+    digest = hashlib.sha256(package).hexdigest()
+    stale = server.data_dir / "code" / "cut" / f"{digest}.zip"
+    stale.write_bytes(package[: len(package) // 2])
+    lam.update_function_code(FunctionName="cut", ZipFile=package)
+    location = lam.get_function(FunctionName="cut")["Code"]["Location"]
+    with urllib.request.urlopen(location, timeout=30) as resp:
+        assert resp.read() == package
+
+
 def test_account_settings(lam: Any) -> None:
     create(lam, "acct")
     out = lam.get_account_settings()
