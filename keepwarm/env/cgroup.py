@@ -9,14 +9,14 @@ returns None and the caller falls back to watching RSS.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
-import re
 import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from keepwarm.env import owner
 
 ROOT = Path("/sys/fs/cgroup")
 
@@ -152,19 +152,6 @@ class CgroupManager:
         _remove_trees([self.memory_base, self.pids_base], self.v2, patience_s)
 
 
-def server_tag() -> str:
-    """The name of one server's cgroup directory: unique per EnvHost, and telling whose it is.
-
-    Why the start time: a later sweep must tell a live owner from a dead one whose pid was
-    reused. Why the pid namespace: a server in another one (a container sharing this cgroup)
-    has pids this one cannot see, and must not be taken for dead. Why the counter: two hosts
-    in one process (two ``Runtime`` objects) must not share a directory, or closing one would
-    kill the other's environments.
-    """
-    pid = os.getpid()
-    return f"keepwarm-{pid}-{_start_ticks(pid)}-{_pid_namespace()}-{next(_hosts)}"
-
-
 def sweep_stale(parents: list[Path], v2: bool, patience_s: float = 2.0) -> int:
     """Remove the cgroups of keepwarm servers that ended without cleaning up (SIGKILL, crash).
 
@@ -175,42 +162,12 @@ def sweep_stale(parents: list[Path], v2: bool, patience_s: float = 2.0) -> int:
     empty. Returns how many server directories were removed.
     """
     names = {d.name for parent in parents for d in _subdirs(parent)}
-    dead = [n for n in names if _owner_gone(n)]
-    _remove_trees([p / n for p in parents for n in dead if _TAG.fullmatch(n)], v2, patience_s)
-    _remove_trees([p / n for p in parents for n in dead if not _TAG.fullmatch(n)], v2, 0, False)
+    dead = [n for n in names if owner.gone(n)]
+    _remove_trees([p / n for p in parents for n in dead if owner.TAG.fullmatch(n)], v2, patience_s)
+    _remove_trees(
+        [p / n for p in parents for n in dead if not owner.TAG.fullmatch(n)], v2, 0, False
+    )
     return sum(1 for n in dead if not any((p / n).is_dir() for p in parents))
-
-
-_hosts = itertools.count(1)
-_TAG = re.compile(r"keepwarm-(\d+)-(\d+)-(\d+)-\d+")
-_LEGACY = re.compile(r"keepwarm-(?:probe-)?(\d+)")
-
-
-def _pid_namespace() -> int:
-    try:
-        return os.stat("/proc/self/ns/pid").st_ino
-    except OSError:
-        return 0
-
-
-def _start_ticks(pid: int) -> int | None:
-    """The process's start time (clock ticks since boot); None when it is gone or a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return None if fields[0] == "Z" else int(fields[19])
-
-
-def _owner_gone(name: str) -> bool:
-    """Whether the server that named this directory is known to be dead."""
-    if match := _TAG.fullmatch(name):
-        pid, ticks, namespace = (int(g) for g in match.groups())
-        return namespace == _pid_namespace() and _start_ticks(pid) != ticks
-    if match := _LEGACY.fullmatch(name):
-        return _start_ticks(int(match[1])) is None
-    return False
 
 
 def _subdirs(path: Path | None) -> list[Path]:

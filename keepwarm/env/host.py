@@ -17,9 +17,10 @@ from pathlib import Path
 
 from keepwarm.clock import Clock, SystemClock
 from keepwarm.config import FunctionConfig, ServerConfig
-from keepwarm.env import users
-from keepwarm.env.cgroup import CgroupManager, server_tag
+from keepwarm.env import owner, users
+from keepwarm.env.cgroup import CgroupManager
 from keepwarm.env.launcher import ForkServer
+from keepwarm.env.owner import server_tag
 from keepwarm.env.spec import VAR_TASK, Placement
 from keepwarm.observe.logs import HeldLines
 
@@ -56,6 +57,7 @@ class EnvHost:
     warnings: list[str] = field(default_factory=list)
     held_lines: HeldLines = field(default_factory=HeldLines)  # START of slower invocations
     active: int = 0  # environments in Init or an invocation now, server-wide (for spinning)
+    tag: str = field(default_factory=server_tag)  # names this host's cgroups and env_root
     _starts: int = field(default=0, init=False, repr=False)
     _last_overlap: int = field(default=-SEQUENTIAL_AFTER, init=False, repr=False)
 
@@ -97,7 +99,8 @@ class EnvHost:
 
     @property
     def env_root(self) -> Path:
-        return self.data_dir / "envs"
+        """This host's own: another server may share the data dir; a dead one's is swept."""
+        return self.data_dir / "envs" / self.tag
 
     @property
     def log_root(self) -> Path:
@@ -105,6 +108,8 @@ class EnvHost:
 
     async def start(self) -> None:
         self.server.data_dir.mkdir(parents=True, exist_ok=True)
+        if swept := owner.sweep_dirs(self.env_root.parent):
+            log.info("keepwarm: removed the environment files of %d dead keepwarm servers", swept)
         self.env_root.mkdir(parents=True, exist_ok=True)
         self._decide_isolation()
         self._raise_fd_limit()
@@ -132,7 +137,7 @@ class EnvHost:
             )
         self._decide_user()
         if self.server.memory_enforcement == "auto":
-            self.cgroups = CgroupManager.detect(server_tag())
+            self.cgroups = CgroupManager.detect(self.tag)
         if self.cgroups is not None and (swept := self.cgroups.sweep()):
             log.info(
                 "keepwarm: removed the cgroups of %d keepwarm servers that did not exit cleanly",
@@ -182,3 +187,4 @@ class EnvHost:
         await self.launcher.close()
         if self.cgroups is not None:
             self.cgroups.cleanup()
+        shutil.rmtree(self.env_root, ignore_errors=True)

@@ -52,9 +52,9 @@ def _check(result: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def die_with_parent() -> None:
+def die_with_parent(sig: int = SIGKILL) -> None:
     """An environment must not outlive the process that launched it."""
-    _check(libc().prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+    _check(libc().prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0), "prctl(PDEATHSIG)")
 
 
 def join_cgroups(procs_files: list[str]) -> None:

@@ -5,7 +5,9 @@ that has already imported the runtime costs ~1 ms. Each forked environment still
 Init (imports the handler module), so globals are fresh per environment and semantics are those
 of a new interpreter. The zygote is single-threaded (forking a threaded process is unsafe), is
 a child subreaper (orphans of handlers are reaped here, never left as zombies), and dies with the
-server (PDEATHSIG); its environments die with it.
+server: PDEATHSIG sends it SIGTERM, and before it exits it kills every process below it, the
+processes handlers started and detached (``setsid``, double forks) included; as a subreaper it
+inherits them all.
 
 Protocol over a SOCK_SEQPACKET socket (fd given in argv): the server sends
 ``{"op":"spawn","req":N,"spec":{...}}`` with two fds (control socket, log pipe); the zygote answers
@@ -29,6 +31,7 @@ import selectors
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -184,15 +187,47 @@ class Zygote:
         for pid in list(self.children):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
+        kill_descendants()
+
+
+def kill_descendants(patience_s: float = 5.0) -> None:
+    """Kill every process below this one, round after round, until none is left.
+
+    Each round kills this process's children and reaps those that ended; what they had
+    started is then re-parented here (a subreaper) and dies in a later round. Bounded, for a
+    fork bomb, and never blocked on a child that will not die.
+    """
+    deadline = time.monotonic() + patience_s
+    while kids := _children(os.getpid()):
+        for pid in kids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-        for pid in list(self.children):
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+        _reap_ended()
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.002)
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                with open(f"/proc/{entry}/stat") as fh:
+                    stat = fh.read()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                    found.append(int(entry))
+    return found
+
+
+def _reap_ended() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
 
 
 def main() -> None:
-    isolation.die_with_parent()
+    isolation.die_with_parent(signal.SIGTERM)  # not SIGKILL: it must clean up first
     with contextlib.suppress(OSError, AttributeError):
         isolation.libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     preload()

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from keepwarm import Runtime, ServerConfig
-from keepwarm.env.cgroup import CgroupManager, server_tag, sweep_stale
+from keepwarm.env.cgroup import CgroupManager, sweep_stale
+from keepwarm.env.owner import server_tag
 from tests.helpers import function, wait_for
 
 COUNTER = """
