@@ -19,6 +19,8 @@ from keepwarm.orc._codec import Codec, DecodeRefused
 
 _clients: dict[tuple[str, float], Any] = {}
 _clients_lock = threading.Lock()
+# ':' ends the name segment, '%' is the escape itself, the rest are Redis glob characters.
+_NAME_ESCAPES = str.maketrans({c: f"%{ord(c):02X}" for c in "%:*?[]\\"})
 
 
 def _client(url: str, timeout: float) -> Any:
@@ -43,6 +45,16 @@ def _client(url: str, timeout: float) -> Any:
             )
             _clients[(url, timeout)] = client
         return client
+
+
+def namespace_for(name: str) -> str:
+    """``orc:<name>`` with the name percent-escaped, so that the segment holds no ``:``.
+
+    Then every key parses back to exactly one (name, key) pair, and ``orc:<name>:*`` is a
+    literal prefix that matches no other cache's keys. Plain names (``users``, ``app.get_user``)
+    are unchanged and stay readable in redis-cli.
+    """
+    return "orc:" + name.translate(_NAME_ESCAPES)
 
 
 def redis_key(namespace: str, key: Hashable) -> str:
@@ -103,7 +115,7 @@ class SharedTier:
     def __init__(
         self,
         url: str,
-        namespace: str,
+        name: str,
         codec: Codec,
         clock: Callable[[], float],
         timeout: float,
@@ -111,7 +123,7 @@ class SharedTier:
     ) -> None:
         self._redis = _client(url, timeout)
         self._codec = codec
-        self.namespace = namespace
+        self.namespace = namespace_for(name)
         self.encode_errors = 0
         self.breaker = Breaker(clock, backoff[0], backoff[1], probe=max(timeout * 4, 0.2))
         self.errors = 0
@@ -164,6 +176,8 @@ class SharedTier:
         return raw
 
     def clear(self) -> None:
+        """Only this cache's keys: with the name escaped, the final ``*`` is the one glob."""
+
         def scan_and_delete() -> None:
             batch: list[bytes] = []
             for key in self._redis.scan_iter(match=f"{self.namespace}:*", count=500):

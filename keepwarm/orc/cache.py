@@ -58,7 +58,7 @@ def _site_name() -> str:
 
 def _shared_tier(
     url: str,
-    namespace: str,
+    name: str,
     clock: Callable[[], float],
     serializer: str,
     allow_pickle: bool,
@@ -69,7 +69,7 @@ def _shared_tier(
     from keepwarm.orc._codec import Codec
     from keepwarm.orc._shared import SharedTier
 
-    return SharedTier(url, namespace, Codec(serializer, allow_pickle), clock, timeout, backoff)
+    return SharedTier(url, name, Codec(serializer, allow_pickle), clock, timeout, backoff)
 
 
 class Cache:
@@ -108,7 +108,7 @@ class Cache:
         self._shared: SharedTier | None = None
         if shared:
             options = (serializer, allow_pickle, shared_timeout, shared_backoff)
-            self._shared = _shared_tier(shared, f"orc:{self.name}", self._clock, *options)
+            self._shared = _shared_tier(shared, self.name, self._clock, *options)
         _registry.register(self)
 
     def __repr__(self) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from keepwarm import orc
-from keepwarm.orc._size import estimate
+from keepwarm.orc._size import DEFAULT_BUDGET, estimate
 from tests.orc.orc_helpers import TickClock
 
 
@@ -147,6 +147,10 @@ def test_size_estimate_grows_with_content_and_is_bounded() -> None:
     assert estimate(nested) > 0
     huge = list(range(200_000))
     assert estimate(huge) >= 200_000 * 28 * 0.9
+    chain: list[Any] = []
+    for i in range(10_000):
+        chain = [chain, f"link-{i}"]
+    assert estimate(chain) >= DEFAULT_BUDGET * 50  # followed as far as the budget goes
 
 
 class _Slotted:

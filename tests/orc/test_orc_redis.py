@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import pytest
 
@@ -172,3 +172,57 @@ def test_a_second_process_reads_what_the_first_wrote(redis_server: RedisServer) 
         """
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+
+
+# Names that a plain "orc:<name>:" prefix or an unescaped SCAN pattern would confuse; each name
+# comes before those its prefix or pattern could match, so a shared clear would hit them.
+AWKWARD_NAMES = ["tenant", "tenant:s", "users", "users:v2", "users:v2:s", "a", "a:j", "pct:"]
+AWKWARD_NAMES += ["pct%3A", "cache[v2]", "cache?", "cache*", "cache2", "back\\slash", "backslash"]
+AWKWARD_KEYS: list[Hashable] = ["acme", "s:acme", "v2:s:acme", "j:[1]", (1,), ("tenant", 3)]
+
+
+def _label(name: str, key: Hashable) -> str:
+    return f"{name} / {key!r}"
+
+
+def test_no_two_caches_share_a_redis_key(redis_server: RedisServer, clock: TickClock) -> None:
+    """Cache ``tenant``, key ``s:acme`` and cache ``tenant:s``, key ``acme`` once shared a key."""
+    for name in AWKWARD_NAMES:
+        cache = orc.Cache(name=name, ttl=60, shared=redis_server.url, clock=clock)
+        for key in AWKWARD_KEYS:
+            cache.set(key, _label(name, key))
+    assert redis_server.client().dbsize() == len(AWKWARD_NAMES) * len(AWKWARD_KEYS)
+    for name in AWKWARD_NAMES:
+        fresh = orc.Cache(name=name, shared=redis_server.url, clock=clock)
+        assert [fresh.get(key) for key in AWKWARD_KEYS] == [
+            _label(name, key) for key in AWKWARD_KEYS
+        ]
+
+
+def test_a_shared_clear_removes_exactly_its_own_keys(
+    redis_server: RedisServer, clock: TickClock
+) -> None:
+    """Each clear runs while every cache whose name it could be confused with still has keys."""
+    caches = [
+        orc.Cache(name=n, ttl=60, shared=redis_server.url, clock=clock) for n in AWKWARD_NAMES
+    ]
+    for cache in caches:
+        cache.set("k", cache.name)
+    raw = redis_server.client()
+    for cleared, cache in enumerate(caches, start=1):
+        cache.clear(shared=True)
+        assert orc.Cache(name=cache.name, shared=redis_server.url).get("k") is None
+        assert raw.dbsize() == len(caches) - cleared, f"clearing {cache.name!r}"
+
+
+def test_shared_keys_stay_readable(redis_server: RedisServer, clock: TickClock) -> None:
+    """Plain names keep ``orc:<name>:``; only ``%``, ``:`` and glob characters are escaped."""
+    for name in ["users", "app.get_user", "users:v2", "cache[v2]", "pct%"]:
+        orc.Cache(name=name, shared=redis_server.url, clock=clock).set("k:1", 1)
+    assert sorted(redis_server.client().keys("*")) == [
+        b"orc:app.get_user:s:k:1",
+        b"orc:cache%5Bv2%5D:s:k:1",
+        b"orc:pct%25:s:k:1",
+        b"orc:users%3Av2:s:k:1",
+        b"orc:users:s:k:1",
+    ]
