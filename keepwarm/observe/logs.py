@@ -199,9 +199,14 @@ class LogStream:
             self._fd = -1
 
 
-def tail(text: str, limit: int = TAIL_BYTES) -> bytes:
-    """The last ``limit`` bytes of an invocation's log (what ``X-Amz-Log-Result`` carries)."""
-    return text.encode()[-limit:]
+def tail(text: str, request_id: str, limit: int = TAIL_BYTES) -> bytes:
+    """The last ``limit`` bytes of an invocation's log (what ``X-Amz-Log-Result`` carries).
+
+    From the invocation's ``START`` line on: a cold start's Init phase (``INIT_START`` and what
+    module code printed) is in the log stream but, on Lambda, not in the invocation's tail.
+    """
+    start = text.find(f"START RequestId: {request_id} ")
+    return text[max(start, 0) :].encode()[-limit:]
 
 
 FLUSH_AFTER_S = 0.01

@@ -173,7 +173,7 @@ class Invoker:
         result = await self.service.runtime.run(target.name, invocation, target.version)
         log_result = None
         if req.log_type == "Tail":
-            log_result = base64.b64encode(tail(result.logs)).decode()
+            log_result = base64.b64encode(tail(result.logs, result.request_id)).decode()
         return InvokeOutcome(
             200,
             result.request_id,
