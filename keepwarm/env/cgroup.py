@@ -178,6 +178,11 @@ def _subdirs(path: Path | None) -> list[Path]:
     return []
 
 
+def remove_server_dirs(bases: Sequence[Path], patience_s: float = 2.0) -> None:
+    """What a dying fork server does for its dead server: remove that server's cgroups."""
+    _remove_trees(bases, False, patience_s)
+
+
 def _remove_trees(
     bases: Sequence[Path | None], v2: bool, patience_s: float, kill: bool = True
 ) -> None:

@@ -33,9 +33,10 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from keepwarm.env import child, isolation
+from keepwarm.env import cgroup, child, isolation
 
 PR_SET_CHILD_SUBREAPER = 36
 _preloaded = False
@@ -65,6 +66,7 @@ class Zygote:
         self.sock = sock
         self.runner: Runner = runner or child.run
         self.children: set[int] = set()
+        self.cgroup_bases: set[Path] = set()  # the server's, which a killed server cannot remove
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
@@ -127,6 +129,7 @@ class Zygote:
     def spawn(self, msg: dict[str, Any], fds: list[int]) -> None:
         ctl_fd, log_fd = fds
         spec = msg["spec"]
+        self.cgroup_bases.update(Path(p).parent.parent for p in spec.get("cgroup_procs", []))
         try:
             pid = os.fork()
         except OSError as exc:
@@ -188,6 +191,8 @@ class Zygote:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         kill_descendants()
+        if self.cgroup_bases:
+            cgroup.remove_server_dirs(sorted(self.cgroup_bases))
 
 
 def kill_descendants(patience_s: float = 5.0) -> None:

@@ -33,7 +33,8 @@ def handler(event, context):
 _probe = CgroupManager.detect(server_tag())
 needs_cgroups = pytest.mark.skipif(_probe is None, reason="no writable cgroup memory controller")
 
-# A server that dies without cleaning up: a warm environment, then SIGKILL.
+# A server that dies without cleaning up: a warm environment, then SIGKILL for the fork server
+# (which would otherwise remove the cgroups itself) and the server.
 _DOOMED = """
 import json, os, signal, sys
 from pathlib import Path
@@ -44,6 +45,7 @@ rt = Runtime([fn], server=ServerConfig(data_dir=Path(sys.argv[2]))).start()
 rt.invoke("count")
 cgroups = rt._async.host.cgroups
 print(json.dumps([str(p) for p in (cgroups.memory_base, cgroups.pids_base) if p]), flush=True)
+os.kill(rt._async.host.launcher._proc.pid, signal.SIGKILL)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 

@@ -39,7 +39,9 @@ fn = FunctionConfig(name="detach", handler="app.handler", code_dir=Path(sys.argv
 rt = Runtime([fn], server=ServerConfig(data_dir=Path(sys.argv[2]))).start()
 pids = rt.invoke("detach").json()
 time.sleep(0.1)  # idle long enough to be frozen
-print(json.dumps({"pids": pids, "env_root": str(rt._async.host.env_root)}), flush=True)
+cgroups = rt._async.host.cgroups
+bases = [str(p) for p in (cgroups.memory_base, cgroups.pids_base) if p] if cgroups else []
+print(json.dumps({"pids": pids, "env_root": str(rt._async.host.env_root), "cgroups": bases}), flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
@@ -58,9 +60,12 @@ def _killed_server(tmp_path: Path, data: Path) -> dict[str, Any]:
 
 
 def test_what_handlers_detached_dies_with_a_killed_server(tmp_path: Path) -> None:
-    pids = _killed_server(tmp_path, tmp_path / "data")["pids"]
-    assert len(pids) == 3
-    wait_for(lambda: not any(alive(p) for p in pids), timeout=15, what="detached children gone")
+    left = _killed_server(tmp_path, tmp_path / "data")
+    assert len(left["pids"]) == 3
+    wait_for(lambda: not any(map(alive, left["pids"])), timeout=15, what="detached children gone")
+    # and its cgroups, with nobody starting another server to sweep them
+    cgroups = [Path(p) for p in left["cgroups"]]
+    wait_for(lambda: not any(p.exists() for p in cgroups), timeout=15, what="cgroups gone")
 
 
 def test_the_next_server_removes_a_killed_servers_environment_files(tmp_path: Path) -> None:
