@@ -85,7 +85,8 @@ REMOVED = """\
   fixed a bug: the old per-request timer ran while a function did, so a synchronous Invoke over
   30 s lost its connection.
 - **Profiled and left alone**: the log stream's one `write` per invocation (a finished
-  invocation's lines are on disk when it returns, which readers of the log stream files (tests, `tail -f`) rely on); the
+  invocation's lines are on disk when it returns, which readers of the log stream files rely
+  on: tests, `tail -f`); the
   log pipe's drain before END (a handler's output written straight to fd 1 must precede END);
   the frozen `Invocation` and `InvocationResult` (public API); simplejson for events and
   results (AWS's own choice); the per-invocation deadline timer (a shared timer wheel would save

@@ -59,6 +59,27 @@ def test_json_and_sarif_outputs_parse(tmp_path: Path) -> None:
     assert sarif["runs"][0]["results"][0]["ruleId"] == "KW101"
 
 
+def test_deeply_nested_code_does_not_lose_the_report(tmp_path: Path) -> None:
+    """A file the analysis cannot take is a KW001 warning, not a traceback and exit 1 that
+    drops every other file's findings."""
+    _code(tmp_path, _BUG)
+    chain = "X = []\ndef handler(event, context):\n    X.append(event['a']{})\n"
+    (tmp_path / "fn" / "chain.py").write_text(chain.format(" + 'x'" * 800))
+    (tmp_path / "fn" / "nested.py").write_text(chain.format(" + 'x'" * 20000))
+    (tmp_path / "fn" / "methods.py").write_text(chain.format(".strip()" * 600))
+    proc = _run("fn", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr == ""
+    found = {(f["path"], f["rule"]) for f in json.loads(proc.stdout)["findings"]}
+    assert found == {
+        ("fn/app.py", "KW101"),
+        ("fn/chain.py", "KW101"),
+        ("fn/chain.py", "KW102"),
+        ("fn/nested.py", "KW001"),
+        ("fn/methods.py", "KW001"),
+    }
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

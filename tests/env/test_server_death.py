@@ -41,7 +41,8 @@ pids = rt.invoke("detach").json()
 time.sleep(0.1)  # idle long enough to be frozen
 cgroups = rt._async.host.cgroups
 bases = [str(p) for p in (cgroups.memory_base, cgroups.pids_base) if p] if cgroups else []
-print(json.dumps({"pids": pids, "env_root": str(rt._async.host.env_root), "cgroups": bases}), flush=True)
+left = {"pids": pids, "env_root": str(rt._async.host.env_root), "cgroups": bases}
+print(json.dumps(left), flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 

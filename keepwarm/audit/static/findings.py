@@ -53,9 +53,10 @@ RULES: dict[str, Rule] = {
             "KW001",
             "parse-error",
             Severity.WARNING,
-            "File could not be parsed, so it was not audited",
+            "File (or one of its functions) could not be parsed or analysed, so it was not audited",
             "An unparsed handler module is an unaudited one; a clean report would be misleading.",
-            "fix the syntax error (or exclude the file) and re-run the audit",
+            "fix the syntax error or split the deeply nested expression (or exclude the file) "
+            "and re-run the audit",
         ),
         Rule(
             "KW101",

@@ -29,6 +29,7 @@ JS_SUFFIXES = frozenset({".js", ".mjs", ".cjs"})
 _EVENT = frozenset({"event", "evt", "_event"})
 _CONTEXT = frozenset({"context", "ctx", "_context"})
 _MAX_DEPTH = 8
+_TOO_DEEP = "cannot analyse this function: expressions nested too deeply"
 _MemoKey = tuple[str, int, tuple[tuple[bool, bool] | None, ...]]
 
 
@@ -114,10 +115,16 @@ class JavaScriptEngine(Engine[Path, JsModule, _MemoKey]):
         self.active.add(key)
         fa = JsFunction(mod, fn, _Resolver(self, depth))
         seed_params(fa, args)
-        fa.run()
-        check_stores(fa, self.out)
-        check_tmp(fa, self.out)
-        self.active.discard(key)
+        try:
+            fa.run()
+            check_stores(fa, self.out)
+            check_tmp(fa, self.out)
+        except RecursionError:  # as in the Python engine: one KW001, not a lost report
+            fa.returns = None
+            row = fn.start_point.row + 1
+            self.out.emit("KW001", mod.display, row, 1, _TOO_DEEP)
+        finally:
+            self.active.discard(key)
         self.memo[key] = fa.returns
         return fa.returns
 

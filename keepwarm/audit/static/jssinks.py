@@ -229,7 +229,10 @@ def _path_of(fa: JsFunction, node: Node | None, names: dict[str, _TmpPath]) -> _
             else None
         )
     if node.type == "binary_expression":
-        base = _path_of(fa, node.child_by_field_name("left"), names)
+        left: Node | None = node
+        while left is not None and left.type == "binary_expression":  # a loop: chains get long
+            left = left.child_by_field_name("left")
+        base = _path_of(fa, left, names)
         return None if base is None else _TmpPath(False, base.text + "{...}", base.roots)
     if node.type == "call_expression":
         return _path_call(fa, node, names)

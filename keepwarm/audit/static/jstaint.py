@@ -281,14 +281,16 @@ class JsFunction:
         return join_all(parts)
 
     def _binary(self, node: Node) -> Taint | None:
-        if text(node.child_by_field_name("operator")) in _NO_TAINT_OPS:
-            return None
-        return join_all(
-            [
-                self.eval(node.child_by_field_name("left")),
-                self.eval(node.child_by_field_name("right")),
-            ]
-        )
+        """Operands of a whole ``a + b + c ...`` chain, gathered with a loop (see pytaint)."""
+        operands: list[Node | None] = []
+        stack: list[Node | None] = [node]
+        while stack:
+            cur = stack.pop()
+            if cur is None or cur.type != "binary_expression":
+                operands.append(cur)
+            elif text(cur.child_by_field_name("operator")) not in _NO_TAINT_OPS:
+                stack += [cur.child_by_field_name("right"), cur.child_by_field_name("left")]
+        return join_all([self.eval(o) for o in operands])
 
     def _unary(self, node: Node) -> Taint | None:
         op = text(node.child_by_field_name("operator"))

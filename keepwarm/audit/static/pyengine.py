@@ -27,6 +27,8 @@ from keepwarm.audit.static.pytmp import check_tmp
 from keepwarm.audit.static.taint import CallResult, Taint, join_all
 
 _MAX_DEPTH = 8
+_DEEP_NESTING = 50  # AST levels: far beyond hand-written code, a fraction of the stack
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _MemoKey = tuple[str, int, int, frozenset[tuple[str, bool, bool]], bool]
 
 
@@ -66,6 +68,9 @@ class PythonEngine(Engine[str, PyModule, _MemoKey]):
         except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
             line = getattr(exc, "lineno", 1) or 1
             self.out.emit("KW001", display, line, 1, f"cannot parse: {exc}")
+            return None
+        except (RecursionError, MemoryError):  # how CPython's parser refuses very deep nesting
+            self.out.emit("KW001", display, 1, 1, "cannot parse: expressions nested too deeply")
             return None
         is_pkg = path.name == "__init__.py"
         mod = PyModule(key, path, display, tree, is_pkg=is_pkg, lines=source.splitlines())
@@ -119,10 +124,15 @@ class PythonEngine(Engine[str, PyModule, _MemoKey]):
             outer_env=outer,
             shared_self=shared_self,
         )
-        fa.run()
-        check_stores(fa, self.out)
-        check_tmp(fa, self.out)
-        self.active.discard(key)
+        try:
+            fa.run()
+            check_stores(fa, self.out)
+            check_tmp(fa, self.out)
+        except RecursionError:
+            _too_deep(mod, fn, depth, self.out)
+            fa.returns = None
+        finally:
+            self.active.discard(key)
         self.memo[key] = fa.returns
         return fa.returns
 
@@ -194,6 +204,33 @@ class _Resolver:
             mod, fn, params, shared_self=shared, outer=outer, depth=self.depth + 1
         )
         return CallResult(result)
+
+
+def _too_deep(mod: PyModule, fn: FuncNode, depth: int, out: Collector) -> None:
+    """Give up on ``fn`` with a KW001 instead of losing the whole report to a traceback.
+
+    The analysis recurses along expression nesting, so code nested deeply enough (long
+    method or attribute chains; operator chains are walked iteratively) exhausts the stack.
+    A helper that is not deep itself only ran out of the stack its callers used: let the
+    caller that is deep (or, at worst, the handler) take the blame.
+    """
+    node, nesting = _deepest(fn)
+    if depth and nesting < _DEEP_NESTING:
+        raise RecursionError(f"stack used up by the callers of {fn.name}()")
+    emit_at(out, mod, "KW001", node, f"cannot analyse {fn.name}(): expressions nested too deeply")
+
+
+def _deepest(fn: FuncNode) -> tuple[ast.AST, int]:
+    """The most deeply nested node of ``fn``'s own code, and its depth."""
+    best: tuple[ast.AST, int] = (fn, 0)
+    stack: list[tuple[ast.AST, int]] = [(fn, 0)]
+    while stack:
+        node, level = stack.pop()
+        if level > best[1] and hasattr(node, "lineno"):
+            best = (node, level)
+        if node is fn or not isinstance(node, _SCOPES):
+            stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return best
 
 
 def _check_memo(mod: PyModule, fn: FuncNode, args: list[Taint | None], out: Collector) -> None:

@@ -9,7 +9,7 @@ re-walking trees.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,13 +27,18 @@ EVICTORS = frozenset({"pop", "popitem", "clear", "remove", "popleft", "discard",
 
 
 def dotted(node: ast.AST) -> str | None:
-    """``a.b.c`` for a Name/Attribute chain, else None."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = dotted(node.value)
-        return None if base is None else f"{base}.{node.attr}"
-    return None
+    """``a.b.c`` for a Name/Attribute chain, else None.
+
+    A loop, not recursion: generated code can chain thousands of attributes, and this runs
+    on every call in a module before any analysis could catch a ``RecursionError``.
+    """
+    attrs: list[str] = []
+    while isinstance(node, ast.Attribute):
+        attrs.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(attrs)])
 
 
 def own_nodes(root: ast.AST) -> Iterator[ast.AST]:
@@ -101,6 +106,7 @@ class PyModule:
     lines: list[str] = field(default_factory=list)  # the decoded source, for columns
     globals: set[str] = field(default_factory=set)
     containers: dict[str, int] = field(default_factory=dict)
+    attr_containers: dict[str, int] = field(default_factory=dict)  # "Klass.seen", "STATE.log"
     caches: set[str] = field(default_factory=set)
     evicted: set[str] = field(default_factory=set)
     classes: dict[str, ast.ClassDef] = field(default_factory=dict)
@@ -147,6 +153,7 @@ def _index_toplevel(mod: PyModule, node: ast.stmt) -> None:
         mod.functions[node.name] = node
     elif isinstance(node, ast.ClassDef):
         mod.classes[node.name] = node
+        _add_attr_containers(mod, node.name, _class_containers(node))
     elif isinstance(node, ast.Import):
         for a in node.names:
             mod.aliases[a.asname or a.name.split(".")[0]] = (
@@ -160,6 +167,8 @@ def _index_toplevel(mod: PyModule, node: ast.stmt) -> None:
         for t in targets:
             if isinstance(t, ast.Name):
                 _index_global_value(mod, t.id, node.value)
+            elif (name := dotted(t)) and _is_plain_container(node.value):
+                mod.attr_containers[name] = node.value.lineno  # STATE.log = []
     elif isinstance(node, ast.If | ast.Try | ast.With):
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.stmt):
@@ -168,19 +177,79 @@ def _index_toplevel(mod: PyModule, node: ast.stmt) -> None:
 
 def _index_global_value(mod: PyModule, name: str, value: ast.expr) -> None:
     ctor = _ctor_name(value)
-    if isinstance(value, ast.Dict | ast.List | ast.Set | ast.DictComp | ast.ListComp | ast.SetComp):
+    if _is_plain_container(value):
         mod.containers[name] = value.lineno
-    elif ctor in _PLAIN and isinstance(value, ast.Call):
-        if ctor == "deque" and any(k.arg == "maxlen" for k in value.keywords):
-            mod.caches.add(name)
-        else:
-            mod.containers[name] = value.lineno
-    elif ctor in _BOUNDED_CTORS or _is_cache_factory(mod, value):
-        mod.caches.add(name)
+    elif ctor in _PLAIN or ctor in _BOUNDED_CTORS or _is_cache_factory(mod, value):
+        mod.caches.add(name)  # of _PLAIN, only deque(maxlen=N) gets here: it is bounded
     if ctor and ctor in mod.classes:
         mod.instances[name] = ctor
+        _add_attr_containers(mod, name, _instance_containers(mod.classes[ctor]))
+    if isinstance(value, ast.Call):
+        kwargs = [k for k in value.keywords if k.arg and _is_plain_container(k.value)]
+        _add_attr_containers(mod, name, {k.arg or "": k.value.lineno for k in kwargs})
     if isinstance(value, ast.Constant) and str(value.value).startswith("/tmp"):
         mod.tmp_consts[name] = str(value.value)
+
+
+def _is_plain_container(value: ast.expr) -> bool:
+    """A fresh dict/list/set/... that nothing bounds (``deque(maxlen=N)`` evicts by itself)."""
+    if isinstance(value, ast.Dict | ast.List | ast.Set | ast.DictComp | ast.ListComp | ast.SetComp):
+        return True
+    ctor = _ctor_name(value)
+    if ctor not in _PLAIN or not isinstance(value, ast.Call):
+        return False
+    return ctor != "deque" or not any(k.arg == "maxlen" for k in value.keywords)
+
+
+def _add_attr_containers(mod: PyModule, owner: str, attrs: dict[str, int]) -> None:
+    mod.attr_containers.update({f"{owner}.{attr}": line for attr, line in attrs.items()})
+
+
+def _assignments(nodes: Iterable[ast.AST]) -> Iterator[tuple[ast.expr, ast.expr]]:
+    for node in nodes:
+        if isinstance(node, ast.Assign):
+            yield from ((t, node.value) for t in node.targets)
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            yield node.target, node.value
+
+
+def _class_containers(cls: ast.ClassDef) -> dict[str, int]:
+    """Class attributes that start out as plain containers: shared by every instance and
+    alive as long as the module, so ``Klass.seen.append(...)`` keeps what it is given."""
+    return {
+        t.id: v.lineno
+        for t, v in _assignments(cls.body)
+        if isinstance(t, ast.Name) and _is_plain_container(v)
+    }
+
+
+def _instance_containers(cls: ast.ClassDef) -> dict[str, int]:
+    """Attributes that hold plain containers on every instance of ``cls``: class attributes,
+    dataclass ``field(default_factory=list)`` fields and ``self.x = []`` in its methods.
+    Only asked about module-level instances, whose attributes live as long as the module."""
+    found = _class_containers(cls)
+    for t, v in _assignments(cls.body):
+        if isinstance(t, ast.Name) and _is_factory_field(v):
+            found[t.id] = v.lineno
+    for method in cls.body:
+        if isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) and method.args.args:
+            found.update(_self_containers(method, method.args.args[0].arg))
+    return found
+
+
+def _self_containers(method: FuncNode, me: str) -> dict[str, int]:
+    return {
+        t.attr: v.lineno
+        for t, v in _assignments(own_nodes(method))
+        if isinstance(t, ast.Attribute) and dotted(t.value) == me and _is_plain_container(v)
+    }
+
+
+def _is_factory_field(value: ast.expr) -> bool:
+    if _ctor_name(value) != "field" or not isinstance(value, ast.Call):
+        return False
+    factory = [k.value for k in value.keywords if k.arg == "default_factory"]
+    return bool(factory) and (dotted(factory[0]) or "").rsplit(".", 1)[-1] in _PLAIN
 
 
 def _is_cache_factory(mod: PyModule, value: ast.expr) -> bool:

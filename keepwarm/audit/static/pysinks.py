@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from keepwarm.audit.static.findings import Collector
 from keepwarm.audit.static.pyscope import PyModule, dotted, own_nodes, root_name
-from keepwarm.audit.static.pytaint import MUTATORS, FunctionAnalysis, const_str
+from keepwarm.audit.static.pytaint import MUTATORS, FunctionAnalysis, const_str, unpack
 from keepwarm.audit.static.taint import Taint, is_secret_name, unbounded
 
 _KIND_TEXT = {"global": "module global", "closure": "closure variable", "class": "class attribute"}
@@ -71,8 +71,8 @@ def _stores(fa: FunctionAnalysis) -> list[Store]:
     found: list[Store] = []
     for node in fa.nodes():
         if isinstance(node, ast.Assign):
-            value = fa.eval(node.value)
-            found.extend(s for t in node.targets if (s := _target_store(fa, t, value)))
+            pairs = [p for t in node.targets for p in unpack(t, node.value)]
+            found.extend(s for t, v in pairs if (s := _target_store(fa, t, fa.eval(v))))
         elif isinstance(node, ast.AugAssign | ast.AnnAssign) and node.value is not None:
             if s := _target_store(fa, node.target, fa.eval(node.value)):
                 found.append(s)
@@ -101,7 +101,7 @@ def _owner(fa: FunctionAnalysis, base: ast.expr) -> str | None:
             return "class"
         return "global" if fa.shared_self else None
     scope = fa.scope_of(name)
-    if scope == "global" and name in fa.mod.classes and isinstance(base, ast.Name):
+    if scope == "global" and name in fa.mod.classes:
         return "class"
     return scope if scope in ("global", "closure") else None
 
@@ -131,7 +131,7 @@ def _method_store(fa: FunctionAnalysis, call: ast.Call, func: ast.Attribute) -> 
         return None
     owner = _owner(fa, func.value)
     root = root_name(func.value)
-    if not owner or not root or not _is_state(fa.mod, owner, root):
+    if not owner or not root or not _is_state(fa.mod, owner, func.value):
         return None
     args = [fa.eval(a) for a in call.args] + [fa.eval(k.value) for k in call.keywords]
     key: Taint | None = None
@@ -140,7 +140,7 @@ def _method_store(fa: FunctionAnalysis, call: ast.Call, func: ast.Attribute) -> 
     value = None
     for a in args:
         value = a if value is None else value.join(a)
-    return Store(call, owner, root, value, key, container=root)
+    return Store(call, owner, dotted(func.value) or root, value, key, container=root)
 
 
 def _report(fa: FunctionAnalysis, s: Store, out: Collector) -> None:
@@ -182,9 +182,17 @@ def _report(fa: FunctionAnalysis, s: Store, out: Collector) -> None:
         emit_at(out, mod, "KW102", s.node, unbounded(s.container, mod.containers[s.container]))
 
 
-def _is_state(mod: PyModule, owner: str, root: str) -> bool:
-    """Method calls only count as stores on known containers/caches, not on API clients."""
-    return owner != "global" or root in mod.containers or root in mod.caches
+def _is_state(mod: PyModule, owner: str, receiver: ast.expr) -> bool:
+    """Method calls only count as stores on known containers/caches, not on API clients:
+    ``LOG.append``, ``Klass.seen.append`` and ``STATE.log.append`` when those were set up
+    as plain containers, but not ``redis.set`` or ``Svc.client.put``."""
+    root = root_name(receiver)
+    if root in mod.containers or root in mod.caches or dotted(receiver) in mod.attr_containers:
+        return True
+    if owner == "closure":
+        return True
+    # ``cls.add(...)`` on the class itself; its attributes count only if known containers
+    return owner == "class" and not isinstance(receiver, ast.Attribute | ast.Subscript)
 
 
 def _keyed_cache(mod: PyModule, s: Store) -> bool:

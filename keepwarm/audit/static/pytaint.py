@@ -201,9 +201,9 @@ class FunctionAnalysis:
 
     def _step(self, node: ast.AST) -> None:
         if isinstance(node, ast.Assign):
-            t = self.eval(node.value)
             for target in node.targets:
-                self.bind(target, t)
+                for leaf, value in unpack(target, node.value):
+                    self.bind(leaf, self.eval(value))
         elif isinstance(node, ast.AugAssign | ast.AnnAssign) and node.value is not None:
             self.bind(node.target, self.eval(node.value))
         elif isinstance(node, ast.For | ast.AsyncFor):
@@ -270,6 +270,19 @@ class FunctionAnalysis:
         assert isinstance(node, ast.Attribute)
         return access(self.eval(node.value), node.attr, f".{node.attr}")
 
+    def _binop(self, node: ast.AST) -> Taint | None:
+        """Operands of a whole ``a + b + c ...`` chain, collected with a loop: the chain nests
+        one level per operator, and generated code can be deep enough to exhaust the stack."""
+        operands: list[ast.AST] = []
+        stack = [node]
+        while stack:
+            cur = stack.pop()
+            if isinstance(cur, ast.BinOp):
+                stack += [cur.right, cur.left]
+            else:
+                operands.append(cur)
+        return join_all([self.eval(o) for o in operands])
+
     def _subscript(self, node: ast.AST) -> Taint | None:
         assert isinstance(node, ast.Subscript)
         key = const_str(node.slice)
@@ -330,6 +343,32 @@ def _derived(args: list[Taint | None], kwargs: dict[str, Taint | None]) -> Taint
     return None if t is None else t.derived()
 
 
+def unpack(target: ast.expr, value: ast.expr) -> list[tuple[ast.expr, ast.expr]]:
+    """Pair each name, attribute or subscript an assignment binds with the expression it
+    receives: element by element for ``a, b = x, y`` (so ``a`` does not inherit ``y``'s
+    secrecy), else the whole value for every element (``a, _ = parse(event)``)."""
+    pairs: list[tuple[ast.expr, ast.expr]] = []
+    stack = [(target, value)]
+    while stack:
+        tgt, val = stack.pop()
+        if isinstance(tgt, ast.Starred):
+            stack.append((tgt.value, val))
+        elif isinstance(tgt, ast.Tuple | ast.List):
+            vals = _same_shape(tgt, val) or [val] * len(tgt.elts)
+            stack += reversed(list(zip(tgt.elts, vals, strict=True)))
+        else:
+            pairs.append((tgt, val))
+    return pairs
+
+
+def _same_shape(target: ast.Tuple | ast.List, value: ast.expr) -> list[ast.expr] | None:
+    if not isinstance(value, ast.Tuple | ast.List) or len(value.elts) != len(target.elts):
+        return None
+    if any(isinstance(e, ast.Starred) for e in [*target.elts, *value.elts]):
+        return None
+    return value.elts
+
+
 def const_str(node: ast.AST | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
@@ -340,6 +379,7 @@ _EVAL: dict[type, Callable[[FunctionAnalysis, ast.AST], Taint | None]] = {
     ast.Name: FunctionAnalysis._name,
     ast.Attribute: FunctionAnalysis._attribute,
     ast.Subscript: FunctionAnalysis._subscript,
+    ast.BinOp: FunctionAnalysis._binop,
     ast.Dict: FunctionAnalysis._dict,
     ast.ListComp: FunctionAnalysis._comprehension,
     ast.SetComp: FunctionAnalysis._comprehension,

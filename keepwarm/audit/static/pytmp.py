@@ -56,10 +56,22 @@ class TmpTracker:
         if isinstance(node, ast.JoinedStr):
             return self._joined(node)
         if isinstance(node, ast.BinOp):
-            return _extend(self.path_of(node.left), node.right)
+            return self._concat(node)
         if isinstance(node, ast.Call):
             return self._call(node)
         return None
+
+    def _concat(self, node: ast.BinOp) -> TmpPath | None:
+        """``"/tmp/" + a + b ...`` walked with a loop: long chains would exhaust the stack."""
+        parts: list[ast.expr] = []
+        head: ast.expr = node
+        while isinstance(head, ast.BinOp):
+            parts.append(head.right)
+            head = head.left
+        base = self.path_of(head)
+        for part in reversed(parts):
+            base = _extend(base, part)
+        return base
 
     def _joined(self, node: ast.JoinedStr) -> TmpPath | None:
         head = node.values[0] if node.values else None
