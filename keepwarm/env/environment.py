@@ -142,6 +142,7 @@ class LocalEnvironment:
         posts and then hangs would otherwise hold the caller until Init's timeout). The
         process is done for, as on Lambda; what it logged before posting is kept."""
         self._pending = Answer("init_error", body)
+        self.process.note_peak()
         if self._waiter is not None and not self._waiter.done():
             self.process.drain_logs()
             self.process.abandon()

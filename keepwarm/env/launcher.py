@@ -26,6 +26,15 @@ import keepwarm
 PACKAGE_PARENT = str(Path(keepwarm.__file__).resolve().parent.parent)
 
 
+@dataclass(frozen=True)
+class Exited:
+    """How an environment process ended: its raw wait status, and its peak resident size
+    (what Max Memory Used shows for an Init that failed before the runtime reported any)."""
+
+    status: int
+    maxrss_kb: int = 0
+
+
 @dataclass
 class Spawned:
     """A started environment process: its pid, control socket and log pipe (server ends)."""
@@ -33,7 +42,7 @@ class Spawned:
     pid: int
     control: socket.socket
     log_fd: int
-    exited: asyncio.Future[int]
+    exited: asyncio.Future[Exited]
 
 
 class LauncherDied(RuntimeError):
@@ -54,7 +63,7 @@ class _Conn:
         self.sock: socket.socket | None = sock
         self.loop = loop
         self.replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.exits: dict[int, asyncio.Future[int]] = {}
+        self.exits: dict[int, asyncio.Future[Exited]] = {}
         self.ready: asyncio.Future[dict[str, Any]] = loop.create_future()
         self.next_req = 0
         sock.setblocking(False)
@@ -86,7 +95,7 @@ class _Conn:
         elif "exit" in msg:
             ex = self.exits.pop(int(msg["exit"]), None)
             if ex is not None and not ex.done():
-                ex.set_result(int(msg["status"]))
+                ex.set_result(Exited(int(msg["status"]), int(msg.get("maxrss", 0))))
 
     def dead(self) -> None:
         if self.sock is not None:
@@ -135,7 +144,7 @@ class _Conn:
             ctl_ours.close()
             os.close(log_r)
             raise OSError(msg["error"])
-        exited: asyncio.Future[int] = msg["exited"]
+        exited: asyncio.Future[Exited] = msg["exited"]
         return Spawned(int(msg["pid"]), ctl_ours, log_r, exited)
 
 

@@ -15,6 +15,7 @@ import math
 import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from keepwarm.config import FunctionConfig
@@ -22,7 +23,7 @@ from keepwarm.env import logpipe, packages
 from keepwarm.env.cgroup import EnvCgroup
 from keepwarm.env.channel import Channel, PipeChannel, RuntimeApiChannel, RuntimeSink
 from keepwarm.env.host import EnvHost
-from keepwarm.env.launcher import Spawned
+from keepwarm.env.launcher import Exited, Spawned
 from keepwarm.env.memwatch import RssWatch
 from keepwarm.env.spec import (
     Placement,
@@ -161,6 +162,16 @@ class EnvProcess:
             self._watch.stop()
             self._watch = None
 
+    def note_peak(self) -> None:
+        """Read the live process's peak resident size now (an Init that failed reports none,
+        and it is about to exit): ``VmHWM``, the kernel's high-water mark."""
+        if self._proc is None:
+            return
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in Path(f"/proc/{self._proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    self.rss_kb = max(self.rss_kb, int(line.split()[1]))
+
     def max_memory_mb(self) -> int:
         peak = self.rss_kb * 1024
         if self._cgroup is not None and (self.rss_kb == 0 or self._proc is None):
@@ -168,12 +179,14 @@ class EnvProcess:
         return max(1, math.ceil(peak / (1024 * 1024)))
 
     # -- the end -------------------------------------------------------------------------------
-    def _exited(self, proc: Spawned, fut: asyncio.Future[int]) -> None:
-        status = fut.result() if not fut.cancelled() and fut.exception() is None else 9
+    def _exited(self, proc: Spawned, fut: asyncio.Future[Exited]) -> None:
+        ended = fut.result() if not fut.cancelled() and fut.exception() is None else Exited(9)
+        status = ended.status
         self.drain_logs(proc)
         if proc is not self._proc:  # already replaced or released: only its log is left
             logpipe.close(self._loop, proc, self.stream)
             return
+        self.rss_kb = max(self.rss_kb, ended.maxrss_kb)  # an Init that failed reported none
         if isinstance(self.channel, PipeChannel):
             self.channel.drain()  # what the runtime said before it exited counts first
         self.kill()  # the runtime is gone: so is everything it left running (as on Lambda)

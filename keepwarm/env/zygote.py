@@ -11,7 +11,8 @@ inherits them all.
 
 Protocol over a SOCK_SEQPACKET socket (fd given in argv): the server sends
 ``{"op":"spawn","req":N,"spec":{...}}`` with two fds (control socket, log pipe); the zygote answers
-``{"req":N,"pid":P}`` and later ``{"exit":P,"status":S}`` (raw wait status) when P ends.
+``{"req":N,"pid":P}`` and later ``{"exit":P,"status":S,"maxrss":K}`` (raw wait status, peak RSS
+in KiB) when P ends.
 ``{"op":"template","req":N,"spec":{...}}`` with one fd (a fresh SEQPACKET socket) forks a
 snapshot template (keepwarm.env.snapshot) that answers ``{"ready":P}`` on that socket after its
 Init, then serves the same ``spawn`` protocol there.
@@ -173,14 +174,14 @@ class Zygote:
     def reap(self) -> None:
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
             if pid in self.children:
                 self.children.discard(pid)
-                self.send({"exit": pid, "status": status})
+                self.send({"exit": pid, "status": status, "maxrss": usage.ru_maxrss})
 
     def send(self, msg: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):

@@ -149,3 +149,23 @@ def test_an_init_error_ends_init_even_if_the_runtime_does_not_exit(
         assert "config missing: posting" in result.logs
         # Not Lambda's Runtime.X/Function.X convention: its own lines say Runtime.Unknown.
         assert "Status: error\tError Type: Runtime.Unknown" in result.logs
+
+
+def test_a_failed_init_reports_the_memory_its_process_used(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    """The runtime reports its peak after each invocation, but a failed Init never gets that
+    far: the peak comes from the process's exit (it used to read the cgroup's own charge,
+    which leaves out what the fork server had already loaded: 3 MB)."""
+    ok = write_code(tmp_path / "ok", {"app.py": "def handler(e, c):\n    return 1\n"})
+    bad = write_code(tmp_path / "bad", {"app.py": "raise RuntimeError('boom')\n"})
+    configs = [
+        FunctionConfig(name="ok", handler="app.handler", code_dir=ok),
+        FunctionConfig(name="bad", handler="app.handler", code_dir=bad),
+    ]
+    with Runtime(configs, server=server) as rt:
+        fine, failed = rt.invoke("ok"), rt.invoke("bad")
+    assert failed.function_error == "Unhandled"
+    report = REPORT_RE.search(failed.logs)
+    assert report is not None and int(report["u"]) == failed.max_memory_mb
+    assert failed.max_memory_mb >= fine.max_memory_mb // 2
