@@ -173,10 +173,12 @@ class EnvProcess:
                     self.rss_kb = max(self.rss_kb, int(line.split()[1]))
 
     def max_memory_mb(self) -> int:
+        """Never above MemorySize, as on Lambda: a resident size also counts the pages shared
+        with the fork server, which the environment's limit (its cgroup) does not."""
         peak = self.rss_kb * 1024
         if self._cgroup is not None and (self.rss_kb == 0 or self._proc is None):
             peak = max(peak, self._cgroup.peak_bytes())
-        return max(1, math.ceil(peak / (1024 * 1024)))
+        return min(max(1, math.ceil(peak / (1024 * 1024))), self.config.memory_mb)
 
     # -- the end -------------------------------------------------------------------------------
     def _exited(self, proc: Spawned, fut: asyncio.Future[Exited]) -> None:
