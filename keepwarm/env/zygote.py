@@ -111,6 +111,7 @@ class Zygote:
         from keepwarm.env import snapshot
 
         (sock_fd,) = fds
+        self._note_cgroups(msg["spec"])  # its environments' cgroups are the server's too
         try:
             pid = os.fork()
         except OSError as exc:
@@ -130,7 +131,7 @@ class Zygote:
     def spawn(self, msg: dict[str, Any], fds: list[int]) -> None:
         ctl_fd, log_fd = fds
         spec = msg["spec"]
-        self.cgroup_bases.update(Path(p).parent.parent for p in spec.get("cgroup_procs", []))
+        self._note_cgroups(spec)
         try:
             pid = os.fork()
         except OSError as exc:
@@ -144,6 +145,9 @@ class Zygote:
             return
         self.children.add(pid)
         self.send({"req": msg["req"], "pid": pid})
+
+    def _note_cgroups(self, spec: dict[str, Any]) -> None:
+        self.cgroup_bases.update(Path(p).parent.parent for p in spec.get("cgroup_procs", []))
 
     def _forget_parent(self) -> None:
         """In a fresh fork: drop the fork server's signal handling and sockets."""

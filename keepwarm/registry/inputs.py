@@ -112,9 +112,12 @@ def architectures(value: Any) -> tuple[str, ...]:
 
 def check_layers(layers: tuple[str, ...]) -> None:
     """Layer ARNs are recorded, not run; a malformed one is refused as Lambda refuses it."""
-    if any(not (1 <= len(arn) <= 2048 and LAYER_ARN.fullmatch(arn)) for arn in layers):
+    if any(
+        not (isinstance(arn, str) and LAYER_ARN.fullmatch(arn) and len(arn) <= 2048)
+        for arn in layers
+    ):
         raise constraint(
-            f"[{', '.join(layers)}]",
+            f"[{', '.join('null' if arn is None else str(arn) for arn in layers)}]",
             "layers",
             "satisfy constraint: [Member must have length less than or equal to 2048, Member "
             "must have length greater than or equal to 1, Member must satisfy regular expression "

@@ -11,6 +11,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from keepwarm import Runtime, ServerConfig
 from tests.helpers import alive, function, wait_for
 
@@ -35,8 +37,10 @@ import json, os, signal, sys, time
 from pathlib import Path
 from keepwarm import Runtime, ServerConfig
 from keepwarm.config import FunctionConfig
-fn = FunctionConfig(name="detach", handler="app.handler", code_dir=Path(sys.argv[1]))
-rt = Runtime([fn], server=ServerConfig(data_dir=Path(sys.argv[2]))).start()
+snap = sys.argv[3] == "snapshot"  # environments forked by a snapshot template, not the fork server
+fn = FunctionConfig(name="detach", handler="app.handler", code_dir=Path(sys.argv[1]), snapshot=snap)
+server = ServerConfig(data_dir=Path(sys.argv[2]), run_as="root" if snap else "sandbox")
+rt = Runtime([fn], server=server).start()
 pids = rt.invoke("detach").json()
 time.sleep(0.1)  # idle long enough to be frozen
 cgroups = rt._async.host.cgroups
@@ -47,10 +51,10 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def _killed_server(tmp_path: Path, data: Path) -> dict[str, Any]:
+def _killed_server(tmp_path: Path, data: Path, mode: str = "fork") -> dict[str, Any]:
     code = function(tmp_path, "detach", DETACHING).code_dir
     doomed = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_DOOMED), str(code), str(data)],
+        [sys.executable, "-c", textwrap.dedent(_DOOMED), str(code), str(data), mode],
         capture_output=True,
         text=True,
         timeout=120,
@@ -60,8 +64,9 @@ def _killed_server(tmp_path: Path, data: Path) -> dict[str, Any]:
     return left
 
 
-def test_what_handlers_detached_dies_with_a_killed_server(tmp_path: Path) -> None:
-    left = _killed_server(tmp_path, tmp_path / "data")
+@pytest.mark.parametrize("mode", ["fork", "snapshot"])
+def test_what_handlers_detached_dies_with_a_killed_server(tmp_path: Path, mode: str) -> None:
+    left = _killed_server(tmp_path, tmp_path / "data", mode)
     assert len(left["pids"]) == 3
     wait_for(lambda: not any(map(alive, left["pids"])), timeout=15, what="detached children gone")
     # and its cgroups, with nobody starting another server to sweep them

@@ -283,6 +283,14 @@ def test_layers_must_be_layer_version_arns(lam: Any) -> None:
     assert out["Layers"] == [{"Arn": good, "CodeSize": 0}]
 
 
+def test_a_null_layer_is_a_validation_error(server: Server, lam: Any) -> None:
+    create(lam, "nulllayer")
+    path = "/2015-03-31/functions/nulllayer/configuration"
+    status, code, answer = _raw(server, "PUT", path, {"Layers": [None]})
+    assert (status, code) == (400, "ValidationException")
+    assert answer["message"].startswith("1 validation error detected: Value '[null]' at 'layers'")
+
+
 def test_an_arn_of_another_region_is_not_a_function_here(lam: Any) -> None:
     create(lam, "regional")
     arn = "arn:aws:lambda:eu-west-1:123456789012:function:regional"
