@@ -17,6 +17,7 @@ from keepwarm.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
+from keepwarm.registry import inputs
 from keepwarm.registry.functions import FunctionOps, page_size, paginate
 from keepwarm.registry.model import LATEST, Alias, FunctionRecord, configuration, new_revision
 from keepwarm.registry.model import alias_shape as _alias_shape
@@ -103,9 +104,9 @@ class VersionOps(FunctionOps):
 
     async def create_alias(self, ref: FunctionRef, body: dict[str, Any]) -> dict[str, Any]:
         record = self.record(ref.name)
-        name = str(body.get("Name") or "")
+        name = str(inputs.require(body, "Name", "name"))
         check_alias_name(name)
-        version = str(body.get("FunctionVersion") or "")
+        version = str(inputs.require(body, "FunctionVersion", "functionVersion"))
         if not (version == LATEST or is_version(version)):
             raise InvalidParameterValue(f"Invalid function version {version}")
         self._check_version(record, version)

@@ -307,3 +307,18 @@ def test_an_arn_of_another_region_is_not_a_function_here(lam: Any) -> None:
         )
     home = arn.replace("eu-west-1", "us-east-1")
     assert lam.invoke(FunctionName=home)["StatusCode"] == 200
+
+
+def test_create_alias_without_name_or_version_says_null(server: Server, lam: Any) -> None:
+    create(lam, "aliasnull")
+    path = "/2015-03-31/functions/aliasnull/aliases"
+    for body, field in (
+        ({"FunctionVersion": "$LATEST"}, "name"),
+        ({"Name": "a"}, "functionVersion"),
+    ):
+        status, code, answer = _raw(server, "POST", path, body)
+        assert (status, code) == (400, "ValidationException")
+        assert answer["message"] == (
+            f"1 validation error detected: Value null at '{field}' failed to satisfy "
+            "constraint: Member must not be null"
+        )
