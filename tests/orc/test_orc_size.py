@@ -107,3 +107,75 @@ def test_a_flat_table_of_100k_entries_fits_where_it_should() -> None:
     stats = cache.stats()
     assert stats["rejected"] == 0 and cache.get("table") is table
     assert traced / 1.5 <= stats["bytes"] <= traced * 1.5, (stats["bytes"], traced)
+
+
+class _Row:
+    """A record that points at one table shared by every row, through its ``__dict__``."""
+
+    def __init__(self, i: int, table: list[str]) -> None:
+        self.i = float(i)
+        self.name = f"row-{i}"
+        self.table = table
+
+
+def _rows_sharing_a_table(n: int) -> list[_Row]:
+    table = ["x" * 200 + str(j) for j in range(8_000)]
+    return [_Row(i, table) for i in range(n)]
+
+
+def _pairs_sharing_a_dict(n: int) -> list[list[object]]:
+    config = {f"c{j}": f"v{j}" * 10 for j in range(5_000)}
+    return [[i * 1_000, config] for i in range(n)]
+
+
+def _dicts_sharing_a_string(n: int) -> list[dict[str, object]]:
+    blob = "y" * 1_000_000
+    return [{"id": i * 1_000, "blob": blob} for i in range(n)]
+
+
+def _every_tenth_list_is_big(n: int) -> list[list[str]]:
+    """6,400 elements are sampled 64 apart: a fixed stride sees only the small lists."""
+    return [[f"cell-{i}-{j}" for j in range(100 if i % 10 == 5 else 1)] for i in range(n)]
+
+
+def _every_tenth_str_is_big(n: int) -> list[str]:
+    return [("z" * 10_000 if i % 10 == 5 else "z" * 100) + str(i) for i in range(n)]
+
+
+HARD: dict[str, Callable[[], object]] = {
+    "rows_sharing_a_table": lambda: _rows_sharing_a_table(10_000),
+    "pairs_sharing_a_dict": lambda: _pairs_sharing_a_dict(10_000),
+    "dicts_sharing_a_string": lambda: _dicts_sharing_a_string(20_000),
+    "dict_atom_first_then_lists": lambda: {
+        "meta": 1,
+        **{f"k{i}": [f"s{i}-{j}" for j in range(50)] for i in range(5_000)},
+    },
+    "list_atom_first_then_lists": lambda: (
+        [0] + [[f"s{i}-{j}" for j in range(50)] for i in range(5_000)]
+    ),
+    "every_tenth_list_is_big": lambda: _every_tenth_list_is_big(6_400),
+    "every_tenth_str_is_big": lambda: _every_tenth_str_is_big(40_950),
+    "one_row_repeated": lambda: [[f"cell-{j}" for j in range(1_000)]] * 10_000,
+}
+
+
+@pytest.mark.parametrize("shape", HARD)
+def test_estimate_of_shared_mixed_or_skewed_values_is_close_to_tracemalloc(
+    shape: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sharing at any depth is charged once; no single element decides how the rest is read."""
+    value, traced = _traced(HARD[shape])
+    measured = _counting_sizes(monkeypatch)
+    guess = estimate(value)
+    assert traced / 1.5 <= guess <= traced * 1.5, (guess, traced)
+    assert len(measured) <= DEFAULT_BUDGET
+
+
+def test_rows_sharing_one_table_fit_where_they_should() -> None:
+    """The reported case: 4 MB of rows pointing at one 2 MB table were estimated at 329 MB."""
+    rows, traced = _traced(lambda: _rows_sharing_a_table(10_000))
+    cache = orc.Cache(ttl=60, max_bytes=100_000_000)
+    cache.set("rows", rows)
+    stats = cache.stats()
+    assert stats["rejected"] == 0 and cache.get("rows") is rows
+    assert traced / 1.5 <= stats["bytes"] <= traced * 1.5, (stats["bytes"], traced)
