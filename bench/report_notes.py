@@ -135,6 +135,15 @@ MISSING = """\
   a write to `cgroup.procs` waits for an RCU grace period, 0.3 ms on an idle machine, 5-15 ms
   under load, measured with strace). Next step: forking spare children into prepared cgroups
   ahead of demand (or `CLONE_INTO_CGROUP` where cgroup v2 is available).
+- The cold-start target depends on that wait. The latest stop's two `make bench` runs gave a
+  default (sandbox user) p50 of 12.0 and 15.4 ms, against 8.1 ms the stop before, while
+  `run_as=root` stayed at 8.2 ms. Four alternated 40-call series on the stop before's code
+  (bdd442b) and on the new code gave 11.9-15.2 and 8.5-16.8 ms: the machine, not the code,
+  had changed. A loop that only creates a memory and a pids cgroup, forks and joins them
+  measured 0.44 ms at the median but 10.2 ms at p90 (16.5 ms max), which is where those
+  milliseconds go. The same VM had, until this stop, carried 47,000 cgroups leaked by
+  killed test servers (9.6 GB of kernel memory, now swept, see architecture.md, "Memory");
+  the earlier 8.1 ms was measured in that state, so the two states do not compare.
 - Snapshot templates run Init with the server's privileges, so a function only gets one when
   functions keep the server's user (`ServerConfig(run_as="root")`, or not root at all);
   otherwise it forks as usual with a warning. A template is made on the first cold start, not
