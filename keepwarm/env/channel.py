@@ -33,7 +33,7 @@ class RuntimeSink(Protocol):
 
     def runtime_error(self, request_id: str, body: bytes, error_type: str | None) -> None: ...
 
-    def runtime_init_error(self, error_type: str | None, body: bytes) -> None: ...
+    def runtime_init_error(self, error_type: str | None, body: bytes, rss_kb: int = 0) -> None: ...
 
 
 class Channel(Protocol):
@@ -130,7 +130,7 @@ class PipeChannel:
         elif kind == "error":
             self._sink.runtime_error(meta["id"], body, None)
         elif kind == "init_error":
-            self._sink.runtime_init_error(meta.get("type"), body)
+            self._sink.runtime_init_error(meta.get("type"), body, int(meta.get("rss_kb") or 0))
         report = meta.get("next")
         if isinstance(report, dict):
             self._sink.runtime_next(report)

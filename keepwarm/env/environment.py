@@ -137,11 +137,12 @@ class LocalEnvironment:
     def runtime_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
         self._pending = Answer("error", body)
 
-    def runtime_init_error(self, error_type: str | None, body: bytes) -> None:
+    def runtime_init_error(self, error_type: str | None, body: bytes, rss_kb: int = 0) -> None:
         """Init failed: the phase ends now, whether or not the runtime goes on to exit (one that
         posts and then hangs would otherwise hold the caller until Init's timeout). The
         process is done for, as on Lambda; what it logged before posting is kept."""
         self._pending = Answer("init_error", body)
+        self.process.rss_kb = max(self.process.rss_kb, rss_kb)  # the runtime's own peak, if sent
         self.process.note_peak()
         if self._waiter is not None and not self._waiter.done():
             self.process.drain_logs()

@@ -15,6 +15,7 @@ import contextlib
 import http.client
 import json
 import os
+import resource
 import socket
 import sys
 import time
@@ -22,6 +23,8 @@ from typing import Any
 
 from keepwarm.runtimes.event import Event
 from keepwarm.runtimes.python import wire
+
+_RUSAGE = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
 
 
 class PipeTransport:
@@ -63,7 +66,10 @@ class PipeTransport:
         self._answer = {"t": "error", "id": request_id}, body
 
     def init_error(self, error_type: str, body: bytes) -> None:
-        self._sock.sendall(wire.encode({"t": "init_error", "type": error_type}, body))
+        """With the runtime's peak memory: it exits next, before the server could look."""
+        rss_kb = max(resource.getrusage(who).ru_maxrss for who in _RUSAGE)
+        meta = {"t": "init_error", "type": error_type, "rss_kb": rss_kb}
+        self._sock.sendall(wire.encode(meta, body))
 
     def send_answer(self) -> None:
         """Send a held answer now, alone (before a leak scan, so the server has it at once)."""
