@@ -30,8 +30,8 @@ class Recorder:
     def runtime_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
         self.calls.append(("error", request_id, body))
 
-    def runtime_init_error(self, error_type: str | None, body: bytes) -> None:
-        self.calls.append(("init_error", error_type, body))
+    def runtime_init_error(self, error_type: str | None, body: bytes, rss_kb: int = 0) -> None:
+        self.calls.append(("init_error", error_type, body) + ((rss_kb,) if rss_kb else ()))
         self.got.set()
 
 
@@ -73,6 +73,8 @@ def test_an_init_error_alone_and_a_plain_next_at_start() -> None:
         )
     )
     assert calls == [("next", 5), ("init_error", "Runtime.ImportModuleError", b"{}")]
+    with_peak = wire.encode({"t": "init_error", "type": "Runtime.Unknown", "rss_kb": 9}, b"{}")
+    assert asyncio.run(_exchange(with_peak)) == [("init_error", "Runtime.Unknown", b"{}", 9)]
 
 
 def test_delivered_events_reach_the_runtime_as_frames() -> None:
