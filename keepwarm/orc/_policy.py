@@ -27,11 +27,34 @@ def is_none(value: object) -> bool:
 
 
 def check_seconds(**durations: float | None) -> None:
-    """Refuse NaN, which every comparison treats as false: an entry kept for NaN seconds is
-    stored and can never be read back (and the shared tier would reject its expiry)."""
+    """Refuse at construction what would fail, or silently misbehave, at the first ``set``: a
+    string (``ttl="60"``), a negative duration, and NaN, which every comparison treats as false
+    (an entry kept for NaN seconds is stored and can never be read back)."""
     for name, value in durations.items():
-        if value is not None and value != value:
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"{name} must be a number of seconds or None, not {value!r}")
+        if value != value:
             raise ValueError(f"{name} must be a number of seconds or None, not NaN")
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0 seconds, not {value!r}")
+
+
+def check_options(
+    max_items: object, max_bytes: object, name: object, shared: object, negative: object
+) -> None:
+    """The other constructor arguments, checked for the same reason."""
+    for label, value in (("max_items", max_items), ("max_bytes", max_bytes)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise TypeError(f"{label} must be a whole number or None, not {value!r}")
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"{label} must be >= 0, not {value}")
+    for label, value in (("name", name), ("shared", shared)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{label} must be a string or None, not {value!r}")
+    if negative is not None and not callable(negative):
+        raise TypeError(f"negative must be a function of the value (-> bool), not {negative!r}")
 
 
 class Policy:

@@ -18,7 +18,15 @@ from keepwarm.orc import stats as _registry
 from keepwarm.orc._clock import ClockLike, as_callable
 from keepwarm.orc._flight import LEADER_GONE, AsyncFlight, Flight
 from keepwarm.orc._leader import alead, lead, refresh_in_task, refresh_in_thread
-from keepwarm.orc._policy import MISSING, UNSET, Entry, Policy, check_seconds, default_max_bytes
+from keepwarm.orc._policy import (
+    MISSING,
+    UNSET,
+    Entry,
+    Policy,
+    check_options,
+    check_seconds,
+    default_max_bytes,
+)
 from keepwarm.orc._size import estimate
 
 if TYPE_CHECKING:
@@ -91,8 +99,7 @@ class Cache:
         shared_timeout: float = 0.05,
         shared_backoff: tuple[float, float] = (1.0, 30.0),
     ) -> None:
-        if max_items is not None and max_items < 0:
-            raise ValueError("max_items must be >= 0 (0 keeps nothing in memory)")
+        check_options(max_items, max_bytes, name, shared, None)
         self.name = name or _site_name()
         self.policy = Policy(ttl, stale_ttl, negative_ttl)
         self.max_items = max_items
@@ -166,6 +173,7 @@ class Cache:
         negative_ttl: float | None,
         negative: Callable[[Any], bool] | None,
     ) -> Policy:
+        check_options(None, None, None, None, negative)
         base = self.policy
         return Policy(
             base.ttl if ttl is UNSET else ttl,

@@ -59,6 +59,11 @@ def cached(
         return cached()(ttl)
 
     def decorate(func: F) -> F:
+        if isinstance(func, classmethod | staticmethod) or not callable(func):
+            raise TypeError(
+                f"orc.cached wraps a function, not {func!r}: put it below @classmethod or "
+                "@staticmethod"
+            )
         qualname = f"{func.__module__}.{func.__qualname__}"
         options = {"name": qualname, **cache_options}  # a name given wins over the default
         target = cache if cache is not None else Cache(**options)

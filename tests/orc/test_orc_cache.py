@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -214,3 +215,32 @@ def test_a_nan_duration_is_refused_where_it_is_given(field: str) -> None:
         with pytest.raises(ValueError, match="NaN"):
             cache.set("k", 1, **{field: nan})
     assert cache.get("k") is None and cache.get_or_set("k", lambda: 2) == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "words"),
+    [
+        ({"ttl": "60"}, TypeError, "ttl must be a number of seconds or None, not '60'"),
+        ({"ttl": -1}, ValueError, "ttl must be >= 0 seconds, not -1"),
+        ({"stale_ttl": -0.5}, ValueError, "stale_ttl must be >= 0 seconds"),
+        ({"max_bytes": -1}, ValueError, "max_bytes must be >= 0, not -1"),
+        ({"max_items": 2.5}, TypeError, "max_items must be a whole number or None"),
+        ({"name": 5}, TypeError, "name must be a string or None, not 5"),
+        ({"shared": 5}, TypeError, "shared must be a string or None, not 5"),
+    ],
+)
+def test_bad_arguments_are_refused_where_they_are_given(
+    options: dict[str, object], error: type[Exception], words: str
+) -> None:
+    """Not at the first set or load, where ttl="60" used to fail with a bare TypeError."""
+    with pytest.raises(error, match=re.escape(words)):
+        orc.Cache(**options)  # type: ignore[arg-type]
+    with pytest.raises(error, match=re.escape(words)):
+        orc.cached(**options)(lambda: 1)  # type: ignore[arg-type]
+
+
+def test_negative_must_be_a_predicate_and_cached_must_wrap_a_function() -> None:
+    with pytest.raises(TypeError, match="negative must be a function of the value"):
+        orc.cached(ttl=60, negative={})(lambda: 1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="put it below @classmethod"):
+        orc.cached(ttl=60)(classmethod(lambda cls: 1))  # type: ignore[arg-type]
