@@ -122,25 +122,35 @@ class CgroupManager:
         return cls(mem_base / tag, pids_base / tag if pids_base else None, False)
 
     def create(self, env_id: str, memory_mb: int, max_pids: int) -> EnvCgroup:
-        limit = memory_mb * 1024 * 1024
         mem = self.memory_base / env_id
         mem.mkdir(parents=True, exist_ok=True)
+        pids = None
+        if not self.v2 and self.pids_base is not None:
+            pids = self.pids_base / env_id
+            pids.mkdir(parents=True, exist_ok=True)
+        cgroup = EnvCgroup(mem, pids, self.v2)
+        self.limit(cgroup, memory_mb, max_pids)
+        return cgroup
+
+    def limit(self, cgroup: EnvCgroup, memory_mb: int, max_pids: int) -> None:
+        """Set (or change: a spare's, when it is taken) the environment's limits."""
+        limit = str(memory_mb * 1024 * 1024)
+        mem = cgroup.memory
         if self.v2:
-            (mem / "memory.max").write_text(str(limit))
+            (mem / "memory.max").write_text(limit)
             with contextlib.suppress(OSError):
                 (mem / "memory.swap.max").write_text("0")
             with contextlib.suppress(OSError):
                 (mem / "pids.max").write_text(str(max_pids))
-            return EnvCgroup(mem, None, True)
-        (mem / "memory.limit_in_bytes").write_text(str(limit))
+            return
+        # v1 wants memsw >= limit at every step: raising moves memsw first, lowering after.
         with contextlib.suppress(OSError):
-            (mem / "memory.memsw.limit_in_bytes").write_text(str(limit))
-        pids = None
-        if self.pids_base is not None:
-            pids = self.pids_base / env_id
-            pids.mkdir(parents=True, exist_ok=True)
-            (pids / "pids.max").write_text(str(max_pids))
-        return EnvCgroup(mem, pids, False)
+            (mem / "memory.memsw.limit_in_bytes").write_text(limit)
+        (mem / "memory.limit_in_bytes").write_text(limit)
+        with contextlib.suppress(OSError):
+            (mem / "memory.memsw.limit_in_bytes").write_text(limit)
+        if cgroup.pids is not None:
+            (cgroup.pids / "pids.max").write_text(str(max_pids))
 
     def sweep(self) -> int:
         """Remove what dead servers left next to this one's directory (see ``sweep_stale``)."""

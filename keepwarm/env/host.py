@@ -21,6 +21,7 @@ from keepwarm.env import owner, users
 from keepwarm.env.cgroup import CgroupManager
 from keepwarm.env.launcher import ForkServer
 from keepwarm.env.owner import server_tag
+from keepwarm.env.spares import SparePool
 from keepwarm.env.spec import VAR_TASK, Placement
 from keepwarm.observe.logs import HeldLines
 
@@ -58,6 +59,7 @@ class EnvHost:
     held_lines: HeldLines = field(default_factory=HeldLines)  # START of slower invocations
     active: int = 0  # environments in Init or an invocation now, server-wide (for spinning)
     tag: str = field(default_factory=server_tag)  # names this host's cgroups and env_root
+    spares: SparePool | None = None  # processes waiting in their cgroups (with cgroups only)
     _starts: int = field(default=0, init=False, repr=False)
     _last_overlap: int = field(default=-SEQUENTIAL_AFTER, init=False, repr=False)
 
@@ -114,6 +116,9 @@ class EnvHost:
         self._decide_isolation()
         self._raise_fd_limit()
         await self.launcher.start()
+        if self.cgroups is not None:
+            self.spares = SparePool(self.cgroups, self.launcher)
+            self.spares.fill()
         for warning in self.warnings:
             log.warning(warning)
 
@@ -184,6 +189,8 @@ class EnvHost:
             log.warning(line)
 
     async def close(self) -> None:
+        if self.spares is not None:
+            await self.spares.close()
         await self.launcher.close()
         if self.cgroups is not None:
             self.cgroups.cleanup()

@@ -147,6 +147,11 @@ class _Conn:
         exited: asyncio.Future[Exited] = msg["exited"]
         return Spawned(int(msg["pid"]), ctl_ours, log_r, exited)
 
+    async def spare(self, name: str, procs: list[str]) -> None:
+        msg = await self.request("spare", {"name": name, "cgroup_procs": procs}, [])
+        if "error" in msg:
+            raise OSError(msg["error"])
+
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -203,6 +208,13 @@ class ForkServer:
                 except LauncherDied:
                     self._templates.pop(str(key), None)  # next cold start makes a new one
         return await self._root.spawn(spec)
+
+    async def spare(self, name: str, procs: list[str]) -> None:
+        """A spare process in the given cgroups (keepwarm.env.spares), from the fork server."""
+        if not self.alive:
+            await self.start()
+        assert self._root is not None
+        await self._root.spare(name, procs)
 
     async def _template(self, key: str, spec: dict[str, Any]) -> _Conn | None:
         """The function's running template, starting it on first use (one at a time per key)."""

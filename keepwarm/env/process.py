@@ -25,6 +25,7 @@ from keepwarm.env.channel import Channel, PipeChannel, RuntimeApiChannel, Runtim
 from keepwarm.env.host import EnvHost
 from keepwarm.env.launcher import Exited, Spawned
 from keepwarm.env.memwatch import RssWatch
+from keepwarm.env.spares import MAX_PIDS
 from keepwarm.env.spec import (
     Placement,
     entrypoint_problem,
@@ -35,7 +36,6 @@ from keepwarm.env.spec import (
 from keepwarm.observe.logs import LogStream
 from keepwarm.runtime_api.peers import PeerGuard
 
-MAX_PIDS = 1024
 ExitCallback = Callable[[int, bool], None]  # (wait status, killed for memory)
 
 
@@ -64,6 +64,7 @@ class EnvProcess:
         self._loop = asyncio.get_running_loop()
         self._proc: Spawned | None = None
         self._cgroup: EnvCgroup | None = None
+        self._spare: str | None = None  # the spare process this environment's first start takes
         self._oom_base = 0
         self._watch: RssWatch | None = None
         self._frozen = False
@@ -104,9 +105,19 @@ class EnvProcess:
 
     def _prepare_cgroup(self) -> None:
         if self.host.cgroups is not None and self._cgroup is None:
-            self._cgroup = self.host.cgroups.create(self.id, self.config.memory_mb, MAX_PIDS)
+            spare = self._take_spare()
+            if spare is not None:
+                self._spare, self._cgroup = spare
+            else:
+                self._cgroup = self.host.cgroups.create(self.id, self.config.memory_mb, MAX_PIDS)
         if self._cgroup is not None:
             self._oom_base = self._cgroup.oom_kills()
+
+    def _take_spare(self) -> tuple[str, EnvCgroup] | None:
+        """A snapshot function's process is forked by its template, never by a spare."""
+        if self.host.spares is None or self.config.snapshot:
+            return None
+        return self.host.spares.take(self.config.memory_mb)
 
     def _spec(
         self,
@@ -121,7 +132,7 @@ class EnvProcess:
         if api is not None:
             options["transport"] = "runtime-api"
         mode = "fork" if self.host.server.launch_mode == "fork" else "fresh"
-        return launch_spec(
+        spec = launch_spec(
             self.config,
             self.placement,
             env,
@@ -131,6 +142,9 @@ class EnvProcess:
             options=options,
             sched=self.host.server.sched_policy,
         )
+        if self._spare is not None:  # first start only: a re-init forks into the same cgroup
+            spec["spare"], self._spare = self._spare, None
+        return spec
 
     def _attach(self, proc: Spawned, sink: RuntimeSink, api: RuntimeApiChannel | None) -> None:
         self._proc = proc

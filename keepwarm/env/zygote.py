@@ -12,7 +12,9 @@ inherits them all.
 Protocol over a SOCK_SEQPACKET socket (fd given in argv): the server sends
 ``{"op":"spawn","req":N,"spec":{...}}`` with two fds (control socket, log pipe); the zygote answers
 ``{"req":N,"pid":P}`` and later ``{"exit":P,"status":S,"maxrss":K}`` (raw wait status, peak RSS
-in KiB) when P ends.
+in KiB) when P ends. ``{"op":"spare","req":N,"spec":{"name":...,"cgroup_procs":[...]}}`` forks a
+spare that joins those cgroups and waits (keepwarm.env.spares); a later spawn whose spec names
+it (``"spare"``) is handed to it instead of forking.
 ``{"op":"template","req":N,"spec":{...}}`` with one fd (a fresh SEQPACKET socket) forks a
 snapshot template (keepwarm.env.snapshot) that answers ``{"ready":P}`` on that socket after its
 Init, then serves the same ``spawn`` protocol there.
@@ -68,6 +70,7 @@ class Zygote:
         self.runner: Runner = runner or child.run
         self.children: set[int] = set()
         self.cgroup_bases: set[Path] = set()  # the server's, which a killed server cannot remove
+        self.spares: dict[str, tuple[int, socket.socket]] = {}  # name -> (pid, its socket)
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
@@ -99,6 +102,8 @@ class Zygote:
         msg = json.loads(raw)
         if msg.get("op") == "spawn":
             self.spawn(msg, fds)
+        elif msg.get("op") == "spare":
+            self.spare(msg)
         elif msg.get("op") == "template":
             self.template(msg, fds)
         else:
@@ -132,19 +137,66 @@ class Zygote:
         ctl_fd, log_fd = fds
         spec = msg["spec"]
         self._note_cgroups(spec)
-        try:
-            pid = os.fork()
-        except OSError as exc:
-            self.send({"req": msg["req"], "error": str(exc)})
-            pid = -1
-        if pid == 0:
-            self.in_child(spec, ctl_fd, log_fd)
+        pid = self._hand_over(spec, fds)
+        if pid is None:
+            try:
+                pid = os.fork()
+            except OSError as exc:
+                self.send({"req": msg["req"], "error": str(exc)})
+                pid = -1
+            if pid == 0:
+                self.in_child(spec, ctl_fd, log_fd)
         for fd in fds:
             os.close(fd)
         if pid < 0:
             return
         self.children.add(pid)
         self.send({"req": msg["req"], "pid": pid})
+
+    def spare(self, msg: dict[str, Any]) -> None:
+        """Fork a process that joins the given cgroup now and waits for a spec (env.spares)."""
+        spec = msg["spec"]
+        self._note_cgroups(spec)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            ours.close()
+            theirs.close()
+            self.send({"req": msg["req"], "error": str(exc)})
+            return
+        if pid == 0:
+            ours.close()
+            self._wait_as_spare(spec["cgroup_procs"], theirs)
+        theirs.close()
+        self.children.add(pid)
+        self.spares[spec["name"]] = (pid, ours)
+        self.send({"req": msg["req"], "spare": pid})
+
+    def _hand_over(self, spec: dict[str, Any], fds: list[int]) -> int | None:
+        """Give the spec to the spare named in it (already in its cgroup); None: fork instead."""
+        pid, sock = self.spares.pop(spec.get("spare", ""), (0, None))
+        if sock is None:
+            return None
+        try:
+            socket.send_fds(sock, [encode({**spec, "cgroup_procs": []})], fds)
+        except OSError:  # the spare is gone: fork as usual, into the same (now empty) cgroup
+            return None
+        finally:
+            sock.close()
+        return pid
+
+    def _wait_as_spare(self, procs: list[str], sock: socket.socket) -> None:
+        try:
+            self._forget_parent()
+            isolation.die_with_parent()
+            isolation.join_cgroups(procs)
+            raw, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)
+            sock.close()
+            if raw and len(fds) == 2:
+                self._run(json.loads(raw), fds[0], fds[1])
+        finally:
+            os._exit(child.SETUP_FAILED)
 
     def _note_cgroups(self, spec: dict[str, Any]) -> None:
         self.cgroup_bases.update(Path(p).parent.parent for p in spec.get("cgroup_procs", []))
@@ -157,15 +209,20 @@ class Zygote:
         self.sock.close()
         os.close(self.wake_r)
         os.close(self.wake_w)
+        for _pid, spare in self.spares.values():  # an environment must not reach a spare
+            spare.close()
 
     def in_child(self, spec: dict[str, Any], ctl_fd: int, log_fd: int) -> None:
         try:
             self._forget_parent()
-            if spec["mode"] == "fresh":
-                self.exec_fresh(spec, ctl_fd, log_fd)
-            self.runner(spec, ctl_fd, log_fd)
+            self._run(spec, ctl_fd, log_fd)
         finally:
             os._exit(child.SETUP_FAILED)
+
+    def _run(self, spec: dict[str, Any], ctl_fd: int, log_fd: int) -> None:
+        if spec["mode"] == "fresh":
+            self.exec_fresh(spec, ctl_fd, log_fd)
+        self.runner(spec, ctl_fd, log_fd)
 
     @staticmethod
     def exec_fresh(spec: dict[str, Any], ctl_fd: int, log_fd: int) -> None:

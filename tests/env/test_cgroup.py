@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from keepwarm import Runtime, ServerConfig
 from keepwarm.env.cgroup import CgroupManager, sweep_stale
 from keepwarm.env.owner import server_tag
+from keepwarm.env.spares import SPARES
 from tests.helpers import function, wait_for
 
 COUNTER = """
@@ -100,3 +102,40 @@ def test_the_sweep_leaves_alone_servers_it_cannot_judge() -> None:
         for path in others:
             (path / "env").rmdir()
             path.rmdir()
+
+
+@needs_cgroups
+def test_a_cold_start_takes_a_process_prepared_ahead_in_its_own_cgroup(tmp_path: Path) -> None:
+    """The slow part of a cold start on cgroup v1, joining the cgroup, happens before the
+    invocation (env.spares); the environment still gets its function's own memory limit."""
+    fn = function(tmp_path, "count", COUNTER, memory_mb=256)
+    with Runtime([fn], server=ServerConfig(data_dir=tmp_path / "data")) as rt:
+        spares = rt._async.host.spares
+        assert spares is not None
+        wait_for(lambda: len(spares._ready) == SPARES, timeout=30, what="spares ready")
+        ready = {name for name, _ in spares._ready}
+        time.sleep(0.1)  # well past the spares' start, in clock ticks
+        called_at = _ticks_now()
+        result = rt.invoke("count")
+        [env] = rt.environments("count")
+        cgroup = Path(
+            rt._async.router.pools[("count", "$LATEST")].envs[env["id"]].process._cgroup.memory
+        )
+        started = _start_ticks(env["pid"])
+        limit_file = "memory.max" if spares._cgroups.v2 else "memory.limit_in_bytes"
+        limit = (cgroup / limit_file).read_text().strip()
+    assert result.start_kind.value == "cold" and result.json() == 1
+    assert started is not None and started < called_at  # forked before the call
+    assert cgroup.name in ready
+    assert limit == str(256 * 1024 * 1024)
+
+
+def _ticks_now() -> int:
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+
+
+def _start_ticks(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except OSError:
+        return None
