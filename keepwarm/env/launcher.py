@@ -147,10 +147,11 @@ class _Conn:
         exited: asyncio.Future[Exited] = msg["exited"]
         return Spawned(int(msg["pid"]), ctl_ours, log_r, exited)
 
-    async def spare(self, name: str, procs: list[str]) -> None:
+    async def spare(self, name: str, procs: list[str]) -> int:
         msg = await self.request("spare", {"name": name, "cgroup_procs": procs}, [])
         if "error" in msg:
             raise OSError(msg["error"])
+        return int(msg["spare"])
 
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
@@ -209,12 +210,12 @@ class ForkServer:
                     self._templates.pop(str(key), None)  # next cold start makes a new one
         return await self._root.spawn(spec)
 
-    async def spare(self, name: str, procs: list[str]) -> None:
+    async def spare(self, name: str, procs: list[str]) -> int:
         """A spare process in the given cgroups (keepwarm.env.spares), from the fork server."""
         if not self.alive:
             await self.start()
         assert self._root is not None
-        await self._root.spare(name, procs)
+        return await self._root.spare(name, procs)
 
     async def _template(self, key: str, spec: dict[str, Any]) -> _Conn | None:
         """The function's running template, starting it on first use (one at a time per key)."""

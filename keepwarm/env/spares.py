@@ -28,7 +28,7 @@ class SparePool:
     def __init__(self, cgroups: CgroupManager, launcher: ForkServer) -> None:
         self._cgroups = cgroups
         self._launcher = launcher
-        self._ready: list[tuple[str, EnvCgroup]] = []
+        self._ready: list[tuple[str, EnvCgroup, int]] = []  # name, cgroup, pid
         self._making: set[asyncio.Task[None]] = set()
 
     def fill(self) -> None:
@@ -42,7 +42,7 @@ class SparePool:
         """A ready spare, its cgroup limited to ``memory_mb``; None when none is ready."""
         self.fill()
         while self._ready:
-            name, cgroup = self._ready.pop()
+            name, cgroup, _pid = self._ready.pop()
             try:
                 self._cgroups.limit(cgroup, memory_mb, MAX_PIDS)
             except OSError:
@@ -51,6 +51,11 @@ class SparePool:
                 continue
             return name, cgroup
         return None
+
+    @property
+    def pids(self) -> set[int]:
+        """The spare processes waiting now (they are the fork server's children too)."""
+        return {pid for _name, _cgroup, pid in self._ready}
 
     async def close(self) -> None:
         for task in list(self._making):
@@ -61,11 +66,11 @@ class SparePool:
         name = f"spare-{secrets.token_hex(8)}"
         cgroup = self._cgroups.create(name, _SPARE_MB, MAX_PIDS)
         try:
-            await self._launcher.spare(name, cgroup.procs_files)
+            pid = await self._launcher.spare(name, cgroup.procs_files)
         except BaseException as exc:
             cgroup.kill_all()
             cgroup.remove()
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return  # the fork server died or refused: cold starts fork and join as before
-        self._ready.append((name, cgroup))
+        self._ready.append((name, cgroup, pid))

@@ -113,7 +113,7 @@ def test_a_cold_start_takes_a_process_prepared_ahead_in_its_own_cgroup(tmp_path:
         spares = rt._async.host.spares
         assert spares is not None
         wait_for(lambda: len(spares._ready) == SPARES, timeout=30, what="spares ready")
-        ready = {name for name, _ in spares._ready}
+        ready = {name for name, _cgroup, _pid in spares._ready}
         time.sleep(0.1)  # well past the spares' start, in clock ticks
         called_at = _ticks_now()
         result = rt.invoke("count")

@@ -141,9 +141,12 @@ class Lifecycle(RuleBasedStateMachine):
         expected = {e["pid"] for e in self.rt.environments("sm") if e["state"] == "idle"}
         zygotes = [p for p in _children_of(os.getpid()) if _is_zygote(p)]
 
+        spares = self.rt._async.host.spares  # waiting processes, not environments
+
         def settled() -> bool:
             live = set().union(*(_children_of(z) for z in zygotes)) if zygotes else set()
-            return {p for p in live if alive(p)} == expected
+            waiting = spares.pids if spares is not None else set()
+            return {p for p in live if alive(p)} - waiting == expected
 
         wait_for(settled, timeout=10, what="live processes to match the idle environments")
 
