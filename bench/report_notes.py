@@ -131,19 +131,21 @@ MISSING = """\
   task, ASGI messages): a raw httptools echo on uvloop answered 22.9k req/s at concurrency 4
   against 13.7k for the bench's echo through uvicorn, median of four interleaved 2 s rounds.
   Serving Invoke below that cycle is not done (see docs/architecture.md, "HTTP bounds").
-- Cold-start variance comes mostly from joining the environment's memory cgroup (cgroup v1:
-  a write to `cgroup.procs` waits for an RCU grace period, 0.3 ms on an idle machine, 5-15 ms
-  under load, measured with strace). Next step: forking spare children into prepared cgroups
-  ahead of demand (or `CLONE_INTO_CGROUP` where cgroup v2 is available).
-- The cold-start target depends on that wait. The latest stop's two `make bench` runs gave a
-  default (sandbox user) p50 of 12.0 and 15.4 ms, against 8.1 ms the stop before, while
-  `run_as=root` stayed at 8.2 ms. Four alternated 40-call series on the stop before's code
-  (bdd442b) and on the new code gave 11.9-15.2 and 8.5-16.8 ms: the machine, not the code,
-  had changed. A loop that only creates a memory and a pids cgroup, forks and joins them
-  measured 0.44 ms at the median but 10.2 ms at p90 (16.5 ms max), which is where those
-  milliseconds go. The same VM had, until this stop, carried 47,000 cgroups leaked by
-  killed test servers (9.6 GB of kernel memory, now swept, see architecture.md, "Memory");
-  the earlier 8.1 ms was measured in that state, so the two states do not compare.
+- Cold-start variance came mostly from joining the environment's memory cgroup (cgroup v1:
+  a write to `cgroup.procs` waits for an RCU grace period). A loop that only creates a memory
+  and a pids cgroup, forks and joins them measured 0.44 ms at the median, 10.2 ms at p90 and
+  16.5 ms at most. Two `make bench` runs early in the latest stop, before the change below, gave
+  a default (sandbox user) p50 of 12.0 and 15.4 ms, against 8.1 ms the stop before, while
+  `run_as=root` stayed at 7.7-8.2 ms. Four alternated 40-call series on the previous stop's
+  code (bdd442b) and on the code of that moment gave 11.9-15.2 and 8.5-16.8 ms: the machine
+  had changed, not the code. Until that stop this VM carried 47,000 cgroups leaked by killed
+  test servers (9.6 GB of kernel memory, now swept, see architecture.md, "Memory"); the 8.1 ms
+  was measured in that state.
+- Since then a cold start takes a *spare*: a process the fork server forked and moved into a
+  cgroup of its own ahead of demand (`keepwarm/env/spares.py`, two per server). Three
+  alternated 40-call series (default mode): p50 6.2-6.7 ms and p90 7.3-7.9 ms with spares,
+  7.6 ms and 21-25 ms without. With one spare, a cold start every ~30 ms found it ready only
+  every other time (p50 8.8-11 ms); two keep up.
 - Snapshot templates run Init with the server's privileges, so a function only gets one when
   functions keep the server's user (`ServerConfig(run_as="root")`, or not root at all);
   otherwise it forks as usual with a warning. A template is made on the first cold start, not
