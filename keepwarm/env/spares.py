@@ -39,18 +39,21 @@ class SparePool:
             task.add_done_callback(self._making.discard)
 
     def take(self, memory_mb: int) -> tuple[str, EnvCgroup] | None:
-        """A ready spare, its cgroup limited to ``memory_mb``; None when none is ready."""
-        self.fill()
-        while self._ready:
-            name, cgroup, _pid = self._ready.pop()
-            try:
-                self._cgroups.limit(cgroup, memory_mb, MAX_PIDS)
-            except OSError:
-                cgroup.kill_all()
-                cgroup.remove()
-                continue
-            return name, cgroup
-        return None
+        """A ready spare, its cgroup limited to ``memory_mb``; None when none is ready. Either
+        way another is started, so that the pool is full again soon."""
+        try:
+            while self._ready:
+                name, cgroup, _pid = self._ready.pop()
+                try:
+                    self._cgroups.limit(cgroup, memory_mb, MAX_PIDS)
+                except OSError:
+                    cgroup.kill_all()
+                    cgroup.remove()
+                    continue
+                return name, cgroup
+            return None
+        finally:
+            self.fill()
 
     @property
     def pids(self) -> set[int]:

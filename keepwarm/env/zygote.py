@@ -74,12 +74,13 @@ class Zygote:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
+        self.sel: selectors.BaseSelector | None = None
 
     def serve(self) -> None:
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, lambda *_: None)
-        sel = selectors.DefaultSelector()
+        sel = self.sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ, "sock")
         sel.register(self.wake_r, selectors.EVENT_READ, "wake")
         while True:
@@ -211,6 +212,9 @@ class Zygote:
         os.close(self.wake_w)
         for _pid, spare in self.spares.values():  # an environment must not reach a spare
             spare.close()
+        if self.sel is not None:  # nor the fork server's epoll: it could make it block
+            self.sel.close()
+            self.sel = None
 
     def in_child(self, spec: dict[str, Any], ctl_fd: int, log_fd: int) -> None:
         try:

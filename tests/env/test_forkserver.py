@@ -136,3 +136,29 @@ def test_hash_seed_is_shared_by_forks_and_documented(tmp_path: Path, server: Ser
     with Runtime([cfg], server=server) as rt:
         values = {rt.invoke("h", {}).json() for _ in range(2)}
     assert len(values) == 1
+
+
+FDS = """
+import os
+
+def handler(event, context):
+    out = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            pass
+    return out
+"""
+
+
+def test_an_environment_holds_none_of_the_fork_servers_descriptors(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    """It held the fork server's epoll: a handler could register a descriptor there that made
+    the fork server block, and another function's crash then surfaced 10 s late as a timeout
+    (found by black-box testing)."""
+    with Runtime([function(tmp_path, "fds", FDS)], server=server) as rt:
+        held = rt.invoke("fds").json()
+    assert not [t for t in held.values() if "eventpoll" in t], held
+    assert len([t for t in held.values() if t.startswith("socket:")]) == 1, held  # its control
