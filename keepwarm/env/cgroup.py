@@ -19,6 +19,7 @@ from pathlib import Path
 from keepwarm.env import owner
 
 ROOT = Path("/sys/fs/cgroup")
+MAX_PIDS = 1024  # per environment: Lambda's limit (the runtime plus 1,023 processes)
 
 
 def _own_path(controller: str) -> str | None:
@@ -171,21 +172,13 @@ def sweep_stale(parents: list[Path], v2: bool, patience_s: float = 2.0) -> int:
     Directories named by older keepwarm versions (``keepwarm-<pid>``) are only removed when
     empty. Returns how many server directories were removed.
     """
-    names = {d.name for parent in parents for d in _subdirs(parent)}
+    names = {d.name for parent in parents for d in owner.subdirs(parent)}
     dead = [n for n in names if owner.gone(n)]
     _remove_trees([p / n for p in parents for n in dead if owner.TAG.fullmatch(n)], v2, patience_s)
     _remove_trees(
         [p / n for p in parents for n in dead if not owner.TAG.fullmatch(n)], v2, 0, False
     )
     return sum(1 for n in dead if not any((p / n).is_dir() for p in parents))
-
-
-def _subdirs(path: Path | None) -> list[Path]:
-    if path is None:
-        return []
-    with contextlib.suppress(OSError):
-        return [d for d in path.iterdir() if d.is_dir()]
-    return []
 
 
 def remove_server_dirs(bases: Sequence[Path], patience_s: float = 2.0) -> None:
@@ -206,7 +199,7 @@ def _remove_trees(
     while True:
         left = False
         for base in bases:
-            for child in _subdirs(base):
+            for child in owner.subdirs(base):
                 if kill:
                     EnvCgroup(child, None, v2).kill_all()
                 with contextlib.suppress(OSError):

@@ -142,8 +142,7 @@ class LocalEnvironment:
         posts and then hangs would otherwise hold the caller until Init's timeout). The
         process is done for, as on Lambda; what it logged before posting is kept."""
         self._pending = Answer("init_error", body)
-        self.process.rss_kb = max(self.process.rss_kb, rss_kb)  # the runtime's own peak, if sent
-        self.process.note_peak()
+        self.process.note_peak(rss_kb)
         if self._waiter is not None and not self._waiter.done():
             self.process.drain_logs()
             self.process.abandon()

@@ -41,14 +41,28 @@ def _pid_namespace() -> int:
         return 0
 
 
+def stat_fields(pid: int) -> list[str] | None:
+    """``/proc/<pid>/stat`` after the command name (state, ppid, ...); None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def subdirs(path: Path | None) -> list[Path]:
+    if path is None:
+        return []
+    try:
+        return [d for d in path.iterdir() if d.is_dir()]
+    except OSError:
+        return []
+
+
 def _start_ticks(pid: int) -> int | None:
     """The process's start time (clock ticks since boot); None when it is gone or a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return None if fields[0] == "Z" else int(fields[19])
+    fields = stat_fields(pid)
+    return None if fields is None or fields[0] == "Z" else int(fields[19])
 
 
 def gone(name: str) -> bool:
@@ -65,15 +79,8 @@ def sweep_dirs(parent: Path) -> int:
     """Remove what dead servers left under ``parent`` (their environments' files, ``/tmp``
     contents included); directories of live servers and unknown names stay. Returns how many."""
     removed = 0
-    for entry in _entries(parent):
+    for entry in subdirs(parent):
         if TAG.fullmatch(entry.name) and gone(entry.name):
             shutil.rmtree(entry, ignore_errors=True)
             removed += 1
     return removed
-
-
-def _entries(parent: Path) -> list[Path]:
-    try:
-        return [e for e in parent.iterdir() if e.is_dir()]
-    except OSError:
-        return []

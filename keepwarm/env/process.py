@@ -20,12 +20,11 @@ from typing import Any
 
 from keepwarm.config import FunctionConfig
 from keepwarm.env import logpipe, packages
-from keepwarm.env.cgroup import EnvCgroup
+from keepwarm.env.cgroup import MAX_PIDS, EnvCgroup
 from keepwarm.env.channel import Channel, PipeChannel, RuntimeApiChannel, RuntimeSink
 from keepwarm.env.host import EnvHost
 from keepwarm.env.launcher import Exited, Spawned
 from keepwarm.env.memwatch import RssWatch
-from keepwarm.env.spares import MAX_PIDS
 from keepwarm.env.spec import (
     Placement,
     entrypoint_problem,
@@ -64,7 +63,6 @@ class EnvProcess:
         self._loop = asyncio.get_running_loop()
         self._proc: Spawned | None = None
         self._cgroup: EnvCgroup | None = None
-        self._spare: str | None = None  # the spare process this environment's first start takes
         self._oom_base = 0
         self._watch: RssWatch | None = None
         self._frozen = False
@@ -94,24 +92,28 @@ class EnvProcess:
         env = lambda_variables(
             self.config, self.host.server, self.placement, self.stream.name, address, provisioned
         )
-        self._prepare_cgroup()
+        spare = self._prepare_cgroup()
         try:
-            proc = await self.host.launcher.spawn(self._spec(env, argv, api, check_leaks))
+            proc = await self.host.launcher.spawn(self._spec(env, argv, api, check_leaks, spare))
         except BaseException:
             if api is not None:
                 api.close()
             raise
         self._attach(proc, sink, api)
 
-    def _prepare_cgroup(self) -> None:
+    def _prepare_cgroup(self) -> str | None:
+        """The environment's cgroup, on its first start a spare's when one is ready; returns
+        that spare's name (a re-init forks into the same cgroup)."""
+        spare = None
         if self.host.cgroups is not None and self._cgroup is None:
-            spare = self._take_spare()
-            if spare is not None:
-                self._spare, self._cgroup = spare
+            taken = self._take_spare()
+            if taken is not None:
+                spare, self._cgroup = taken
             else:
                 self._cgroup = self.host.cgroups.create(self.id, self.config.memory_mb, MAX_PIDS)
         if self._cgroup is not None:
             self._oom_base = self._cgroup.oom_kills()
+        return spare
 
     def _take_spare(self) -> tuple[str, EnvCgroup] | None:
         """A snapshot function's process is forked by its template, never by a spare."""
@@ -125,6 +127,7 @@ class EnvProcess:
         argv: list[str] | None,
         api: RuntimeApiChannel | None,
         check_leaks: bool,
+        spare: str | None,
     ) -> dict[str, Any]:
         options: dict[str, Any] = {"check_leaks": check_leaks}
         if self.config.runtime_family == "python" and not self.host.server.host_packages:
@@ -142,8 +145,8 @@ class EnvProcess:
             options=options,
             sched=self.host.server.sched_policy,
         )
-        if self._spare is not None:  # first start only: a re-init forks into the same cgroup
-            spec["spare"], self._spare = self._spare, None
+        if spare is not None:
+            spec["spare"] = spare
         return spec
 
     def _attach(self, proc: Spawned, sink: RuntimeSink, api: RuntimeApiChannel | None) -> None:
@@ -176,10 +179,12 @@ class EnvProcess:
             self._watch.stop()
             self._watch = None
 
-    def note_peak(self) -> None:
-        """Read the live process's peak resident size now (an Init that failed reports none,
-        and it is about to exit): ``VmHWM``, the kernel's high-water mark."""
-        if self._proc is None:
+    def note_peak(self, reported_kb: int) -> None:
+        """The peak resident size of an Init that failed: what the runtime sent with its error
+        (keepwarm's Python runtime does), else the live process's ``VmHWM`` read now, before
+        it exits (it may already have)."""
+        self.rss_kb = max(self.rss_kb, reported_kb)
+        if reported_kb or self._proc is None:
             return
         with contextlib.suppress(OSError, ValueError, IndexError):
             for line in Path(f"/proc/{self._proc.pid}/status").read_text().splitlines():

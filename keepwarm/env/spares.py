@@ -16,10 +16,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from keepwarm.env.cgroup import CgroupManager, EnvCgroup
+from keepwarm.env.cgroup import MAX_PIDS, CgroupManager, EnvCgroup
 from keepwarm.env.launcher import ForkServer
 
-MAX_PIDS = 1024
 SPARES = 2  # cold starts often come in short bursts; each takes one, one is made
 _SPARE_MB = 128  # until it is taken: Lambda's smallest MemorySize
 

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from keepwarm.env import cgroup, child, isolation
+from keepwarm.env import cgroup, child, isolation, owner
 
 PR_SET_CHILD_SUBREAPER = 36
 _preloaded = False
@@ -280,15 +280,9 @@ def kill_descendants(patience_s: float = 5.0) -> None:
 
 
 def _children(parent: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                with open(f"/proc/{entry}/stat") as fh:
-                    stat = fh.read()
-                if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                    found.append(int(entry))
-    return found
+    ppid = str(parent)
+    pids = (int(entry) for entry in os.listdir("/proc") if entry.isdigit())
+    return [pid for pid in pids if (owner.stat_fields(pid) or ["", ""])[1] == ppid]
 
 
 def _reap_ended() -> None:

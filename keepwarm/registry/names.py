@@ -67,7 +67,7 @@ def parse_function(
                 "qualifier."
             )
         derived = query_qualifier
-    arn_region = match.groupdict().get("region")
+    arn_region = match["region"] if match.re is _FULL else None
     if region is not None and arn_region is not None and arn_region != region:
         raise ResourceNotFound(
             f"Functions from '{arn_region}' are not reachable in this region ('{region}')"
