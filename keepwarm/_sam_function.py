@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from keepwarm._cfn import NO_VALUE, Resolution, Resolver, as_text
+from keepwarm._sam_descriptive import read_descriptive
 from keepwarm.config import FunctionConfig, LoggingConfig, check_runtime, runtime_family
 from keepwarm.errors import ServiceError, TemplateError
 
@@ -89,7 +90,7 @@ class FunctionReader:
         that is valid on Lambda but not one keepwarm runs (an image, Java...)."""
         if not self._condition_holds():
             return None
-        if self._first("PackageType") == "Image":
+        if self.first("PackageType") == "Image":
             raise Unsupported(
                 f"Function {self.id}: PackageType Image is not supported; keepwarm runs zip "
                 "functions."
@@ -117,6 +118,7 @@ class FunctionReader:
             "event_invoke": self.event_invoke(name),
             "dead_letter_target": self.dead_letter_target(),
             "auto_publish_alias": self.text("AutoPublishAlias"),
+            "descriptive": read_descriptive(self),
             **self.keepwarm_settings(),
             **self.ctx.overrides,
         }
@@ -148,7 +150,7 @@ class FunctionReader:
             self.warn(f"condition {condition} cannot be evaluated locally; the function is kept.")
         return truth is not False
 
-    def _resolve(self, scope: dict[str, Any], key: str) -> Resolution | None:
+    def resolve(self, scope: dict[str, Any], key: str) -> Resolution | None:
         if key not in scope:
             return None
         resolution = self.ctx.resolver.resolve(scope[key], (key,))
@@ -156,9 +158,9 @@ class FunctionReader:
             self.warn(f"{key}: {guess}")
         return None if resolution.value in (NO_VALUE, None) else resolution
 
-    def _first(self, key: str) -> Any:
+    def first(self, key: str) -> Any:
         for scope in self.scopes:
-            found = self._resolve(scope, key)
+            found = self.resolve(scope, key)
             if found is not None:
                 return found.value
         return None
@@ -166,7 +168,7 @@ class FunctionReader:
     def text(self, key: str) -> str | None:
         """A string property (own value over Globals); unresolvable means unusable: an error."""
         for scope in self.scopes:
-            found = self._resolve(scope, key)
+            found = self.resolve(scope, key)
             if found is None:
                 continue
             if found.unresolved:
@@ -177,7 +179,7 @@ class FunctionReader:
         return None
 
     def name(self) -> str:
-        found = self._resolve(self.scopes[0], "FunctionName")
+        found = self.resolve(self.scopes[0], "FunctionName")
         if found is None:
             return self.ctx.resolver.function_name(self.id)
         if found.unresolved or not isinstance(found.value, str):
@@ -192,7 +194,7 @@ class FunctionReader:
         default, because a guessed size must not stop the code from running."""
         label, skipped = ".".join(keys), list[str]()
         for where, scope in zip(("", " from Globals"), self.scopes, strict=False):
-            found = self._resolve(scope, keys[0])
+            found = self.resolve(scope, keys[0])
             if found is None:
                 continue
             missing = [
@@ -229,7 +231,7 @@ class FunctionReader:
         """SAM's ``EventInvokeConfig``, as PutFunctionEventInvokeConfig would take it. A
         destination only a deployed stack knows (``!GetAtt Queue.Arn``) stays a placeholder:
         records for it go to the local dead-letter store under that name."""
-        value = self._first("EventInvokeConfig")
+        value = self.first("EventInvokeConfig")
         if value is None:
             return None
         if not isinstance(value, dict):
@@ -264,7 +266,7 @@ class FunctionReader:
     def dead_letter_target(self) -> str | None:
         """SAM's ``DeadLetterQueue.TargetArn`` or CloudFormation's ``DeadLetterConfig``."""
         for key in ("DeadLetterQueue", "DeadLetterConfig"):
-            value = self._first(key)
+            value = self.first(key)
             if isinstance(value, dict) and value.get("TargetArn"):
                 return as_text(value["TargetArn"])
         return None
@@ -274,7 +276,7 @@ class FunctionReader:
         maps (the function's members win)."""
         merged: dict[str, Any] = {}
         for scope in reversed(self.scopes):
-            found = self._resolve(scope, "LoggingConfig")
+            found = self.resolve(scope, "LoggingConfig")
             if found is None:
                 continue
             if not isinstance(found.value, dict):
@@ -289,7 +291,7 @@ class FunctionReader:
         """Variables of Globals and the function merged key by key, as SAM merges them."""
         merged: dict[str, tuple[str, list[str]]] = {}
         for scope in reversed(self.scopes):
-            found = self._resolve(scope, "Environment")
+            found = self.resolve(scope, "Environment")
             variables = _dig(found.value, ("Variables",)) if found else None
             if variables is None:
                 continue
@@ -311,10 +313,10 @@ class FunctionReader:
 
     def code_dir(self, name: str, runtime: str, handler: str) -> Path:
         if self.resource.get("Type") == _SERVERLESS:
-            inline = self._first("InlineCode")
-            location = self._first("CodeUri")
+            inline = self.first("InlineCode")
+            location = self.first("CodeUri")
         else:
-            code = self._first("Code")
+            code = self.first("Code")
             inline = code.get("ZipFile") if isinstance(code, dict) else None
             location = code if isinstance(code, str) or inline is None else None
             if code is None:

@@ -227,6 +227,20 @@ def _check_enum(value: str, field_name: str, allowed: tuple[str, ...]) -> None:
 
 
 @dataclass(frozen=True)
+class Descriptive:
+    """What Lambda reports about a function without it changing how the code runs (a template's
+    Description, Role, Architectures, Layers, Tracing and Tags): GetFunction shows them, and a
+    template function should read back as its deployed twin would."""
+
+    description: str = ""
+    role: str | None = None
+    architectures: tuple[str, ...] = ("x86_64",)
+    layers: tuple[str, ...] = ()
+    tracing_mode: str = "PassThrough"
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     """One function version's definition. Immutable: a change makes a new config (and so new
     environments), as on Lambda."""
@@ -255,6 +269,7 @@ class FunctionConfig:
     event_invoke: dict[str, object] | None = None
     dead_letter_target: str | None = None
     auto_publish_alias: str | None = None  # SAM's AutoPublishAlias (the registry publishes)
+    descriptive: Descriptive = field(default_factory=Descriptive)
 
     def __post_init__(self) -> None:
         check_function_name(self.name)

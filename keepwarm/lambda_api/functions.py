@@ -164,6 +164,22 @@ async def list_event_invoke_configs(request: Request) -> Response:
     return json_response(_svc(request).list_event_invoke_configs(_ref(request)))
 
 
+async def tag_resource(request: Request) -> Response:
+    body = await read_json(request, "TagResource")
+    await _svc(request).tag(request.path_params["Resource"], body)
+    return empty(204)
+
+
+async def untag_resource(request: Request) -> Response:
+    keys = request.query_params.getlist("tagKeys")
+    await _svc(request).untag(request.path_params["Resource"], keys)
+    return empty(204)
+
+
+async def list_tags(request: Request) -> Response:
+    return json_response(_svc(request).list_tags(request.path_params["Resource"]))
+
+
 async def get_account_settings(request: Request) -> Response:
     return json_response(_svc(request).account_settings())
 

@@ -34,6 +34,7 @@ FNS = "/2015-03-31/functions"
 CONC = "/2017-10-31/functions/{FunctionName}/concurrency"
 EIC = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
 ALIAS = f"{FN}/aliases/{{Name}}"
+TAGS = "/2017-03-31/tags/{Resource}"
 
 ROUTES: tuple[Operation, ...] = (
     Operation("POST", f"{FN}/invocations", "Invoke", 200, i.invoke),
@@ -86,6 +87,9 @@ ROUTES: tuple[Operation, ...] = (
     Operation(
         "GET", f"{EIC}/list", "ListFunctionEventInvokeConfigs", 200, f.list_event_invoke_configs
     ),
+    Operation("POST", TAGS, "TagResource", 204, f.tag_resource),
+    Operation("DELETE", TAGS, "UntagResource", 204, f.untag_resource),
+    Operation("GET", TAGS, "ListTags", 200, f.list_tags),
     Operation(
         "GET", "/2016-08-19/account-settings/", "GetAccountSettings", 200, f.get_account_settings
     ),

@@ -95,6 +95,7 @@ BODIES: dict[str, Shape] = {
         DryRun=B,
         RevisionId=S,
     ),
+    "TagResource": {**obj(Tags=mapping(S)), "required": ["Tags"]},
     "PublishVersion": obj(CodeSha256=S, Description=S, RevisionId=S),
     "CreateAlias": {**obj(Name=S, **ALIAS_FIELDS), "required": ["Name", "FunctionVersion"]},
     "UpdateAlias": obj(RevisionId=S, **ALIAS_FIELDS),

@@ -31,7 +31,8 @@ from keepwarm.registry.names import FunctionRef, parse_function
 PAGE_LIMIT = 50
 _LAMBDA_FIELDS = frozenset(
     {"name", "handler", "code_dir", "runtime", "memory_mb", "timeout_s", "environment",
-     "reserved_concurrency", "ephemeral_storage_mb", "version", "revision", "logging"}
+     "reserved_concurrency", "ephemeral_storage_mb", "version", "revision", "logging",
+     "descriptive"}
 )  # fmt: skip
 
 
@@ -77,6 +78,7 @@ class FunctionOps(RegistryBase):
     # -- create --------------------------------------------------------------------------------
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         fields = inputs.create_fields(body)
+        tags = inputs.check_tags(body.get("Tags") or {})
         ref = parse_function(str(fields["name"]), None, self.server.region)
         if ref.qualifier is not None:
             raise InvalidParameterValue("Unqualified function name expected for CreateFunction.")
@@ -89,7 +91,7 @@ class FunctionOps(RegistryBase):
         spec = FunctionSpec(code_dir=str(code_dir), code_sha256=sha, code_size=size, **fields)
         if ref.name in self.records:  # raced with another create while unpacking
             raise ResourceConflict(f"Function already exist: {ref.name}")
-        record = FunctionRecord(latest=spec, tags=dict(body.get("Tags") or {}))
+        record = FunctionRecord(latest=spec, tags=tags)
         self.records[ref.name] = record
         reserved = body.get("ReservedConcurrentExecutions")
         if isinstance(reserved, int):
@@ -346,6 +348,7 @@ def _marker_order(marker: str) -> tuple[str, int]:
 def template_record(config: FunctionConfig) -> FunctionRecord:
     """A template function as a registry record (not persisted: the template is its source)."""
     sha, size = code.directory_digest(config.code_dir)
+    described = config.descriptive
     extras = {
         k: v
         for k, v in vars(config).items()
@@ -356,8 +359,12 @@ def template_record(config: FunctionConfig) -> FunctionRecord:
         name=config.name,
         handler=config.handler,
         runtime=config.runtime,
-        role="arn:aws:iam::000000000000:role/keepwarm-template",
+        role=described.role or "arn:aws:iam::000000000000:role/keepwarm-template",
         code_dir=str(config.code_dir),
+        description=described.description,
+        architectures=described.architectures,
+        layers=described.layers,
+        tracing_mode=described.tracing_mode,
         code_sha256=sha,
         code_size=size,
         timeout=config.timeout_s,
@@ -369,7 +376,11 @@ def template_record(config: FunctionConfig) -> FunctionRecord:
         extras=extras,
     )
     record = FunctionRecord(
-        latest=spec, origin="template", state="Active", reserved=config.reserved_concurrency
+        latest=spec,
+        origin="template",
+        state="Active",
+        reserved=config.reserved_concurrency,
+        tags=dict(described.tags),
     )
     if config.event_invoke is not None:
         record.event_invoke[LATEST] = event_invoke_config(config.event_invoke)

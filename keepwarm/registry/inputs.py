@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 from keepwarm.config import FunctionConfig, LoggingConfig, constraint
-from keepwarm.errors import InvalidParameterValue
+from keepwarm.errors import InvalidParameterValue, ValidationError
 
 ROLE_PATTERN = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
 ARCHITECTURES = ("x86_64", "arm64")
@@ -125,6 +126,49 @@ def check_layers(layers: tuple[str, ...]) -> None:
         )
     if len(layers) > 5:
         raise InvalidParameterValue("Cannot reference more than 5 layers.")
+
+
+TAG_PATTERN = r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*"
+_TAG_MARKS = frozenset("_.:/=+-@")
+
+
+def _tag_text(text: object, low: int, high: int) -> bool:
+    """Within Lambda's TagKey/TagValue shapes: bounded, letters, spaces, digits, ``_.:/=+-@``."""
+    return (
+        isinstance(text, str)
+        and low <= len(text) <= high
+        and all(ch in _TAG_MARKS or unicodedata.category(ch)[0] in "LZN" for ch in text)
+    )
+
+
+def _tag_rules(high: int, low: int) -> str:
+    return (
+        f"[Member must have length less than or equal to {high}, Member must have length "
+        f"greater than or equal to {low}, Member must satisfy regular expression pattern: "
+        f"{TAG_PATTERN}]"
+    )
+
+
+def check_tags(tags: dict[str, Any], field: str = "tags") -> dict[str, str]:
+    """Tags as Lambda's model bounds them (keys 1-128, values up to 256 characters)."""
+    shown = "{" + ", ".join(f"{k}={v}" for k, v in tags.items()) + "}"
+    for part, ok, rules in (
+        ("keys", all(_tag_text(k, 1, 128) for k in tags), _tag_rules(128, 1)),
+        ("value", all(_tag_text(v, 0, 256) for v in tags.values()), _tag_rules(256, 0)),
+    ):
+        if not ok:
+            raise ValidationError(
+                f"1 validation error detected: Value '{shown}' at '{field}' failed to satisfy "
+                f"constraint: Map {part} must satisfy constraint: {rules}"
+            )
+    return {str(k): str(v) for k, v in tags.items()}
+
+
+def check_tag_keys(keys: list[str]) -> None:
+    if not all(_tag_text(k, 1, 128) for k in keys):
+        raise constraint(
+            f"[{', '.join(keys)}]", "tagKeys", f"satisfy constraint: {_tag_rules(128, 1)}"
+        )
 
 
 def validate(fields: dict[str, Any], scratch_dir: Path) -> None:

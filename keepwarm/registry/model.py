@@ -126,6 +126,8 @@ class FunctionRecord:
     aliases: dict[str, Alias] = field(default_factory=dict)
     reserved: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # The API's tag changes to a template function (None: removed), kept over its template's.
+    tag_changes: dict[str, str | None] = field(default_factory=dict)
     event_invoke: dict[str, dict[str, Any]] = field(default_factory=dict)
     next_version: int = 1
 
@@ -179,12 +181,26 @@ def event_invoke_config(given: dict[str, Any]) -> dict[str, Any]:
 
 def api_settings(record: FunctionRecord) -> dict[str, Any]:
     """What the API set on a template function that outlives a restart (see FunctionStore)."""
-    return {"event_invoke": record.event_invoke}
+    return {"event_invoke": record.event_invoke, "tag_changes": record.tag_changes}
 
 
 def apply_settings(record: FunctionRecord, settings: dict[str, Any]) -> None:
-    """The API's changes over what the template says (the API's win, qualifier by qualifier)."""
+    """The API's changes over what the template says (the API's win, qualifier by qualifier
+    and tag by tag)."""
     record.event_invoke = {**record.event_invoke, **settings.get("event_invoke", {})}
+    change_tags(record, settings.get("tag_changes", {}))
+
+
+def change_tags(record: FunctionRecord, changes: dict[str, str | None]) -> None:
+    """Set (a value) or remove (None) tags, remembering the change for a template function."""
+    record.tags = tags_after(record.tags, changes)
+    if record.origin == "template":
+        record.tag_changes.update(changes)
+
+
+def tags_after(tags: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    out = {**tags, **{k: v for k, v in changes.items() if v is not None}}
+    return {k: v for k, v in out.items() if changes.get(k, v) is not None}
 
 
 # -- AWS shapes --------------------------------------------------------------------------------

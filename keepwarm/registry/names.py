@@ -95,3 +95,33 @@ def parse_function_arn(arn: str) -> FunctionRef | None:
     """A Lambda function ARN (a destination), or None for any other kind of ARN."""
     match = _FULL.fullmatch(arn)
     return FunctionRef(match["name"], match["qual"]) if match else None
+
+
+TAGGABLE_PATTERN = (
+    r"arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:\d{12}:"
+    r"(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|"
+    r"event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{12}|(capacity-provider|network-connector):[a-zA-Z0-9-_]{1,64})"
+)
+
+
+def parse_taggable(resource: str, region: str) -> str:
+    """The function a tag operation names: by full ARN only, and never a version or alias
+    (tags belong to the function)."""
+    if not 1 <= len(resource) <= 10000 or not re.fullmatch(TAGGABLE_PATTERN, resource):
+        raise constraint(
+            resource, "resource", f"satisfy regular expression pattern: {TAGGABLE_PATTERN}"
+        )
+    match = _FULL.fullmatch(resource)
+    if match is None:  # a code-signing config or event source mapping: keepwarm has none
+        raise ResourceNotFound(f"Resource not found: {resource}")
+    if match["region"] != region:
+        raise ResourceNotFound(
+            f"Functions from '{match['region']}' are not reachable in this region ('{region}')"
+        )
+    if match["qual"] is not None:
+        raise InvalidParameterValue(
+            "Tags on function aliases and versions are not supported. Please specify a "
+            "function ARN."
+        )
+    return match["name"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from keepwarm.registry.base import Target
-from keepwarm.registry.settings import SettingsOps
+from keepwarm.registry.tags import TagOps
 
 __all__ = ["FunctionService", "Target"]
 
 
-class FunctionService(SettingsOps):
-    """Functions, versions, aliases, concurrency and event-invoke configs (persisted)."""
+class FunctionService(TagOps):
+    """Functions, versions, aliases, concurrency, event-invoke configs and tags (persisted)."""

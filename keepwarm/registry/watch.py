@@ -15,7 +15,7 @@ from watchfiles import Change, DefaultFilter, awatch
 
 from keepwarm.errors import KeepwarmError
 from keepwarm.registry.functions import auto_publish, template_record
-from keepwarm.registry.model import FunctionRecord
+from keepwarm.registry.model import FunctionRecord, change_tags, tags_after
 from keepwarm.registry.names import FunctionRef
 from keepwarm.registry.service import FunctionService
 
@@ -73,8 +73,9 @@ async def reload(template: Path, service: FunctionService, changed: set[Path]) -
 def _carry_over(old: FunctionRecord, fresh: FunctionRecord, alias: str | None) -> None:
     """What a reloaded template function keeps: its versions and aliases (and, with
     AutoPublishAlias, a new version for the alias, as a deploy of the stack publishes one),
-    and the event-invoke configs the API set."""
+    and the event-invoke configs and tag changes the API made."""
     fresh.event_invoke = {**old.event_invoke, **fresh.event_invoke}
+    change_tags(fresh, old.tag_changes)
     fresh.versions, fresh.aliases, fresh.next_version = old.versions, old.aliases, old.next_version
     if alias:
         auto_publish(fresh, alias)
@@ -91,15 +92,19 @@ async def _remove_missing(service: FunctionService, kept: set[str]) -> None:
 
 _COMPARED = (
     "handler", "runtime", "memory", "timeout", "environment", "code_sha256", "code_dir",
-    "ephemeral_storage", "extras", "logging_config",
+    "ephemeral_storage", "extras", "logging_config", "description", "role", "architectures",
+    "layers", "tracing_mode",
 )  # fmt: skip
 
 
 def _same(old: FunctionRecord, fresh: FunctionRecord) -> bool:
     """Everything a template sets: the Lambda fields, keepwarm's (``extras``: provisioned
     concurrency, reuse, ...) and reserved concurrency."""
-    return old.reserved == fresh.reserved and all(
-        getattr(old.latest, k) == getattr(fresh.latest, k) for k in _COMPARED
+    same_tags = old.tags == tags_after(fresh.tags, old.tag_changes)
+    return (
+        same_tags
+        and old.reserved == fresh.reserved
+        and all(getattr(old.latest, k) == getattr(fresh.latest, k) for k in _COMPARED)
     )
 
 

@@ -1,0 +1,111 @@
+"""A template function's descriptive properties: Description, Role, Architectures, Layers,
+Tracing and Tags, as GetFunction reports them for the deployed function.
+
+Why lenient where ``_sam_function`` is strict: none of these changes how the code runs here, so
+a value only a deployed stack knows (``!GetAtt Role.Arn``, ``!Ref SharedLayer``) is left out
+with a warning instead of stopping the function; only a value Lambda itself would refuse is an
+error. SAM's rules apply: a map (Tags) merges with Globals key by key, a list (Layers) gets
+Globals' entries first, and SAM tags what it creates ``lambda:createdBy: SAM``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from keepwarm._cfn import as_text
+from keepwarm.config import Descriptive
+from keepwarm.errors import ServiceError
+from keepwarm.registry import inputs
+
+if TYPE_CHECKING:
+    from keepwarm._sam_function import FunctionReader
+
+_SERVERLESS = "AWS::Serverless::Function"
+_TRACING = {"Active": "Active", "PassThrough": "PassThrough", "Disabled": "PassThrough"}
+
+
+def read_descriptive(reader: FunctionReader) -> Descriptive:
+    serverless = reader.resource.get("Type") == _SERVERLESS
+    try:
+        return Descriptive(
+            description=_description(reader),
+            role=_role(reader),
+            architectures=_architectures(reader),
+            layers=_layers(reader),
+            tracing_mode=_tracing(reader, serverless),
+            tags=_tags(reader, serverless),
+        )
+    except ServiceError as exc:
+        raise reader.error(exc.message) from exc
+
+
+def _description(reader: FunctionReader) -> str:
+    value = reader.first("Description")
+    text = "" if value is None else as_text(value)
+    if len(text) > 256:
+        raise reader.error("Description must be at most 256 characters long.")
+    return text
+
+
+def _role(reader: FunctionReader) -> str | None:
+    """A literal role ARN; SAM's generated role (no Role) or a resource's has no ARN here."""
+    value = reader.first("Role")
+    if isinstance(value, str) and re.fullmatch(inputs.ROLE_PATTERN, value):
+        return value
+    return None
+
+
+def _architectures(reader: FunctionReader) -> tuple[str, ...]:
+    value = reader.first("Architectures")
+    return ("x86_64",) if value is None else inputs.architectures(value)
+
+
+def _layers(reader: FunctionReader) -> tuple[str, ...]:
+    found: list[str] = []
+    for scope in reversed(reader.scopes):
+        value = reader.resolve(scope, "Layers")
+        if value is None:
+            continue
+        if not isinstance(value.value, list):
+            raise reader.error("Layers must be a list of layer version ARNs.")
+        for layer in value.value:
+            if isinstance(layer, str) and inputs.LAYER_ARN.fullmatch(layer):
+                found.append(layer)
+            else:
+                reader.warn(f"Layers: {as_text(layer)} is not a layer ARN here; not listed.")
+    inputs.check_layers(tuple(found))
+    return tuple(found)
+
+
+def _tracing(reader: FunctionReader, serverless: bool) -> str:
+    if serverless:
+        mode = reader.first("Tracing")
+    else:
+        config = reader.first("TracingConfig")
+        mode = config.get("Mode") if isinstance(config, dict) else None
+    if mode is None:
+        return "PassThrough"
+    if mode not in _TRACING:
+        raise reader.error(f"Tracing must be Active or PassThrough, got {mode!r}.")
+    return _TRACING[mode]
+
+
+def _tags(reader: FunctionReader, serverless: bool) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for scope in reversed(reader.scopes):
+        value = reader.resolve(scope, "Tags")
+        if value is not None:
+            merged.update(_tag_pairs(reader, value.value))
+    if serverless:
+        merged["lambda:createdBy"] = "SAM"
+    return inputs.check_tags(merged)
+
+
+def _tag_pairs(reader: FunctionReader, value: Any) -> dict[str, str]:
+    """SAM's map, or CloudFormation's list of ``{Key, Value}``."""
+    if isinstance(value, dict):
+        return {str(k): as_text(v) for k, v in value.items()}
+    if isinstance(value, list) and all(isinstance(t, dict) and "Key" in t for t in value):
+        return {as_text(t["Key"]): as_text(t.get("Value")) for t in value}
+    raise reader.error("Tags must be a mapping (or a list of Key/Value pairs).")
