@@ -95,14 +95,15 @@ def check_handler(handler: str) -> None:
 
 def check_environment(variables: dict[str, str]) -> None:
     """Keys, reserved names and the 4 KB aggregate limit, in Lambda's words."""
+    reserved = [key for key in variables if key in RESERVED_ENV_KEYS]
+    if reserved:
+        raise InvalidParameterValue(
+            "Lambda was unable to configure your environment variables because the "
+            "environment variables you have provided contains reserved keys that are "
+            "currently not supported for modification. Reserved keys used in this request: "
+            f"{', '.join(reserved)}"
+        )
     for key in variables:
-        if key in RESERVED_ENV_KEYS:
-            raise InvalidParameterValue(
-                "Lambda was unable to configure your environment variables because the "
-                f"environment variables you have provided contains reserved keys that are "
-                f"currently not supported for modification. Reserved keys used in this request: "
-                f"{key}"
-            )
         if not _ENV_KEY.fullmatch(key):
             raise constraint(
                 key,

@@ -93,9 +93,6 @@ class FunctionOps(RegistryBase):
             raise ResourceConflict(f"Function already exist: {ref.name}")
         record = FunctionRecord(latest=spec, tags=tags)
         self.records[ref.name] = record
-        reserved = body.get("ReservedConcurrentExecutions")
-        if isinstance(reserved, int):
-            record.reserved = reserved
         await self.deploy(record, spec)
         shown = spec
         if body.get("Publish"):
@@ -207,6 +204,7 @@ class FunctionOps(RegistryBase):
             )
 
     async def update_code(self, ref: FunctionRef, body: dict[str, Any]) -> dict[str, Any]:
+        latest_only(ref)
         record = self.record(ref.name)
         self._check_writable(record, body)
         changes: dict[str, Any] = {}
@@ -231,6 +229,7 @@ class FunctionOps(RegistryBase):
         return await self._apply(record, spec, bool(body.get("Publish")))
 
     async def update_configuration(self, ref: FunctionRef, body: dict[str, Any]) -> dict[str, Any]:
+        latest_only(ref)
         record = self.record(ref.name)
         self._check_writable(record, body)
         changes = inputs.config_changes(body)
@@ -285,11 +284,23 @@ class FunctionOps(RegistryBase):
         )
         if users:
             raise ResourceConflict(
-                f"Unable to delete version because the following aliases reference it: {users}"
+                "Unable to delete version because the following aliases reference it: "
+                f"[{', '.join(users)}]"
             )
         del record.versions[qualifier]
+        record.event_invoke.pop(qualifier, None)
         await self.runtime.router.remove(record.name, qualifier)
         await self.persist(record)
+
+
+def latest_only(ref: FunctionRef) -> None:
+    """Updates and publishing act on $LATEST; naming a version or alias is refused, not
+    silently redirected."""
+    if ref.qualifier not in (None, LATEST):
+        raise InvalidParameterValue(
+            "Current operation does not support versions other than $LATEST. Please set the "
+            "version to $LATEST or do not set a version in your request."
+        )
 
 
 def _spec_fields(spec: FunctionSpec) -> dict[str, Any]:
@@ -325,8 +336,10 @@ def page_size(max_items: str | None) -> int:
         size = int(max_items)
     except ValueError:
         raise constraint(max_items, "maxItems", "be an integer") from None
-    if not 1 <= size <= 10000:
-        raise constraint(max_items, "maxItems", "have value between 1 and 10000")
+    if size < 1:
+        raise constraint(max_items, "maxItems", "have value greater than or equal to 1")
+    if size > 10000:
+        raise constraint(max_items, "maxItems", "have value less than or equal to 10000")
     return min(size, PAGE_LIMIT)
 
 

@@ -77,11 +77,13 @@ def config_changes(body: dict[str, Any]) -> dict[str, Any]:
         variables = (body.get("Environment") or {}).get("Variables") or {}
         out["environment"] = {str(k): str(v) for k, v in variables.items()}
     if body.get("EphemeralStorage") is not None:
-        out["ephemeral_storage"] = int(body["EphemeralStorage"].get("Size", 512))
+        out["ephemeral_storage"] = require(
+            body["EphemeralStorage"], "Size", "ephemeralStorage.size"
+        )
     if body.get("DeadLetterConfig") is not None:
-        out["dead_letter_target"] = body["DeadLetterConfig"].get("TargetArn") or None
+        out["dead_letter_target"] = _dead_letter_target(body["DeadLetterConfig"].get("TargetArn"))
     if body.get("TracingConfig") is not None:
-        out["tracing_mode"] = body["TracingConfig"].get("Mode") or "PassThrough"
+        out["tracing_mode"] = _tracing_mode(body["TracingConfig"].get("Mode"))
     if body.get("Layers") is not None:
         out["layers"] = tuple(body["Layers"])
     if body.get("Architectures") is not None:
@@ -90,6 +92,27 @@ def config_changes(body: dict[str, Any]) -> dict[str, Any]:
         given = {k: v for k, v in body["LoggingConfig"].items() if v is not None}
         out["logging_config"] = {str(k): str(v) for k, v in given.items()}
     return out
+
+
+DEAD_LETTER_PATTERN = r"(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()"
+
+
+def _dead_letter_target(arn: str | None) -> str | None:
+    if arn is not None and not re.fullmatch(DEAD_LETTER_PATTERN, arn):
+        raise constraint(
+            arn,
+            "deadLetterConfig.targetArn",
+            f"satisfy regular expression pattern: {DEAD_LETTER_PATTERN}",
+        )
+    return arn or None
+
+
+def _tracing_mode(mode: str | None) -> str:
+    if mode is not None and mode not in ("Active", "PassThrough"):
+        raise constraint(
+            mode, "tracingConfig.mode", "satisfy enum value set: [Active, PassThrough]"
+        )
+    return mode or "PassThrough"
 
 
 def merged_logging(old: dict[str, str], given: dict[str, str]) -> dict[str, str]:
@@ -199,7 +222,10 @@ def create_fields(body: dict[str, Any]) -> dict[str, Any]:
     """Defaults of CreateFunction, overlaid with what the body gives."""
     name = require(body, "FunctionName", "functionName")
     check_role(require(body, "Role", "role"))
-    if body.get("PackageType", "Zip") != "Zip":
+    package_type = body.get("PackageType", "Zip")
+    if package_type not in ("Zip", "Image"):
+        raise constraint(package_type, "packageType", "satisfy enum value set: [Zip, Image]")
+    if package_type == "Image":
         raise InvalidParameterValue(
             "keepwarm runs Zip packages only; PackageType Image is not supported."
         )

@@ -18,7 +18,7 @@ from keepwarm.errors import (
     ResourceNotFound,
 )
 from keepwarm.registry import inputs
-from keepwarm.registry.functions import FunctionOps, page_size, paginate
+from keepwarm.registry.functions import FunctionOps, latest_only, page_size, paginate
 from keepwarm.registry.model import LATEST, Alias, FunctionRecord, configuration, new_revision
 from keepwarm.registry.model import alias_shape as _alias_shape
 from keepwarm.registry.names import FunctionRef, check_alias_name, is_version
@@ -26,6 +26,7 @@ from keepwarm.registry.names import FunctionRef, check_alias_name, is_version
 
 class VersionOps(FunctionOps):
     async def publish_version(self, ref: FunctionRef, body: dict[str, Any]) -> dict[str, Any]:
+        latest_only(ref)
         record = self.record(ref.name)
         latest = record.latest
         if body.get("CodeSha256") and body["CodeSha256"] != latest.code_sha256:

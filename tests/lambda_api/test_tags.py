@@ -115,9 +115,9 @@ def test_bad_tags_are_refused_with_lambdas_constraint(lam: Any) -> None:
 def test_the_aws_cli_lists_tags(server: Server, lam: Any) -> None:
     create(lam, "tagged", Tags={"team": "core"})
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    argv = [sys.executable, "-m", "awscli", "lambda", "list-tags", "--region", "us-east-1"]
     out = subprocess.run(
-        [sys.executable, "-m", "awscli", "lambda", "list-tags", "--region", "us-east-1"]
-        + ["--endpoint-url", server.url, "--resource", ARN.format("tagged")],
+        [*argv, "--endpoint-url", server.url, "--resource", ARN.format("tagged")],
         capture_output=True,
         text=True,
         env=env,
@@ -176,5 +176,5 @@ def test_a_bad_descriptive_value_is_a_template_error(tmp_path: Path) -> None:
     template = _template_dir(tmp_path)
     text = template.read_text().replace("[arm64]", "[sparc]")
     template.write_text(textwrap.dedent(text))
-    with pytest.raises(TemplateError, match="Function Described: .*architectures"):
+    with pytest.raises(TemplateError, match=r"Function Described: .*architectures"):
         load_template(template)
