@@ -52,6 +52,7 @@ class PipeChannel:
         sock.setblocking(False)
         self._fd = sock.fileno()
         self._eof = False
+        self._current = ""  # the request id an answer must carry
         self._loop.add_reader(self._fd, self._on_readable)
 
     def _on_readable(self) -> None:
@@ -120,11 +121,20 @@ class PipeChannel:
             self._on_readable()
 
     def _dispatch(self, meta: dict[str, Any], body: bytes) -> None:
-        """One frame: a verb, and for an answer also the ``next`` that travelled with it."""
+        """One frame: a verb, and for an answer also the ``next`` that travelled with it.
+
+        An answer for any request but the current one is dropped whole, as the Runtime API
+        refuses it (``InvalidRequestID``): handler code can write to this socket, and a forged
+        answer must not end its invocation early or reach another caller.
+        """
         kind = meta.get("t")
         if kind == "next":
             self._sink.runtime_next(meta)
             return
+        if kind in ("response", "error"):
+            if meta.get("id") != self._current or not self._current:
+                return
+            self._current = ""
         if kind == "response":
             self._sink.runtime_response(meta["id"], body, meta.get("ct", "application/json"))
         elif kind == "error":
@@ -136,6 +146,7 @@ class PipeChannel:
             self._sink.runtime_next(report)
 
     def deliver(self, invocation: Invocation, deadline_ms: int, spin_us: int = 0) -> None:
+        self._current = invocation.request_id
         meta: dict[str, Any] = {
             "t": "invoke",
             "id": invocation.request_id,

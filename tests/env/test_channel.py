@@ -35,10 +35,11 @@ class Recorder:
         self.got.set()
 
 
-async def _exchange(*frames: bytes) -> list[tuple[Any, ...]]:
+async def _exchange(*frames: bytes, current: str = "r1") -> list[tuple[Any, ...]]:
     ours, theirs = socket.socketpair()
     sink = Recorder()
     channel = PipeChannel(ours, sink)
+    channel.deliver(Invocation(b"{}", request_id=current), 0)
     try:
         for frame in frames:
             sink.got.clear()
@@ -61,8 +62,18 @@ def test_an_answer_carrying_next_is_an_answer_then_ready() -> None:
 def test_an_error_carrying_next_and_separate_frames_read_the_same() -> None:
     merged = wire.encode({"t": "error", "id": "r2", "next": {"rss_kb": 8}}, b"{}")
     apart = wire.encode({"t": "error", "id": "r2"}, b"{}") + wire.encode({"t": "next", "rss_kb": 8})
-    assert asyncio.run(_exchange(merged)) == asyncio.run(_exchange(apart))
-    assert asyncio.run(_exchange(merged)) == [("error", "r2", b"{}"), ("next", 8)]
+    assert asyncio.run(_exchange(merged, current="r2")) == asyncio.run(
+        _exchange(apart, current="r2")
+    )
+    assert asyncio.run(_exchange(merged, current="r2")) == [("error", "r2", b"{}"), ("next", 8)]
+
+
+def test_an_answer_for_another_request_is_dropped_with_its_next() -> None:
+    forged = wire.encode({"t": "response", "id": "other", "next": {"rss_kb": 1}}, b"x")
+    replayed = wire.encode({"t": "response", "id": "r1", "next": {"rss_kb": 3}}, b"again")
+    real = wire.encode({"t": "response", "id": "r1", "ct": "a/b", "next": {"rss_kb": 2}}, b"y")
+    calls = asyncio.run(_exchange(forged + real + replayed + wire.encode({"t": "next"})))
+    assert calls == [("response", "r1", b"y", "a/b"), ("next", 2), ("next", None)]
 
 
 def test_an_init_error_alone_and_a_plain_next_at_start() -> None:

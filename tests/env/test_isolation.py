@@ -165,3 +165,30 @@ def test_no_shared_memory_as_on_lambda_and_none_between_environments(
         seen = rt.invoke("looker", {"create": False}).json()
     assert made == {"shm": [], "pool": "fails", "sysv": True}  # its own namespace's segment
     assert seen == {"shm": [], "pool": "fails", "sysv": False}  # not the other's
+
+
+FORGER = """
+import json, os, socket, struct
+
+def handler(event, context):
+    for fd in os.listdir("/proc/self/fd"):
+        link = f"/proc/self/fd/{fd}"
+        if os.path.exists(link) and os.readlink(link).startswith("socket:"):
+            meta = json.dumps({"t": "response", "id": "someone-else", "next": {}}).encode()
+            with socket.socket(fileno=os.dup(int(fd))) as sock:
+                sock.sendall(struct.pack(">II", len(meta), 6) + meta + b'"fake"')
+    return "real answer for " + context.aws_request_id
+"""
+
+
+def test_an_answer_forged_on_the_runtime_socket_is_ignored(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    """Handler code can reach its runtime's socket; an answer it forges for another request
+    must neither end its own invocation early nor ready its environment for another caller
+    (the Runtime API refuses such an id with InvalidRequestID)."""
+    fn = function(tmp_path, "forger", FORGER)
+    with Runtime([fn], server=server) as rt:
+        for _ in range(2):
+            result = rt.invoke("forger")
+            assert result.json() == f"real answer for {result.request_id}"

@@ -196,17 +196,19 @@ class _Walk:
             self.findings.setdefault(parent if kind == "member" else (parent, kind, key), field)
 
     def _children(self, value: Any) -> Iterator[tuple[Any, str, Any]]:
-        """Checks go by ``type(value)``: ``isinstance`` would run user ``__getattribute__``."""
+        """Checks go by ``type(value)`` and containers are read through their base type's
+        methods: ``isinstance``, an overridden ``items`` or ``__iter__`` would run user code
+        (checking must not change what the next invocation sees)."""
         cls = type(value)
         if issubclass(cls, dict):
-            for key, item in list(value.items()):
+            for key, item in list(dict.items(value)):
                 yield key, "keys", None
                 yield item, "item", key
         elif issubclass(cls, list | tuple | deque):
-            for index, item in enumerate(list(value)):
+            for index, item in enumerate(_members(cls, value)):
                 yield item, "item", index
         elif issubclass(cls, set | frozenset):
-            for item in list(value):
+            for item in _members(cls, value):
                 yield item, "member", None
         elif cls is types.FunctionType:
             yield from self._function(value)
@@ -221,7 +223,7 @@ class _Walk:
         if cls.__module__ not in self.user:
             return
         for key, item in list(vars(cls).items()):
-            if not _dunder(key) and not isinstance(item, property):
+            if not _dunder(key) and not issubclass(type(item), property):
                 yield item, "attr", key
 
     def _function(self, fn: types.FunctionType) -> Iterator[tuple[Any, str, Any]]:
@@ -239,9 +241,20 @@ class _Walk:
         yield from _attributes(fn)
 
 
+_BASES = (list, tuple, deque, set, frozenset)
+
+
+def _members(cls: type, value: Any) -> list[Any]:
+    base = next(b for b in _BASES if issubclass(cls, b))
+    return list(base.__iter__(value))
+
+
 def _attributes(value: Any) -> Iterator[tuple[Any, str, Any]]:
-    attrs = getattr(value, "__dict__", None)
-    if isinstance(attrs, dict):
+    try:  # not getattr: that runs the object's own __getattribute__
+        attrs = object.__getattribute__(value, "__dict__")
+    except AttributeError:
+        return
+    if type(attrs) is dict:
         for key, item in list(attrs.items()):
             yield item, "attr", key
 

@@ -155,6 +155,37 @@ SOURCES = {
             LAST = event["user"]
             return {"user": event["user"]}
     """,
+    "Counting": """
+        from collections import deque
+        CALLS = []
+        class Lazy(dict):
+            def items(self):
+                CALLS.append("items")
+                return super().items()
+        class Stream(list):
+            def __iter__(self):
+                CALLS.append("iter")
+                return super().__iter__()
+        class Ring(deque):
+            def __iter__(self):
+                CALLS.append("ring")
+                return super().__iter__()
+        class Tags(set):
+            def __iter__(self):
+                CALLS.append("set")
+                return super().__iter__()
+        class Probe:
+            def __getattribute__(self, name):
+                CALLS.append(name)
+                return object.__getattribute__(self, name)
+        CONFIG, BUF, RING, TAGS = Lazy(a="b"), Stream([1]), Ring([2]), Tags({3})
+        ITEMS = [Probe()]
+        LAST = None
+        def handler(event, context):
+            global LAST
+            LAST = event["user"]
+            return list(CALLS)
+    """,
 }
 
 
@@ -294,6 +325,15 @@ def test_function_error_still_reports_leaks(rt: Runtime) -> None:
 def test_an_object_that_refuses_inspection_is_skipped(rt: Runtime) -> None:
     result = rt.invoke("Hostile", {"user": "grace-27182"})
     assert result.ok and result.json() == {"user": "grace-27182"}
+    assert found(result) == {("app.LAST", "user")}
+
+
+def test_the_walk_runs_no_user_code(rt: Runtime) -> None:
+    """Overridden ``items``/``__iter__`` and ``__getattribute__`` never run for the checker: it must
+    not change what the next invocation sees."""
+    for _ in range(3):
+        result = rt.invoke("Counting", {"user": "grace-27182"})
+        assert result.json() == []
     assert found(result) == {("app.LAST", "user")}
 
 
