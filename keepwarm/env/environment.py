@@ -141,7 +141,7 @@ class LocalEnvironment:
         """Init failed: the phase ends now, whether or not the runtime goes on to exit (one that
         posts and then hangs would otherwise hold the caller until Init's timeout). The
         process is done for, as on Lambda; what it logged before posting is kept."""
-        self._pending = Answer("init_error", body)
+        self._pending = Answer("init_error", body, declared=error_type)
         self.process.note_peak(rss_kb)
         if self._waiter is not None and not self._waiter.done():
             self.process.drain_logs()
@@ -203,13 +203,19 @@ class LocalEnvironment:
         return scan
 
     def _time_out(self, waiter: asyncio.Future[Answer]) -> None:
+        """A runtime that posted its answer but did not ask for the next event in time (a
+        custom runtime's post-response work) still answers its caller, as on Lambda, where the
+        caller has it at ``/response``; the invocation is logged as timed out all the same."""
         if waiter.done():
             return
-        self._pending = None
+        answered, self._pending = self._pending, None
+        if answered is not None and answered.kind not in ("response", "error"):
+            answered = None
+        self.process.note_peak(0)  # while it lives: its own peak, with pages shared at fork
         self.process.kill()
         self.process.drain_logs()
         self.process.release()
-        waiter.set_result(Answer("timeout"))
+        waiter.set_result(Answer("timeout", prior=answered))
 
     async def _init(self, budget: float) -> tuple[Answer, float]:
         """Start the process and run Init; returns how Init ended and how long it took."""

@@ -30,6 +30,7 @@ class Answer:
     oom: bool = False
     prior: Answer | None = None
     entrypoint: str | None = None  # why the runtime could not even start (InvalidEntrypoint)
+    declared: str | None = None  # the runtime's own error type (Lambda-Runtime-Function-Error-Type)
 
     @property
     def after_init_error(self) -> bool:
@@ -64,17 +65,22 @@ def logged_type(error_type: str | None) -> str:
     return errors.RUNTIME_UNKNOWN
 
 
+def _init_error_type(answer: Answer) -> str:
+    """What the runtime declared (RAPID reads the header), else the body's ``errorType``."""
+    return logged_type(answer.declared or body_error_type(answer.body))
+
+
 def error_type(answer: Answer) -> str | None:
     if answer.kind == "timeout":
         return errors.SANDBOX_TIMEDOUT
     if answer.kind == "exit":
         if answer.prior is not None and answer.after_init_error:
-            return logged_type(body_error_type(answer.prior.body))
+            return _init_error_type(answer.prior)
         if answer.entrypoint is not None:
             return errors.RUNTIME_INVALID_ENTRYPOINT
         return errors.RUNTIME_OOM if answer.oom else errors.RUNTIME_EXIT
     if answer.kind == "init_error":
-        return logged_type(body_error_type(answer.body))
+        return _init_error_type(answer)
     if answer.kind == "error":
         return body_error_type(answer.body)
     return None
@@ -92,6 +98,8 @@ def payload(answer: Answer, request_id: str, timeout_s: int) -> tuple[bytes, str
         return answer.body, None, answer.content_type
     if answer.kind in ("error", "init_error"):
         return answer.body, "Unhandled", JSON
+    if answer.kind == "timeout" and answer.prior is not None:
+        return payload(answer.prior, request_id, timeout_s)  # answered, then ran out of time
     if answer.kind == "timeout":
         message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
         return error_body(errors.SANDBOX_TIMEDOUT, message), "Unhandled", JSON

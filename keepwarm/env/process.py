@@ -193,9 +193,15 @@ class EnvProcess:
 
     def max_memory_mb(self) -> int:
         """Never above MemorySize, as on Lambda: a resident size also counts the pages shared
-        with the fork server, which the environment's limit (its cgroup) does not."""
+        with the fork server, which the environment's limit (its cgroup) does not.
+
+        The cgroup's peak counts the runtime's children too. keepwarm's Python runtime reports
+        its children's peak itself, so the file is read for it only when the process is gone
+        (a timeout, a crash); a custom runtime's bootstrap may run its work in a child.
+        """
         peak = self.rss_kb * 1024
-        if self._cgroup is not None and (self.rss_kb == 0 or self._proc is None):
+        whole = self.rss_kb == 0 or self._proc is None or not isinstance(self.channel, PipeChannel)
+        if self._cgroup is not None and whole:
             peak = max(peak, self._cgroup.peak_bytes())
         return min(max(1, math.ceil(peak / (1024 * 1024))), self.config.memory_mb)
 
