@@ -67,12 +67,16 @@ def parse_function(
                 "qualifier."
             )
         derived = query_qualifier
-    arn_region = match["region"] if match.re is _FULL else None
-    if region is not None and arn_region is not None and arn_region != region:
+    if region is not None and match.re is _FULL:
+        _check_region(match["region"], region)
+    return FunctionRef(match["name"], derived)
+
+
+def _check_region(arn_region: str, region: str) -> None:
+    if arn_region != region:
         raise ResourceNotFound(
             f"Functions from '{arn_region}' are not reachable in this region ('{region}')"
         )
-    return FunctionRef(match["name"], derived)
 
 
 def check_qualifier(qualifier: str) -> None:
@@ -115,10 +119,7 @@ def parse_taggable(resource: str, region: str) -> str:
     match = _FULL.fullmatch(resource)
     if match is None:  # a code-signing config or event source mapping: keepwarm has none
         raise ResourceNotFound(f"Resource not found: {resource}")
-    if match["region"] != region:
-        raise ResourceNotFound(
-            f"Functions from '{match['region']}' are not reachable in this region ('{region}')"
-        )
+    _check_region(match["region"], region)
     if match["qual"] is not None:
         raise InvalidParameterValue(
             "Tags on function aliases and versions are not supported. Please specify a "
