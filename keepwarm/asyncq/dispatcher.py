@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -53,6 +54,10 @@ def _dumps(doc: Any) -> str:
     return str(simplejson.dumps(doc))
 
 
+def _backoff_s(failures: int) -> float:
+    return float(min(0.05 * 2 ** min(failures, 8), 5.0))
+
+
 def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
 
@@ -91,17 +96,30 @@ class Dispatcher:
 
     # -- the loop ------------------------------------------------------------------------------
     async def _loop(self) -> None:
+        """Claim and wait, for good: a failed store call (a full disk, a database locked by
+        someone else) is logged and retried with backoff, never the end of dispatching."""
+        failures = 0
         while not self._stopping:
-            self._wake.clear()
-            if await self._claim_fairly():
-                continue
-            due = await self.store.next_due(excluding=self._full)
-            if due is None or len(self._running) >= 2 * self.max_inflight:
-                timeout = None
-            else:
-                timeout = max(0.0, due - time.time())
-            with contextlib.suppress(TimeoutError):  # the end of a running event wakes it too
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            try:
+                await self._turn()
+                failures = 0
+            except Exception:
+                failures += 1
+                if failures == 1:
+                    log.exception("keepwarm: the async queue failed; retrying until it works")
+                await asyncio.sleep(_backoff_s(failures))
+
+    async def _turn(self) -> None:
+        self._wake.clear()
+        if await self._claim_fairly():
+            return
+        due = await self.store.next_due(excluding=self._full)
+        if due is None or len(self._running) >= 2 * self.max_inflight:
+            timeout = None
+        else:
+            timeout = max(0.0, due - time.time())
+        with contextlib.suppress(TimeoutError):  # the end of a running event wakes it too
+            await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _claim_fairly(self) -> int:
         """Start due events, each function up to its fair share of ``max_inflight``.
@@ -145,13 +163,14 @@ class Dispatcher:
         self._wake.set()
 
     async def _run(self, event: Event) -> None:
+        """One event, whose outcome must reach the store: a write that fails is retried until
+        it succeeds or the server stops (then the event is still ``running`` in the store and
+        runs again at the next start, as after a crash)."""
         try:
             await self._attempt(event)
         except Exception:
             log.exception("keepwarm: async event %s failed in the dispatcher", event.id)
-            event.throttles += 1
-            event.next_at = time.time() + self.policy.throttle_delay(event.throttles)
-            await self.store.reschedule(event)
+            await self._backoff(event)
 
     async def _attempt(self, event: Event) -> None:
         settings = self.service.async_settings(event.function, event.qualifier)
@@ -165,7 +184,7 @@ class Dispatcher:
             log.warning(
                 "keepwarm: dropping event %s: %s no longer exists", event.id, event.function
             )
-            await self.store.finish(event)
+            await self._durably(lambda: self.store.finish(event))
             return
         except ServiceError:
             await self._backoff(event)
@@ -187,7 +206,21 @@ class Dispatcher:
         """Throttles and service errors: exponential backoff, not counted as a retry."""
         event.throttles += 1
         event.next_at = time.time() + self.policy.throttle_delay(event.throttles)
-        await self.store.reschedule(event)
+        await self._durably(lambda: self.store.reschedule(event))
+
+    async def _durably(self, write: Callable[[], Awaitable[None]]) -> None:
+        failures = 0
+        while True:
+            try:
+                await write()
+                return
+            except Exception:
+                failures += 1
+                if failures == 1:
+                    log.exception("keepwarm: cannot record an async event's outcome; retrying")
+                if self._stopping:
+                    return
+                await asyncio.sleep(_backoff_s(failures))
 
     async def _after(
         self, event: Event, settings: dict[str, Any], result: InvocationResult
@@ -204,7 +237,7 @@ class Dispatcher:
             await self._fail(event, settings, "RetriesExhausted")
         else:
             event.next_at = time.time() + self.policy.retry_delay(event.attempts)
-            await self.store.reschedule(event)
+            await self._durably(lambda: self.store.reschedule(event))
 
     # -- endings -------------------------------------------------------------------------------
     async def _fail(self, event: Event, settings: dict[str, Any], condition: str) -> None:
@@ -216,7 +249,7 @@ class Dispatcher:
             await self._deliver(event, None, condition, dead)
         else:
             log.warning("keepwarm: async event %s discarded (%s)", event.id, condition)
-            await self.store.finish(event)
+            await self._durably(lambda: self.store.finish(event))
 
     async def _deliver(
         self, event: Event, destination: str | None, condition: str, dead: DeadLetter | None
@@ -224,12 +257,12 @@ class Dispatcher:
         follow_up = None
         if destination:
             body = _dumps(self.record(event, condition))
-            ref = parse_function_arn(destination)
+            ref = parse_function_arn(destination, self.service.server.region)
             if ref is not None:
                 follow_up = Event(ref.name, ref.qualifier, body.encode())
             else:
                 dead = DeadLetter(event.function, destination, "destination", condition, body)
-        await self.store.finish(event, follow_up=follow_up, dead=dead)
+        await self._durably(lambda: self.store.finish(event, follow_up=follow_up, dead=dead))
         if follow_up is not None:
             self.wake()
 

@@ -93,6 +93,7 @@ def serve(
 ) -> None:
     """Serve AWS Lambda's API (Invoke, functions, versions, aliases, async events)."""
     from keepwarm.lambda_api.backend import ServeOptions
+    from keepwarm.lambda_api.data_lock import DataDirInUse
     from keepwarm.lambda_api.server import BindRefused
     from keepwarm.lambda_api.server import serve as run
 
@@ -121,6 +122,9 @@ def serve(
     except BindRefused as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    except DataDirInUse as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
     except OSError as exc:
         typer.echo(f"keepwarm: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise typer.Exit(1) from None

@@ -19,6 +19,7 @@ import uvicorn
 from keepwarm.env import sched
 from keepwarm.lambda_api.app import create_app
 from keepwarm.lambda_api.backend import ServeOptions
+from keepwarm.lambda_api.data_lock import DataDirLock
 
 
 class BindRefused(Exception):
@@ -129,6 +130,15 @@ def serve(options: ServeOptions, log_level: str = "warning") -> None:
     check_bind(options.host, options.insecure, options.auth)
     sched.apply(options.server_config().sched_policy)  # before any thread or child starts
     verifier = _verifier(options)
+    lock = DataDirLock(options.data_dir)
+    lock.acquire()
+    try:
+        _serve(options, verifier, log_level)
+    finally:
+        lock.release()
+
+
+def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
     sock = bind(options.host, options.port)
     port = sock.getsockname()[1]
     options = ServeOptions(**{**vars(options), "port": port})

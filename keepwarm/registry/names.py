@@ -95,10 +95,13 @@ def is_version(qualifier: str) -> bool:
     return bool(_VERSION.fullmatch(qualifier))
 
 
-def parse_function_arn(arn: str) -> FunctionRef | None:
-    """A Lambda function ARN (a destination), or None for any other kind of ARN."""
+def parse_function_arn(arn: str, region: str | None = None) -> FunctionRef | None:
+    """A Lambda function ARN (a destination), or None for any other kind of ARN and, given
+    ``region``, for a function of another region (not one of ours, whatever its name)."""
     match = _FULL.fullmatch(arn)
-    return FunctionRef(match["name"], match["qual"]) if match else None
+    if match is None or (region is not None and match["region"] != region):
+        return None
+    return FunctionRef(match["name"], match["qual"])
 
 
 TAGGABLE_PATTERN = (

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from keepwarm.config import constraint
-from keepwarm.errors import InvalidParameterValue, ResourceNotFound
+from keepwarm.errors import InvalidParameterValue, ResourceNotFound, ServiceError
 from keepwarm.registry.model import DEFAULT_MAX_AGE, DEFAULT_RETRIES, event_invoke_config
 from keepwarm.registry.names import FunctionRef, parse_function_arn
 from keepwarm.registry.versions import VersionOps
@@ -141,11 +141,18 @@ class SettingsOps(VersionOps):
             ]
         }
 
+    def _dead_letter_target(self, name: str, qualifier: str | None) -> str | None:
+        """A version's own (it is part of what was published); an alias's, its version's."""
+        try:
+            return self.spec_for(FunctionRef(name, qualifier)).dead_letter_target
+        except ServiceError:
+            return None
+
     def async_settings(self, name: str, qualifier: str | None) -> dict[str, Any]:
         """What the dispatcher applies to one event: the qualifier's config, else defaults."""
         record = self.records.get(name)
         cfg = record.event_invoke.get(qualifier or "$LATEST") if record else None
-        dlq = record.latest.dead_letter_target if record else None
+        dlq = self._dead_letter_target(name, qualifier) if record else None
         return {
             "MaximumRetryAttempts": cfg["MaximumRetryAttempts"] if cfg else DEFAULT_RETRIES,
             "MaximumEventAgeInSeconds": cfg["MaximumEventAgeInSeconds"] if cfg else DEFAULT_MAX_AGE,
