@@ -20,7 +20,13 @@ from keepwarm.config import FunctionConfig, ServerConfig
 from keepwarm.env.environment import LocalEnvironment
 from keepwarm.env.host import EnvHost
 from keepwarm.env.state import EnvState
-from keepwarm.errors import InvalidRequestContent, KeepwarmError, Throttled
+from keepwarm.errors import (
+    SYNC_LIMIT,
+    InvalidRequestContent,
+    KeepwarmError,
+    Throttled,
+    too_large_sync,
+)
 from keepwarm.init_audit import snapshot_warnings
 from keepwarm.invocation import Invocation, InvocationResult
 from keepwarm.loop_driver import LoopDriver
@@ -89,6 +95,7 @@ class AsyncRuntime:
         self.host = EnvHost(self.server, self.clock)
         self.metrics = Metrics()
         self.router = Router(self.host, _tee(self.metrics.on_state, listener))
+        self._closed = False
 
     async def start(self) -> AsyncRuntime:
         await self.host.start()
@@ -136,15 +143,12 @@ class AsyncRuntime:
     ) -> InvocationResult:
         """``invoke`` for callers that never cancel (the blocking ``Runtime``): one task less."""
         version = qualifier or LATEST
-        if (name, version) not in self.router.pools:  # a logical id, as sam local invoke takes
-            name = self._logical_ids.get(name, name)
-        pool = self.router.pool(name, version)
-        arn = self.server.function_arn(name, qualifier)
-        inv = Invocation(
-            payload=encode_event({} if event is None else event),
-            invoked_arn=arn,
-            client_context=client_context,
-        )
+        pool = self.pool(name, version)
+        arn = self.server.function_arn(pool.config.name, qualifier)
+        payload = encode_event({} if event is None else event)
+        if len(payload) > SYNC_LIMIT:
+            raise too_large_sync()
+        inv = Invocation(payload=payload, invoked_arn=arn, client_context=client_context)
         return await self.run(pool.config.name, inv, version)
 
     async def run(
@@ -152,6 +156,8 @@ class AsyncRuntime:
     ) -> InvocationResult:
         """Invoke a prepared ``Invocation``: the one path every caller (API, HTTP, async) takes,
         so that metrics see every invocation and throttle."""
+        if self._closed:
+            raise _closed_error()
         try:
             result = await self.router.invoke(name, invocation, version)
         except Throttled:
@@ -162,6 +168,8 @@ class AsyncRuntime:
 
     async def add(self, config: FunctionConfig) -> FunctionPool:
         """Add or replace a function version (a replaced one drains)."""
+        if self._closed:
+            raise _closed_error()
         if config.snapshot:
             await self._warn_snapshot(config)
         return await self.router.add(config)
@@ -175,9 +183,14 @@ class AsyncRuntime:
                 log.warning(line)
 
     async def reclaim(self) -> int:
+        if self._closed:
+            raise _closed_error()
         return await self.router.reclaim()
 
     def pool(self, name: str, version: str = LATEST) -> FunctionPool:
+        """A function version's pool, by name or template logical id (as sam local takes)."""
+        if (name, version) not in self.router.pools:
+            name = self._logical_ids.get(name, name)
         return self.router.pool(name, version)
 
     @property
@@ -185,6 +198,10 @@ class AsyncRuntime:
         return list(self.host.warnings)
 
     async def close(self) -> None:
+        """Stop every environment and the fork server; the runtime cannot be used after."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             await self.router.close()
         finally:

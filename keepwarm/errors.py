@@ -89,6 +89,15 @@ class RequestTooLarge(ServiceError):
     error_type = "User"
 
 
+SYNC_LIMIT = 6_291_456  # a synchronous Invoke's request payload, in bytes
+
+
+def too_large_sync() -> RequestTooLarge:
+    return RequestTooLarge(
+        f"Request must be smaller than {SYNC_LIMIT} bytes for the InvokeFunction operation"
+    )
+
+
 class UnsupportedMediaType(ServiceError):
     code = "UnsupportedMediaTypeException"
     error_type = "User"

@@ -30,6 +30,6 @@ def snapshot_warnings(config: FunctionConfig, drops_privileges: bool) -> list[st
         lines.append(
             f"keepwarm: snapshot function {config.name}: snapshots do not yet combine with "
             "dropping to an unprivileged user or network=none: it forks as usual "
-            "(ServerConfig(run_as='root') enables its snapshot)"
+            "(in the Python API, ServerConfig(run_as='root') enables its snapshot)"
         )
     return lines

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from keepwarm import AsyncRuntime, FakeClock, FunctionNotFound, Runtime, ServerConfig, StartKind
+from keepwarm.errors import KeepwarmError, RequestTooLarge
 from tests.helpers import REPORT_RE, alive, function
 
 GREETING = """
@@ -248,5 +249,31 @@ def test_a_template_function_answers_to_its_logical_id_too(tmp_path: Path) -> No
     )
     with Runtime(template=template, server=ServerConfig(data_dir=tmp_path / "data")) as rt:
         by_id, by_name = rt.invoke("Named"), rt.invoke("my-real-name")
+        assert rt.environments("Named") == rt.environments("my-real-name")
     assert by_id.json() == by_name.json() == "named"
     assert by_id.function_name == "my-real-name" and by_name.start_kind is StartKind.WARM
+
+
+def test_a_closed_async_runtime_refuses_work(tmp_path: Path, server: ServerConfig) -> None:
+    """It used to start a new fork server and run the call, leaving files behind."""
+
+    async def main() -> list[str]:
+        rt = await AsyncRuntime([function(tmp_path, "count", COUNTER)], server=server).start()
+        await rt.close()
+        await rt.close()  # twice is fine
+        refused = []
+        for call in (rt.invoke("count"), rt.reclaim(), rt.add(function(tmp_path, "b", COUNTER))):
+            with pytest.raises(KeepwarmError) as exc:
+                await call
+            refused.append(str(exc.value))
+        return refused
+
+    assert asyncio.run(main()) == ["this Runtime is closed"] * 3
+    assert not list((server.data_dir / "envs").iterdir())
+
+
+def test_an_event_over_the_sync_limit_is_refused(tmp_path: Path, server: ServerConfig) -> None:
+    with Runtime([function(tmp_path, "count", COUNTER)], server=server) as rt:
+        with pytest.raises(RequestTooLarge, match="smaller than 6291456 bytes"):
+            rt.invoke("count", {"x": "a" * (6 * 1024 * 1024)})
+        assert rt.invoke("count").json() == 1  # nothing ran

@@ -241,7 +241,8 @@ class ForkServer:
         conn = _Conn(ours, loop)
         try:
             await self._root.request("template", spec, [theirs.fileno()])
-            ready = await asyncio.wait_for(asyncio.shield(conn.ready), TEMPLATE_INIT_TIMEOUT)
+            limit = float(spec.get("init_timeout_s", TEMPLATE_INIT_TIMEOUT))
+            ready = await asyncio.wait_for(asyncio.shield(conn.ready), limit)
         except (TimeoutError, LauncherDied, OSError) as exc:
             ready = {"failed": f"template did not start: {exc}"}
         finally:
@@ -251,6 +252,13 @@ class ForkServer:
             conn.dead()
             return None
         return conn
+
+    def stop_template(self, key: str) -> None:
+        """Close a template no environment will fork from again (its deployment was replaced
+        and drained); closing its socket ends it."""
+        pending = self._templates.pop(key, None)
+        if pending is not None:
+            pending.add_done_callback(_close_template)
 
     async def close(self) -> None:
         for pending in self._templates.values():
@@ -275,6 +283,13 @@ class ForkServer:
         for path in self._template_dirs:
             shutil.rmtree(path, ignore_errors=True)
         self._template_dirs.clear()
+
+
+def _close_template(pending: asyncio.Future[_Conn | None]) -> None:
+    if not pending.cancelled() and pending.exception() is None:
+        conn = pending.result()
+        if conn is not None:
+            conn.dead()
 
 
 def describe_exit(status: int) -> str:

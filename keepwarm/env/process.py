@@ -147,6 +147,8 @@ class EnvProcess:
         )
         if spare is not None:
             spec["spare"] = spare
+        if "snapshot" in spec:  # the template's Init runs under the same limit as any Init
+            spec["init_timeout_s"] = self.host.server.init_timeout_s
         return spec
 
     def _attach(self, proc: Spawned, sink: RuntimeSink, api: RuntimeApiChannel | None) -> None:

@@ -26,6 +26,7 @@ import contextlib
 import ctypes
 import gc
 import os
+import resource
 import shutil
 import socket
 import sys
@@ -73,6 +74,22 @@ def _init(spec: dict[str, Any]) -> str | None:
     return None
 
 
+def _resident_kb() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
+def _over_memory(spec: dict[str, Any], before_kb: int) -> str | None:
+    """An Init that needed more than the function's memory (the template runs it outside
+    any environment's cgroup) fails the template: the function then forks as usual, and its
+    Init meets the limit, as on Lambda (``Runtime.OutOfMemory``)."""
+    limit_mb = int(spec["env"].get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "0") or 0)
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kb
+    if limit_mb and grown_kb > limit_mb * 1024:
+        return f"Init used {grown_kb // 1024} MB, more than the function's {limit_mb} MB"
+    return None
+
+
 def _quiet_stdio() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -95,7 +112,8 @@ def run_template(spec: dict[str, Any], sock_fd: int) -> None:
     try:
         _quiet_stdio()
         _template_setup(spec)
-        failure = _init(spec)
+        before_kb = _resident_kb()
+        failure = _init(spec) or _over_memory(spec, before_kb)
     except BaseException:
         failure = traceback.format_exc(limit=3)
     if failure is not None:

@@ -18,10 +18,10 @@ from urllib.parse import parse_qs
 from starlette.applications import Starlette
 from starlette.responses import Response
 
-from keepwarm.errors import ServiceError, ServiceFailure
+from keepwarm.errors import SYNC_LIMIT, ServiceError, ServiceFailure, too_large_sync
 from keepwarm.lambda_api import _render
 from keepwarm.lambda_api.invoke import outcome_headers, run_invoke
-from keepwarm.registry.invoker import SYNC_LIMIT, InvokeOutcome, too_large_sync
+from keepwarm.registry.invoker import InvokeOutcome
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from keepwarm.errors import ServiceFailure
+from keepwarm.errors import SYNC_LIMIT, ServiceFailure, too_large_sync
 from keepwarm.lambda_api import _render
 from keepwarm.lambda_api.backend import Backend
-from keepwarm.registry.invoker import SYNC_LIMIT, InvokeOutcome, InvokeRequest, too_large_sync
+from keepwarm.registry.invoker import InvokeOutcome, InvokeRequest
 from keepwarm.registry.names import parse_function
 
 

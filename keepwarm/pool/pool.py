@@ -17,6 +17,7 @@ from typing import Any
 from keepwarm.config import FunctionConfig
 from keepwarm.env.environment import LocalEnvironment
 from keepwarm.env.host import EnvHost
+from keepwarm.env.spec import snapshot_key
 from keepwarm.env.state import EnvState
 from keepwarm.invocation import Invocation, InvocationResult
 from keepwarm.pool import scheduler
@@ -31,6 +32,7 @@ class FunctionPool:
     ) -> None:
         self.config = config
         self.host = host
+        self._env_config = _deployment(config)
         self.envs: dict[str, LocalEnvironment] = {}
         self.idle: OrderedDict[str, LocalEnvironment] = OrderedDict()
         self.idle_provisioned: OrderedDict[str, LocalEnvironment] = OrderedDict()
@@ -110,7 +112,7 @@ class FunctionPool:
 
     def _create(self, provisioned: bool) -> LocalEnvironment:
         env_id = secrets.token_hex(8)
-        env = LocalEnvironment(env_id, self.config, self.host, self._on_state, provisioned)
+        env = LocalEnvironment(env_id, self._env_config, self.host, self._on_state, provisioned)
         self.envs[env_id] = env
         return env
 
@@ -160,6 +162,11 @@ class FunctionPool:
         ]
         await asyncio.gather(*(e.shutdown() for e in stoppable))
 
+    @property
+    def snapshot_key(self) -> str | None:
+        """The snapshot template this deployment's environments fork from, if any."""
+        return snapshot_key(self._env_config) if self._env_config.snapshot else None
+
     async def close(self) -> None:
         self.draining = True
         await asyncio.gather(*(e.shutdown() for e in list(self.envs.values())))
@@ -172,3 +179,13 @@ async def _retire(env: LocalEnvironment) -> None:
     its tasks a loop turn later; the check and the move to STOPPING happen in one step)."""
     if env.state in (EnvState.IDLE, EnvState.RESET):
         await env.shutdown()
+
+
+def _deployment(config: FunctionConfig) -> FunctionConfig:
+    """The config its environments get: for a snapshot function, one whose template is this
+    deployment's own. Lambda runs Init anew for every deployment, and a template made before
+    a redeploy holds the old code and settings (a module edited on disk and added again, a
+    new memory size that Init read)."""
+    if not config.snapshot:
+        return config
+    return config.with_changes(revision=f"{config.revision}#{secrets.token_hex(4)}")

@@ -117,8 +117,17 @@ class Router:
     async def reclaim(self) -> int:
         """Shut down expired idle environments now (the reaper calls this periodically)."""
         counts = await asyncio.gather(*(p.reclaim() for p in list(self.pools.values())))
-        self._retired = {p for p in self._retired if p.envs}
+        self._prune_retired()
         return sum(counts)
+
+    def _prune_retired(self) -> None:
+        """Forget replaced deployments whose environments are all gone, and stop their
+        snapshot templates (each holds a whole Init's memory; none will fork again)."""
+        gone = {p for p in self._retired if not p.envs}
+        self._retired -= gone
+        for pool in gone:
+            if pool.snapshot_key is not None:
+                self.host.launcher.stop_template(pool.snapshot_key)
 
     def start_reaper(self, interval: float) -> None:
         async def loop() -> None:

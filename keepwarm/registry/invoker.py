@@ -18,13 +18,12 @@ import orjson
 from keepwarm.asyncq.dispatcher import Dispatcher
 from keepwarm.asyncq.store import Event
 from keepwarm.config import constraint
-from keepwarm.errors import InvalidRequestContent, RequestTooLarge
+from keepwarm.errors import SYNC_LIMIT, InvalidRequestContent, RequestTooLarge, too_large_sync
 from keepwarm.invocation import Invocation, request_id, trace_id
 from keepwarm.observe.logs import tail
 from keepwarm.registry.names import FunctionRef
 from keepwarm.registry.service import FunctionService
 
-SYNC_LIMIT = 6_291_456
 ASYNC_LIMIT = 1_048_576
 CLIENT_CONTEXT_LIMIT = 3583
 INVOCATION_TYPES = ("Event", "RequestResponse", "DryRun")
@@ -50,12 +49,6 @@ class InvokeOutcome:
     executed_version: str | None = None
     function_error: str | None = None
     log_result: str | None = None
-
-
-def too_large_sync() -> RequestTooLarge:
-    return RequestTooLarge(
-        f"Request must be smaller than {SYNC_LIMIT} bytes for the InvokeFunction operation"
-    )
 
 
 _CANNOT_PARSE = "Could not parse request body into json: Could not parse payload into json: "

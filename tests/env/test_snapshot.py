@@ -15,7 +15,7 @@ import pytest
 
 from keepwarm import Runtime, ServerConfig
 from tests.env.test_forkserver import PROBE, assert_isolated, cold_probes
-from tests.helpers import SLEEPY_COUNTER, function
+from tests.helpers import SLEEPY_COUNTER, function, wait_for
 
 
 @pytest.fixture
@@ -163,3 +163,84 @@ def test_a_relative_data_dir_works_for_snapshot_functions(
     assert server.data_dir == tmp_path / "relative-data"
     with Runtime([fn], server=server) as rt:
         assert [rt.invoke("snap").json() for _ in range(2)] == ["snap", "snap"]
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as fh:
+        return int(fh.read().rsplit(")", 1)[1].split()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_an_init_over_the_memory_limit_fails_as_in_normal_mode(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    source = """
+    BIG = bytearray(300 * 1024 * 1024)
+    for i in range(0, len(BIG), 4096):
+        BIG[i] = 1
+
+    def handler(event, context):
+        return len(BIG)
+    """
+    cfg = function(tmp_path, "big", source, memory_mb=128, snapshot=True)
+    with Runtime([cfg], server=server) as rt:
+        result = rt.invoke("big")
+    assert json.loads(result.payload)["errorType"] == "Runtime.OutOfMemory"
+
+
+def test_each_deployment_gets_its_own_template_and_replaced_ones_stop(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    """Code edited on disk and added again, or a new memory size read at Init, is never
+    served from the older template; the older template ends with its last environment."""
+    source = """
+    import os
+    from pathlib import Path
+    V = (Path(__file__).parent / "v.txt").read_text()
+    MEMORY = os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
+
+    def handler(event, context):
+        return [V, MEMORY, os.getpid()]
+    """
+    cfg = function(tmp_path, "dep", source, snapshot=True)
+    (cfg.code_dir / "v.txt").write_text("v1")
+    with Runtime([cfg], server=server) as rt:
+        v1, memory, pid = rt.invoke("dep").json()
+        first_template = _parent(pid)
+        (cfg.code_dir / "v.txt").write_text("v2")
+        rt.add(cfg)
+        assert rt.invoke("dep").json()[:2] == ["v2", "128"]
+        rt.add(cfg.with_changes(memory_mb=1024))
+        v, memory, pid = rt.invoke("dep").json()
+        assert (v, memory) == ("v2", "1024") and _parent(pid) != first_template
+        rt.reclaim()
+        wait_for(lambda: not _alive(first_template), what="the replaced template to end")
+    assert v1 == "v1"
+
+
+def test_a_template_init_past_the_init_timeout_times_out_as_in_normal_mode(
+    tmp_path: Path,
+) -> None:
+    source = """
+    import time
+    time.sleep(5)
+
+    def handler(event, context):
+        return "ok"
+    """
+    outcomes = []
+    for snapshot in (True, False):
+        cfg = function(tmp_path / str(snapshot), "slow", source, snapshot=snapshot, timeout_s=3)
+        server = ServerConfig(data_dir=tmp_path / f"d{snapshot}", run_as="root", init_timeout_s=2)
+        with Runtime([cfg], server=server) as rt:
+            result = rt.invoke("slow")
+        outcomes.append(json.loads(result.payload).get("errorType"))
+        assert "Traceback" not in result.logs
+    assert outcomes == ["Sandbox.Timedout", "Sandbox.Timedout"]

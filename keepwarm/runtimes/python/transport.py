@@ -43,7 +43,10 @@ class PipeTransport:
             (meta, body), self._answer = self._answer, None
             meta["next"] = report or {}
             frame = wire.encode(meta, body)
-        self._sock.sendall(frame)
+        try:
+            self._sock.sendall(frame)
+        except (BrokenPipeError, ConnectionResetError):  # the server closed it: going away
+            os._exit(0)
         started = time.perf_counter()
         meta, body = self._read()
         self._waited_s = time.perf_counter() - started
