@@ -135,7 +135,13 @@ class Throttled(ServiceError):
         return {"Type": self.error_type, "message": self.message, "Reason": self.reason}
 
 
+class AccessDenied(ServiceError):
+    code = "AccessDeniedException"
+    error_type = "User"
+
+
 HTTP_STATUS: dict[type[ServiceError], int] = {
+    AccessDenied: 403,
     FunctionNotFound: 404,
     ResourceNotFound: 404,
     InvalidParameterValue: 400,

@@ -134,6 +134,35 @@ class Verifier:
     ) -> str:
         """The access key that signed the request; raises ``AuthError`` otherwise."""
         lower = {name.lower(): value for name, value in headers}
+        key_id, signed, signature, scope = self.precheck(lower)
+        date, region, service, _ = scope.split("/")
+        amz_date = lower["x-amz-date"]
+        canonical = "\n".join(
+            [
+                method.upper(),
+                canonical_uri(raw_path),
+                canonical_query(raw_query),
+                canonical_headers(headers, signed),
+                ";".join(signed),
+                hashlib.sha256(body).hexdigest(),
+            ]
+        )
+        to_sign = "\n".join(
+            [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+        )
+        key = signing_key(self.keys[key_id], date, region, service)
+        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature):
+            raise AuthError("InvalidSignatureException", MISMATCH)
+        return key_id
+
+    def precheck(self, lower: dict[str, str]) -> tuple[str, list[str], str, str]:
+        """Everything but the signature itself, from the headers alone: the middleware runs
+        it before reading a body, so an unknown key, a stale date or a malformed header never
+        makes the server hold a large body (up to ``MAX_BODY``) for anyone.
+
+        Returns the key id, the signed headers, the signature and the credential scope.
+        """
         auth = lower.get("authorization")
         if not auth:
             raise AuthError("MissingAuthenticationTokenException", "Missing Authentication Token")
@@ -165,25 +194,7 @@ class Verifier:
         missing = [h for h in ("host", "x-amz-date") if h not in signed]
         if missing or any(h not in lower for h in signed):
             raise AuthError("InvalidSignatureException", MISMATCH)
-        canonical = "\n".join(
-            [
-                method.upper(),
-                canonical_uri(raw_path),
-                canonical_query(raw_query),
-                canonical_headers(headers, signed),
-                ";".join(signed),
-                hashlib.sha256(body).hexdigest(),
-            ]
-        )
-        scope = f"{date}/{region}/{service}/aws4_request"
-        to_sign = "\n".join(
-            [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-        )
-        key = signing_key(self.keys[key_id], date, region, service)
-        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature):
-            raise AuthError("InvalidSignatureException", MISMATCH)
-        return key_id
+        return key_id, signed, signature, f"{date}/{region}/{service}/aws4_request"
 
     @staticmethod
     def _parse(auth: str) -> tuple[str, list[str], str]:
@@ -274,10 +285,7 @@ class SigV4Middleware:
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")
         try:
-            if not any(k.lower() == "authorization" for k, _ in headers):
-                raise AuthError(
-                    "MissingAuthenticationTokenException", "Missing Authentication Token"
-                )
+            self.verifier.precheck({k.lower(): v for k, v in headers})
             body, more = await _read(receive)
             if more:
                 await _reply(

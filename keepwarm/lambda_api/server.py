@@ -19,6 +19,7 @@ import uvicorn
 from keepwarm.env import sched
 from keepwarm.lambda_api.app import create_app
 from keepwarm.lambda_api.backend import ServeOptions
+from keepwarm.lambda_api.browser_guard import BrowserGuard
 from keepwarm.lambda_api.data_lock import DataDirLock
 
 
@@ -157,6 +158,8 @@ def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
         from keepwarm.lambda_api.auth import SigV4Middleware
 
         app = SigV4Middleware(inner, verifier)
+    else:
+        app = BrowserGuard(inner, check_host=not options.insecure)
     config = uvicorn.Config(
         app,
         lifespan="on",

@@ -149,8 +149,12 @@ class FunctionOps(RegistryBase):
 
     async def code_zip(self, name: str, digest: str) -> Path | bytes:
         """The package behind ``Code.Location``: the uploaded zip's path, or, for a template
-        function (its code is a directory; no zip exists), the directory zipped now."""
-        record = self.record(name)
+        function (its code is a directory; no zip exists), the directory zipped now. An unknown
+        function and an unknown package get the same answer: this route is unsigned, and must
+        not tell which functions exist."""
+        record = self.records.get(name)
+        if record is None:
+            raise InvalidParameterValue("No such code package.")
         digest = digest.removesuffix(".zip")
         stored = self.code_root / record.name / f"{digest}.zip"
         if "/" not in digest and stored.is_file():

@@ -174,7 +174,7 @@ def _tag_rules(high: int, low: int) -> str:
 
 def check_tags(tags: dict[str, Any], field: str = "tags") -> dict[str, str]:
     """Tags as Lambda's model bounds them (keys 1-128, values up to 256 characters)."""
-    shown = "{" + ", ".join(f"{k}={v}" for k, v in tags.items()) + "}"
+    shown = "{" + ", ".join(f"{k}={'null' if v is None else v}" for k, v in tags.items()) + "}"
     for part, ok, rules in (
         ("keys", all(_tag_text(k, 1, 128) for k in tags), _tag_rules(128, 1)),
         ("value", all(_tag_text(v, 0, 256) for v in tags.values()), _tag_rules(256, 0)),

@@ -128,11 +128,13 @@ def decode_client_context(raw: str | None) -> str | None:
         )
     try:
         text = base64.b64decode(raw, validate=True).decode()
-        json.loads(text)
+        value = json.loads(text)
     except (binascii.Error, ValueError, RecursionError) as exc:
         raise InvalidRequestContent(
             "Client context must be a valid Base64-encoded JSON object."
         ) from exc
+    if not isinstance(value, dict):  # runtimes read members of it: a list or 42 broke them
+        raise InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.")
     return text
 
 

@@ -86,6 +86,10 @@ def test_client_context_is_decoded_for_the_handler(lam: Any) -> None:
     context = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
     out = json.loads(lam.invoke(FunctionName="ctx", ClientContext=context)["Payload"].read())
     assert out["cc"] == {"k": "v"}
+    for not_an_object in (b"42", b"[1, 2]", b'"text"'):  # runtimes read members of it
+        with pytest.raises(ClientError) as err:
+            lam.invoke(FunctionName="ctx", ClientContext=base64.b64encode(not_an_object).decode())
+        assert error_of(err)[:2] == (400, "InvalidRequestContentException")
 
 
 def test_function_error_is_200_with_unhandled(lam: Any) -> None:

@@ -305,3 +305,71 @@ def test_template_functions_behind_sigv4(
     assert json.loads(out["Payload"].read()) == {"got": {"a": 1}}
     invoke_url = f"{srv.url}/2015-03-31/functions/Hello/invocations"
     assert _raw(srv.port, AWSRequest(method="POST", url=invoke_url, data=b"{}"))[0] == 403
+
+
+def _head_only(port: int, head: bytes) -> bytes:
+    """Send a request head that promises a large body, and none of the body."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(head)
+        return sock.recv(65536)
+
+
+def test_an_unknown_key_is_refused_before_its_body_is_read(
+    start_server: Any, credentials_file: Path
+) -> None:
+    """The body used to be read first (up to 70 MB, held while the client withheld the rest)."""
+    srv = start_server("--auth", "sigv4", "--credentials", str(credentials_file))
+    auth = (
+        "AWS4-HMAC-SHA256 Credential=AKIAUNKNOWN000000000/20260101/us-east-1/lambda/"
+        "aws4_request, SignedHeaders=host;x-amz-date, Signature=00"
+    )
+    head = (
+        f"POST /2015-03-31/functions HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+        f"Authorization: {auth}\r\nX-Amz-Date: 20260101T000000Z\r\n"
+        "Content-Length: 50000000\r\n\r\n"
+    ).encode()
+    answer = _head_only(srv.port, head)
+    assert answer.startswith(b"HTTP/1.1 403")
+    assert b"UnrecognizedClientException" in answer
+
+
+@pytest.mark.parametrize(
+    ("header", "refused"),
+    [
+        ("Origin: https://evil.example", True),
+        ("Origin: null", True),
+        ("Host: rebind.evil.example:9001", True),
+        ("Origin: http://localhost:3000", False),
+    ],
+)
+def test_without_signatures_requests_from_web_pages_are_refused(
+    start_server: Any, header: str, refused: bool
+) -> None:
+    """Any page in the developer's browser could otherwise create and run code (a simple
+    cross-site POST needs no CORS preflight; a rebound DNS name can even read answers)."""
+    from kw_server import ROLE, make_zip
+
+    server = start_server()
+    body = json.dumps(
+        {
+            "FunctionName": "planted",
+            "Runtime": "python3.12",
+            "Role": ROLE,
+            "Handler": "app.handler",
+            "Code": {"ZipFile": __import__("base64").b64encode(make_zip({"app.py": ""})).decode()},
+        }
+    ).encode()
+    host = "" if header.startswith("Host:") else f"Host: 127.0.0.1:{server.port}\r\n"
+    head = (
+        f"POST /2015-03-31/functions HTTP/1.1\r\n{host}{header}\r\n"
+        f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    answer = _head_only(server.port, head + body)
+    if refused:
+        assert answer.startswith(b"HTTP/1.1 403") and b"AccessDeniedException" in answer
+    else:
+        assert answer.startswith(b"HTTP/1.1 201")
+    names = [f["FunctionName"] for f in server.client().list_functions()["Functions"]]
+    assert names == ([] if refused else ["planted"])
