@@ -106,8 +106,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._head_open:
-            # One chunk of slack: a chunk may hold the end of the head and the start of a body.
-            if self._head_seen > MAX_HEAD:
+            end = data.find(b"\r\n\r\n")  # the head may end inside this chunk, a body after it
+            if self._head_seen + (len(data) if end < 0 else end + 4) > MAX_HEAD:
                 self._refuse()
                 return
             self._head_seen += len(data)

@@ -46,7 +46,7 @@ def _read_response(sock: socket.socket) -> tuple[bytes, bytes]:
 def test_head_response_is_not_held_back(server: Any) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         for _ in range(3):  # keep-alive: each answer arrives before the next request
-            sock.sendall(b"HEAD /_keepwarm/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.sendall(b"HEAD /_keepwarm/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             data = b""
             while b"\r\n\r\n" not in data:
                 chunk = sock.recv(65536)
@@ -60,7 +60,7 @@ def test_100_continue_goes_out_before_the_body_is_sent(server: Any) -> None:
     path = "/2015-03-31/functions/nope/invocations"
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(
-            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n".encode()
         )
         interim = sock.recv(65536)
@@ -75,7 +75,7 @@ def test_many_answers_on_one_connection(server: Any) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         for i in range(20):
             path = "/2015-03-31/functions" if i % 2 else "/no/such/route"
-            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             head, body = _read_response(sock)
             assert head.startswith(b"HTTP/1.1 200 " if i % 2 else b"HTTP/1.1 404 ")
             assert json.loads(body)
@@ -165,14 +165,17 @@ def _closed_by_server(sock: socket.socket) -> bool:
 
 def test_a_slow_answer_is_not_cut_by_the_head_clock(short_clock_port: int) -> None:
     with socket.create_connection(("127.0.0.1", short_clock_port), timeout=10) as sock:
-        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         head, body = _read_response(sock)
     assert head.startswith(b"HTTP/1.1 200 ") and body == b"/slow"
 
 
 def test_pipelined_requests_behind_a_slow_one_are_all_answered(short_clock_port: int) -> None:
     with socket.create_connection(("127.0.0.1", short_clock_port), timeout=10) as sock:
-        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(
+            b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            b"GET /next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        )
         data = b""
         while data.count(b"HTTP/1.1 200 ") < 2 or not data.endswith(b"/next"):
             chunk = sock.recv(65536)
@@ -189,7 +192,7 @@ def test_a_dribbled_head_is_closed(short_clock_port: int) -> None:
 
 def test_a_connection_idle_after_its_answer_is_closed(short_clock_port: int) -> None:
     with socket.create_connection(("127.0.0.1", short_clock_port), timeout=10) as sock:
-        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert _read_response(sock)[1] == b"/slow"
         assert _closed_by_server(sock)
 
@@ -199,7 +202,18 @@ def test_a_busy_keep_alive_connection_outlives_the_head_clock(short_clock_port: 
         answered = 0
         end = time.monotonic() + HEAD_CLOCK_S * 5
         while time.monotonic() < end:  # back to back, for five clock lengths
-            sock.sendall(b"GET /quick HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.sendall(b"GET /quick HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert _read_response(sock)[1] == b"/quick", f"closed after {answered} answers"
             answered += 1
     assert answered > 5
+
+
+def test_a_head_over_the_bound_is_refused_even_in_one_write(server: Any) -> None:
+    """The bound used to allow one read of slack (up to 256 KB) on top of MAX_HEAD."""
+    big = b"x" * (_http.MAX_HEAD + 4096)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(
+            b"GET /_keepwarm/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + big + b"\r\n\r\n"
+        )
+        head, _ = _read_response(sock)
+    assert head.startswith(b"HTTP/1.1 431")

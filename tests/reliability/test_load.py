@@ -170,7 +170,7 @@ def test_slow_and_oversized_clients_do_not_block_others(start_server: Any) -> No
 def _oversized(port: int, size: int) -> str:
     """What the server does with a request whose one header is ``size`` bytes."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        head = b"GET /2015-03-31/functions HTTP/1.1\r\nHost: x\r\nX-Big: "
+        head = b"GET /2015-03-31/functions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: "
         try:
             sock.sendall(head + b"b" * size + b"\r\n\r\n")
             reply = sock.recv(64)
