@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from keepwarm._sam_function import FunctionReader
 
 _SERVERLESS = "AWS::Serverless::Function"
+_CREATED_BY = "lambda:createdBy"
 _TRACING = {"Active": "Active", "PassThrough": "PassThrough", "Disabled": "PassThrough"}
 
 
@@ -98,7 +99,11 @@ def _tags(reader: FunctionReader, serverless: bool) -> dict[str, str]:
         if value is not None:
             merged.update(_tag_pairs(reader, value.value))
     if serverless:
-        merged["lambda:createdBy"] = "SAM"
+        if _CREATED_BY in merged:  # SAM's own words
+            raise reader.error(
+                f"{_CREATED_BY} is a reserved Tag key name and cannot be set on your resource."
+            )
+        merged[_CREATED_BY] = "SAM"
     return inputs.check_tags(merged)
 
 

@@ -16,7 +16,13 @@ from typing import Any
 
 from keepwarm._cfn import NO_VALUE, Resolution, Resolver, as_text
 from keepwarm._sam_descriptive import read_descriptive
-from keepwarm.config import FunctionConfig, LoggingConfig, check_runtime, runtime_family
+from keepwarm.config import (
+    FunctionConfig,
+    LoggingConfig,
+    check_function_name,
+    check_runtime,
+    runtime_family,
+)
 from keepwarm.errors import ServiceError, TemplateError
 
 _SERVERLESS = "AWS::Serverless::Function"
@@ -100,6 +106,10 @@ class FunctionReader:
             raise self.error("Runtime is required (on the function or in Globals.Function).")
         self._check_runtime(runtime)
         name = self.name()
+        try:  # before anything is written under its name (inline code)
+            check_function_name(name)
+        except ServiceError as exc:
+            raise self.error(exc.message) from exc
         handler = self.text("Handler") or ""
         fields: dict[str, Any] = {
             "name": name,

@@ -7,6 +7,7 @@ reject the same values with the same words, so the rules live once, next to the 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -122,10 +123,14 @@ def check_lifecycle(
     keep_alive_s: float | None, max_lifetime_s: float | None, max_invocations: int | None
 ) -> None:
     """keepwarm's own per-function knobs; Lambda has no equivalent, so the words are ours."""
-    if keep_alive_s is not None and keep_alive_s < 0:
-        raise InvalidParameterValue(f"Keep-alive must be zero or more seconds, got {keep_alive_s}.")
-    if max_lifetime_s is not None and max_lifetime_s <= 0:
-        raise InvalidParameterValue(f"Max lifetime must be positive, got {max_lifetime_s}.")
+    if keep_alive_s is not None and not (keep_alive_s >= 0 and math.isfinite(keep_alive_s)):
+        raise InvalidParameterValue(
+            f"Keep-alive must be zero or more seconds (a finite number), got {keep_alive_s}."
+        )
+    if max_lifetime_s is not None and not (max_lifetime_s > 0 and math.isfinite(max_lifetime_s)):
+        raise InvalidParameterValue(
+            f"Max lifetime must be a finite positive number of seconds, got {max_lifetime_s}."
+        )
     if max_invocations is not None and (type(max_invocations) is not int or max_invocations < 1):
         raise InvalidParameterValue(
             f"max_invocations_per_env must be a whole number, at least 1, got {max_invocations!r}."

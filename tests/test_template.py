@@ -277,6 +277,8 @@ def test_template_level_keepwarm_metadata_is_a_default(tmp_path: Path) -> None:
         ("{keep_alive: soon}", "Metadata.keepwarm.keep_alive must be seconds"),
         ("{reuse: sometimes}", "Reuse mode 'sometimes' is not valid"),
         ("{keep_alive: -1}", "Keep-alive must be zero or more seconds"),
+        ("{keep_alive: .nan}", "Keep-alive must be zero or more seconds"),
+        ("{max_lifetime: .inf}", "Max lifetime must be a finite positive number"),
         (
             "{max_invocations_per_env: 0}",
             "max_invocations_per_env must be a whole number, at least 1",

@@ -97,6 +97,9 @@ def serve(
     from keepwarm.lambda_api.server import BindRefused
     from keepwarm.lambda_api.server import serve as run
 
+    if log_level.lower() not in LOG_LEVELS:
+        typer.echo(f"keepwarm: --log-level must be one of {', '.join(LOG_LEVELS)}.", err=True)
+        raise typer.Exit(EXIT_USAGE)
     _preflight(data_dir, template)
     options = ServeOptions(
         data_dir=data_dir,
@@ -118,7 +121,7 @@ def serve(
         host_packages=host_packages,
     )
     try:
-        run(options, log_level=log_level)
+        run(options, log_level=log_level.lower())
     except BindRefused as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -128,6 +131,9 @@ def serve(
     except OSError as exc:
         typer.echo(f"keepwarm: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise typer.Exit(1) from None
+
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 def _preflight(data_dir: Path, template: Path | None) -> None:

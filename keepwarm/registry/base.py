@@ -51,6 +51,7 @@ class RegistryBase:
         self.runtime = runtime
         self.store = store
         self.records: dict[str, FunctionRecord] = {}
+        self.shadowed: dict[str, FunctionRecord] = {}  # API functions a template function hides
         self.activation_delay_s = activation_delay_s
         self.public_url = ""
         self._tasks: set[asyncio.Task[None]] = set()

@@ -15,6 +15,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from keepwarm.errors import InvalidParameterValue
@@ -34,15 +35,25 @@ def hex_digest(code_sha256: str) -> str:
     return base64.b64decode(code_sha256).hex()
 
 
-def zip_directory(src: Path) -> bytes:
+def _walk(root: Path | str, skip: Path | None) -> Iterator[tuple[str, list[str]]]:
+    """Directories below ``root`` with their files, sorted, leaving out ``skip`` (the server's
+    data dir, when a template's code directory holds it: its databases and logs are not code)."""
+    skipped = os.path.realpath(skip) if skip is not None else None
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d for d in dirnames if os.path.realpath(os.path.join(dirpath, d)) != skipped
+        )
+        yield dirpath, sorted(filenames)
+
+
+def zip_directory(src: Path, skip: Path | None = None) -> bytes:
     """A template function's code directory as a package, as SAM would upload it: the files
     relative to the directory (as at /var/task). Built in memory for one download, so nothing
     is left on disk if the client goes away."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
-        for dirpath, dirnames, filenames in os.walk(src):
-            dirnames.sort()
-            for file in sorted(filenames):
+        for dirpath, filenames in _walk(src, skip):
+            for file in filenames:
                 full = Path(dirpath, file)
                 if full.is_file():
                     out.write(full, full.relative_to(src).as_posix())
@@ -132,7 +143,7 @@ def store_zip(path: Path, data: bytes) -> None:
         raise
 
 
-def directory_digest(path: Path) -> tuple[str, int]:
+def directory_digest(path: Path, skip: Path | None = None) -> tuple[str, int]:
     """A stand-in CodeSha256 and CodeSize for a template's code directory (no zip exists).
 
     Hashes names, sizes and mtimes rather than contents: cheap on big trees, and it still
@@ -140,9 +151,8 @@ def directory_digest(path: Path) -> tuple[str, int]:
     """
     digest = hashlib.sha256()
     size = 0
-    for dirpath, dirnames, filenames in os.walk(path):
-        dirnames.sort()
-        for name in sorted(filenames):
+    for dirpath, filenames in _walk(path, skip):
+        for name in filenames:
             full = os.path.join(dirpath, name)
             try:
                 st = os.stat(full)

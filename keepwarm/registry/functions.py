@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from keepwarm.registry.model import (
 from keepwarm.registry.names import FunctionRef, parse_function
 
 PAGE_LIMIT = 50
+log = logging.getLogger("keepwarm.registry")
 _LAMBDA_FIELDS = frozenset(
     {"name", "handler", "code_dir", "runtime", "memory_mb", "timeout_s", "environment",
      "reserved_concurrency", "ephemeral_storage_mb", "version", "revision", "logging",
@@ -46,13 +48,31 @@ class FunctionOps(RegistryBase):
             self.records[record.name] = record
         settings = await asyncio.to_thread(self.store.load_settings) if self.store else {}
         for config in templates:
-            record = self.records[config.name] = template_record(config)
+            self._shadow(config.name)
+            record = self.records[config.name] = template_record(config, self.server.data_dir)
             apply_settings(record, settings.get(config.name, {}))
+        await self._forget_settings(set(settings) - {c.name for c in templates})
         for record in self.records.values():
             await self.deploy(record, record.latest)
             for spec in record.versions.values():
                 await self.deploy(record, spec)
         await asyncio.to_thread(self._collect_garbage)
+
+    def _shadow(self, name: str) -> None:
+        """A template function named like a stored API function is served in its place; the
+        API function is kept aside, code and all, and comes back when the template no longer
+        defines the name (it used to be deleted: its code at once, its record never)."""
+        prior = self.records.get(name)
+        if prior is not None and prior.origin == "api":
+            self.shadowed[name] = prior
+            log.warning("keepwarm: template function %s shadows an API function", name)
+
+    async def _forget_settings(self, names: set[str]) -> None:
+        """What the API set on template functions the template no longer defines: removing a
+        function from the template deletes it, as its stack would (a --watch reload does)."""
+        for name in names:
+            if self.store is not None and name not in self.records:
+                await self.store.delete_settings(name)
 
     def _collect_garbage(self) -> None:
         """Code directories no version refers to any more (deletes are deferred to here so a
@@ -61,7 +81,7 @@ class FunctionOps(RegistryBase):
             return
         used = {
             Path(s.code_dir).resolve()
-            for r in self.records.values()
+            for r in (*self.records.values(), *self.shadowed.values())
             for s in (r.latest, *r.versions.values())
         }
         for fdir in self.code_root.iterdir():
@@ -161,7 +181,8 @@ class FunctionOps(RegistryBase):
             return stored
         for spec in (record.latest, *record.versions.values()):
             if code.hex_digest(spec.code_sha256) == digest and Path(spec.code_dir).is_dir():
-                return await asyncio.to_thread(code.zip_directory, Path(spec.code_dir))
+                folder, skip = Path(spec.code_dir), self.server.data_dir
+                return await asyncio.to_thread(code.zip_directory, folder, skip)
         raise InvalidParameterValue("No such code package.")
 
     def list(
@@ -362,9 +383,10 @@ def _marker_order(marker: str) -> tuple[str, int]:
     return name, -1 if version == LATEST else int(version)
 
 
-def template_record(config: FunctionConfig) -> FunctionRecord:
-    """A template function as a registry record (not persisted: the template is its source)."""
-    sha, size = code.directory_digest(config.code_dir)
+def template_record(config: FunctionConfig, data_dir: Path | None = None) -> FunctionRecord:
+    """A template function as a registry record (not persisted: the template is its source).
+    ``data_dir`` is left out of its code when the code directory holds it."""
+    sha, size = code.directory_digest(config.code_dir, data_dir)
     described = config.descriptive
     extras = {
         k: v

@@ -55,6 +55,12 @@ class FunctionStore:
 
         return {name: json.loads(doc) for name, doc in self._db.call(read)}
 
+    async def delete_settings(self, name: str) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM template_settings WHERE name = ?", (name,))
+
+        await self._db.run(write)
+
     async def save_settings(self, name: str, settings: dict[str, Any]) -> None:
         await self._upsert("template_settings", name, settings)
 

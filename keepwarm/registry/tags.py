@@ -34,5 +34,5 @@ class TagOps(SettingsOps):
             raise constraint(None, "tagKeys", "not be null")
         inputs.check_tag_keys(keys)
         record = self._tagged(resource)
-        change_tags(record, dict.fromkeys(keys))
+        change_tags(record, dict.fromkeys(k for k in keys if k in record.tags))
         await self.persist(record)

@@ -52,10 +52,11 @@ async def reload(template: Path, service: FunctionService, changed: set[Path]) -
     for config in configs:
         old = service.records.get(config.name)
         touched = any(_under(p, config.code_dir) for p in changed)
-        fresh = template_record(config)
+        fresh = template_record(config, service.server.data_dir)
         if old is not None and old.origin == "template" and not touched and _same(old, fresh):
             continue
         if old is not None and old.origin == "api":
+            service.shadowed[config.name] = old
             log.warning("keepwarm: template function %s shadows an API function", config.name)
         if old is not None:
             _carry_over(old, fresh, config.auto_publish_alias)
@@ -85,7 +86,14 @@ async def _remove_missing(service: FunctionService, kept: set[str]) -> None:
     """Template functions the template no longer defines go, as DeleteFunction would do."""
     gone = [n for n, r in service.records.items() if r.origin == "template" and n not in kept]
     for name in gone:
-        await service.delete(FunctionRef(name, None))
+        hidden = service.shadowed.pop(name, None)
+        if hidden is None:
+            await service.delete(FunctionRef(name, None))
+            continue
+        await service.runtime.router.remove(name)  # the API function it hid comes back
+        service.records[name] = hidden
+        for spec in (hidden.latest, *hidden.versions.values()):
+            await service.deploy(hidden, spec)
     if gone:
         log.warning("keepwarm: removed %s", ", ".join(gone))
 

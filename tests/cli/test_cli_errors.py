@@ -178,8 +178,17 @@ def test_demo_keep_alive_must_be_finite_and_not_negative(tmp_path: Path, value: 
         (["--shutdown-timeout", "inf"], "finite number of seconds"),
         (["--activation-delay", "nan"], "finite number of seconds"),
         (["--async-time-scale", "0"], "finite number above 0"),
+        (["--log-level", "bogus"], "--log-level must be one of"),
     ],
-    ids=["port-high", "port-negative", "keep-alive", "shutdown", "activation", "time-scale"],
+    ids=[
+        "port-high",
+        "port-negative",
+        "keep-alive",
+        "shutdown",
+        "activation",
+        "time-scale",
+        "log-level",
+    ],
 )
 def test_serve_refuses_bad_option_values(tmp_path: Path, args: list[str], expected: str) -> None:
     done = keepwarm("serve", "--port", "0", "--data-dir", str(tmp_path / "d"), *args)
