@@ -76,9 +76,12 @@ class _Server(uvicorn.Server):
             finally:
                 self._captured_signals.clear()
 
+    def __init__(self, config: uvicorn.Config, api: Any) -> None:
+        super().__init__(config)
+        self.api = api  # the API app itself, under any middleware (signatures, browser guard)
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        app: Any = self.config.app
-        backend = getattr(getattr(app, "state", None), "backend", None)
+        backend = getattr(getattr(self.api, "state", None), "backend", None)
         if backend is not None:
             backend.shutting_down = True
         await super().shutdown(sockets)
@@ -171,4 +174,4 @@ def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
         server_header=False,
         proxy_headers=False,
     )
-    _Server(config).run(sockets=[sock])
+    _Server(config, inner).run(sockets=[sock])
