@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import stat
+import urllib.error
 import urllib.request
 import zipfile
 from typing import Any
@@ -324,6 +325,13 @@ def test_get_function_code_location_serves_the_package(lam: Any) -> None:
     assert got["Tags"] == {"team": "a"} and got["Code"]["RepositoryType"] == "S3"
     with urllib.request.urlopen(got["Code"]["Location"], timeout=30) as resp:
         assert resp.read() == package
+    base = got["Code"]["Location"].rsplit("/_keepwarm/", 1)[0]
+    answers = set()
+    for name in ("dl", "nosuch"):  # unsigned: must not tell which functions exist
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{base}/_keepwarm/code/{name}/00.zip", timeout=30)
+        answers.add((err.value.code, json.loads(err.value.read())["message"]))
+    assert answers == {(400, "No such code package.")}
 
 
 def test_a_package_cut_short_earlier_is_replaced_by_the_next_upload(
