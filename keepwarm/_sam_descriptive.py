@@ -44,8 +44,7 @@ def read_descriptive(reader: FunctionReader) -> Descriptive:
 def _description(reader: FunctionReader) -> str:
     value = reader.first("Description")
     text = "" if value is None else as_text(value)
-    if len(text) > 256:
-        raise reader.error("Description must be at most 256 characters long.")
+    inputs.check_description(text)
     return text
 
 
@@ -64,13 +63,10 @@ def _architectures(reader: FunctionReader) -> tuple[str, ...]:
 
 def _layers(reader: FunctionReader) -> tuple[str, ...]:
     found: list[str] = []
-    for scope in reversed(reader.scopes):
-        value = reader.resolve(scope, "Layers")
-        if value is None:
-            continue
-        if not isinstance(value.value, list):
+    for value in reader.layered("Layers"):
+        if not isinstance(value, list):
             raise reader.error("Layers must be a list of layer version ARNs.")
-        for layer in value.value:
+        for layer in value:
             if isinstance(layer, str) and inputs.LAYER_ARN.fullmatch(layer):
                 found.append(layer)
             else:
@@ -94,10 +90,8 @@ def _tracing(reader: FunctionReader, serverless: bool) -> str:
 
 def _tags(reader: FunctionReader, serverless: bool) -> dict[str, str]:
     merged: dict[str, str] = {}
-    for scope in reversed(reader.scopes):
-        value = reader.resolve(scope, "Tags")
-        if value is not None:
-            merged.update(_tag_pairs(reader, value.value))
+    for value in reader.layered("Tags"):
+        merged.update(_tag_pairs(reader, value))
     if serverless:
         if _CREATED_BY in merged:  # SAM's own words
             raise reader.error(

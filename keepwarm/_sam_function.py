@@ -9,7 +9,7 @@ intrinsics resolved where the template decides them, inline code written out, ke
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,6 +175,14 @@ class FunctionReader:
                 return found.value
         return None
 
+    def layered(self, key: str) -> Iterator[Any]:
+        """A property's values, Globals' first, for SAM's merges (maps key by key, lists
+        Globals' entries first)."""
+        for scope in reversed(self.scopes):
+            found = self.resolve(scope, key)
+            if found is not None:
+                yield found.value
+
     def text(self, key: str) -> str | None:
         """A string property (own value over Globals); unresolvable means unusable: an error."""
         for scope in self.scopes:
@@ -285,13 +293,10 @@ class FunctionReader:
         """Globals' LoggingConfig and the function's merged member by member, as SAM merges
         maps (the function's members win)."""
         merged: dict[str, Any] = {}
-        for scope in reversed(self.scopes):
-            found = self.resolve(scope, "LoggingConfig")
-            if found is None:
-                continue
-            if not isinstance(found.value, dict):
+        for value in self.layered("LoggingConfig"):
+            if not isinstance(value, dict):
                 raise self.error("LoggingConfig must be a mapping.")
-            merged.update(found.value)
+            merged.update(value)
         try:
             return LoggingConfig.from_shape(merged)
         except ServiceError as exc:

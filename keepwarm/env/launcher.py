@@ -262,10 +262,8 @@ class ForkServer:
 
     async def close(self) -> None:
         for pending in self._templates.values():
-            if pending.done() and not pending.cancelled() and pending.exception() is None:
-                conn = pending.result()
-                if conn is not None:
-                    conn.dead()
+            if pending.done():
+                _close_template(pending)
             else:
                 pending.cancel()
         self._templates.clear()

@@ -33,7 +33,7 @@ import sys
 import traceback
 from typing import Any
 
-from keepwarm.env import child, isolation
+from keepwarm.env import child, isolation, memwatch
 
 PR_SET_CHILD_SUBREAPER = 36
 _host_ns = -1  # the template's original mount namespace, for its children to go back to
@@ -74,11 +74,6 @@ def _init(spec: dict[str, Any]) -> str | None:
     return None
 
 
-def _resident_kb() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-
-
 def _over_memory(spec: dict[str, Any], before_kb: int) -> str | None:
     """An Init that needed more than the function's memory (the template runs it outside
     any environment's cgroup) fails the template: the function then forks as usual, and its
@@ -112,7 +107,7 @@ def run_template(spec: dict[str, Any], sock_fd: int) -> None:
     try:
         _quiet_stdio()
         _template_setup(spec)
-        before_kb = _resident_kb()
+        before_kb = memwatch.rss_bytes(os.getpid()) // 1024
         failure = _init(spec) or _over_memory(spec, before_kb)
     except BaseException:
         failure = traceback.format_exc(limit=3)

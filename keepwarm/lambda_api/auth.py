@@ -117,6 +117,17 @@ def signing_key(secret: str, date: str, region: str, service: str = SERVICE) -> 
 
 
 @dataclass(frozen=True)
+class Claim:
+    """What a request's headers say about its signature, checked as far as they can be."""
+
+    key_id: str
+    signed: list[str]
+    signature: str
+    date: str
+    amz_date: str
+
+
+@dataclass(frozen=True)
 class Verifier:
     """Checks one request's SigV4 ``Authorization`` header against known keys."""
 
@@ -133,35 +144,43 @@ class Verifier:
         body: bytes,
     ) -> str:
         """The access key that signed the request; raises ``AuthError`` otherwise."""
-        lower = {name.lower(): value for name, value in headers}
-        key_id, signed, signature, scope = self.precheck(lower)
-        date, region, service, _ = scope.split("/")
-        amz_date = lower["x-amz-date"]
+        claim = self.precheck({name.lower(): value for name, value in headers})
+        return self.check_signature(claim, method, raw_path, raw_query, headers, body)
+
+    def check_signature(
+        self,
+        claim: Claim,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> str:
+        """The signature itself, once ``precheck`` passed and the body is in."""
         canonical = "\n".join(
             [
                 method.upper(),
                 canonical_uri(raw_path),
                 canonical_query(raw_query),
-                canonical_headers(headers, signed),
-                ";".join(signed),
+                canonical_headers(headers, claim.signed),
+                ";".join(claim.signed),
                 hashlib.sha256(body).hexdigest(),
             ]
         )
+        scope = f"{claim.date}/{self.region}/{SERVICE}/aws4_request"
         to_sign = "\n".join(
-            [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+            [ALGORITHM, claim.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
         )
-        key = signing_key(self.keys[key_id], date, region, service)
+        key = signing_key(self.keys[claim.key_id], claim.date, self.region, SERVICE)
         expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature):
+        if not hmac.compare_digest(expected, claim.signature):
             raise AuthError("InvalidSignatureException", MISMATCH)
-        return key_id
+        return claim.key_id
 
-    def precheck(self, lower: dict[str, str]) -> tuple[str, list[str], str, str]:
+    def precheck(self, lower: dict[str, str]) -> Claim:
         """Everything but the signature itself, from the headers alone: the middleware runs
         it before reading a body, so an unknown key, a stale date or a malformed header never
         makes the server hold a large body (up to ``MAX_BODY``) for anyone.
-
-        Returns the key id, the signed headers, the signature and the credential scope.
         """
         auth = lower.get("authorization")
         if not auth:
@@ -194,7 +213,7 @@ class Verifier:
         missing = [h for h in ("host", "x-amz-date") if h not in signed]
         if missing or any(h not in lower for h in signed):
             raise AuthError("InvalidSignatureException", MISMATCH)
-        return key_id, signed, signature, f"{date}/{region}/{service}/aws4_request"
+        return Claim(key_id, signed, signature, date, amz_date)
 
     @staticmethod
     def _parse(auth: str) -> tuple[str, list[str], str]:
@@ -285,7 +304,7 @@ class SigV4Middleware:
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")
         try:
-            self.verifier.precheck({k.lower(): v for k, v in headers})
+            claim = self.verifier.precheck({k.lower(): v for k, v in headers})
             body, more = await _read(receive)
             if more:
                 await _reply(
@@ -295,7 +314,8 @@ class SigV4Middleware:
                     f"Request must be smaller than {MAX_BODY} bytes for the operation",
                 )
                 return
-            self.verifier.verify(scope["method"], raw_path.partition("?")[0], query, headers, body)
+            path = raw_path.partition("?")[0]
+            self.verifier.check_signature(claim, scope["method"], path, query, headers, body)
         except AuthError as exc:
             await _reply(send, 403, exc.code, exc.message)
             return

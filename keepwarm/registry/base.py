@@ -129,6 +129,19 @@ class RegistryBase:
         """Make ``spec`` what new invocations get; the replaced pool drains (no kill mid-call)."""
         await self.runtime.add(spec.to_config(record.reserved))
 
+    async def deploy_all(self, record: FunctionRecord) -> None:
+        for spec in (record.latest, *record.versions.values()):
+            await self.deploy(record, spec)
+
+    def shadow(self, name: str) -> None:
+        """A template function named like a stored API function is served in its place; the
+        API function is kept aside, code and all, and comes back when the template no longer
+        defines the name (it used to be deleted: its code at once, its record never)."""
+        prior = self.records.get(name)
+        if prior is not None and prior.origin == "api":
+            self.shadowed[name] = prior
+            log.warning("keepwarm: template function %s shadows an API function", name)
+
     def settle(self, record: FunctionRecord) -> None:
         """Pending → Active and InProgress → Successful, now or after the configured delay."""
         if self.activation_delay_s <= 0:

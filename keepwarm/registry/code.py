@@ -39,10 +39,14 @@ def _walk(root: Path | str, skip: Path | None) -> Iterator[tuple[str, list[str]]
     """Directories below ``root`` with their files, sorted, leaving out ``skip`` (the server's
     data dir, when a template's code directory holds it: its databases and logs are not code)."""
     skipped = os.path.realpath(skip) if skip is not None else None
+    if skipped is not None and not skipped.startswith(os.path.realpath(root) + os.sep):
+        skipped = None  # not inside: no directory needs resolving
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(
-            d for d in dirnames if os.path.realpath(os.path.join(dirpath, d)) != skipped
-        )
+        dirnames.sort()
+        if skipped is not None:
+            dirnames[:] = [
+                d for d in dirnames if os.path.realpath(os.path.join(dirpath, d)) != skipped
+            ]
         yield dirpath, sorted(filenames)
 
 

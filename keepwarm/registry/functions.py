@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ from keepwarm.registry.model import (
 from keepwarm.registry.names import FunctionRef, parse_function
 
 PAGE_LIMIT = 50
-log = logging.getLogger("keepwarm.registry")
 _LAMBDA_FIELDS = frozenset(
     {"name", "handler", "code_dir", "runtime", "memory_mb", "timeout_s", "environment",
      "reserved_concurrency", "ephemeral_storage_mb", "version", "revision", "logging",
@@ -48,30 +46,19 @@ class FunctionOps(RegistryBase):
             self.records[record.name] = record
         settings = await asyncio.to_thread(self.store.load_settings) if self.store else {}
         for config in templates:
-            self._shadow(config.name)
+            self.shadow(config.name)
             record = self.records[config.name] = template_record(config, self.server.data_dir)
             apply_settings(record, settings.get(config.name, {}))
         await self._forget_settings(set(settings) - {c.name for c in templates})
         for record in self.records.values():
-            await self.deploy(record, record.latest)
-            for spec in record.versions.values():
-                await self.deploy(record, spec)
+            await self.deploy_all(record)
         await asyncio.to_thread(self._collect_garbage)
-
-    def _shadow(self, name: str) -> None:
-        """A template function named like a stored API function is served in its place; the
-        API function is kept aside, code and all, and comes back when the template no longer
-        defines the name (it used to be deleted: its code at once, its record never)."""
-        prior = self.records.get(name)
-        if prior is not None and prior.origin == "api":
-            self.shadowed[name] = prior
-            log.warning("keepwarm: template function %s shadows an API function", name)
 
     async def _forget_settings(self, names: set[str]) -> None:
         """What the API set on template functions the template no longer defines: removing a
         function from the template deletes it, as its stack would (a --watch reload does)."""
         for name in names:
-            if self.store is not None and name not in self.records:
+            if self.store is not None:
                 await self.store.delete_settings(name)
 
     def _collect_garbage(self) -> None:

@@ -172,7 +172,7 @@ def _tag_rules(high: int, low: int) -> str:
     )
 
 
-def check_tags(tags: dict[str, Any], field: str = "tags") -> dict[str, str]:
+def check_tags(tags: dict[str, Any]) -> dict[str, str]:
     """Tags as Lambda's model bounds them (keys 1-128, values up to 256 characters)."""
     shown = "{" + ", ".join(f"{k}={'null' if v is None else v}" for k, v in tags.items()) + "}"
     for part, ok, rules in (
@@ -181,7 +181,7 @@ def check_tags(tags: dict[str, Any], field: str = "tags") -> dict[str, str]:
     ):
         if not ok:
             raise ValidationError(
-                f"1 validation error detected: Value '{shown}' at '{field}' failed to satisfy "
+                f"1 validation error detected: Value '{shown}' at 'tags' failed to satisfy "
                 f"constraint: Map {part} must satisfy constraint: {rules}"
             )
     return {str(k): str(v) for k, v in tags.items()}
@@ -194,11 +194,14 @@ def check_tag_keys(keys: list[str]) -> None:
         )
 
 
-def validate(fields: dict[str, Any], scratch_dir: Path) -> None:
-    """Run Lambda's value checks (through FunctionConfig) before anything is written."""
-    description = fields.get("description", "")
+def check_description(description: str) -> None:
     if len(description) > 256:
         raise constraint(description, "description", "have length less than or equal to 256")
+
+
+def validate(fields: dict[str, Any], scratch_dir: Path) -> None:
+    """Run Lambda's value checks (through FunctionConfig) before anything is written."""
+    check_description(fields.get("description", ""))
     if "role" in fields:
         check_role(fields["role"])
     check_layers(fields.get("layers", ()))

@@ -128,13 +128,12 @@ def decode_client_context(raw: str | None) -> str | None:
         )
     try:
         text = base64.b64decode(raw, validate=True).decode()
-        value = json.loads(text)
+        if not isinstance(json.loads(text), dict):  # runtimes read members: 42 broke them
+            raise ValueError("not an object")
     except (binascii.Error, ValueError, RecursionError) as exc:
         raise InvalidRequestContent(
             "Client context must be a valid Base64-encoded JSON object."
         ) from exc
-    if not isinstance(value, dict):  # runtimes read members of it: a list or 42 broke them
-        raise InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.")
     return text
 
 

@@ -55,10 +55,8 @@ async def reload(template: Path, service: FunctionService, changed: set[Path]) -
         fresh = template_record(config, service.server.data_dir)
         if old is not None and old.origin == "template" and not touched and _same(old, fresh):
             continue
-        if old is not None and old.origin == "api":
-            service.shadowed[config.name] = old
-            log.warning("keepwarm: template function %s shadows an API function", config.name)
-        if old is not None:
+        service.shadow(config.name)
+        if old is not None and old.origin == "template":
             _carry_over(old, fresh, config.auto_publish_alias)
         service.records[config.name] = fresh
         await service.deploy(fresh, fresh.latest)
@@ -92,8 +90,7 @@ async def _remove_missing(service: FunctionService, kept: set[str]) -> None:
             continue
         await service.runtime.router.remove(name)  # the API function it hid comes back
         service.records[name] = hidden
-        for spec in (hidden.latest, *hidden.versions.values()):
-            await service.deploy(hidden, spec)
+        await service.deploy_all(hidden)
     if gone:
         log.warning("keepwarm: removed %s", ", ".join(gone))
 

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from keepwarm import Runtime, ServerConfig
+from keepwarm.env.owner import stat_fields
 from tests.env.test_forkserver import PROBE, assert_isolated, cold_probes
-from tests.helpers import SLEEPY_COUNTER, function, wait_for
+from tests.helpers import SLEEPY_COUNTER, alive, function, wait_for
 
 
 @pytest.fixture
@@ -166,16 +167,9 @@ def test_a_relative_data_dir_works_for_snapshot_functions(
 
 
 def _parent(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as fh:
-        return int(fh.read().rsplit(")", 1)[1].split()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    fields = stat_fields(pid)
+    assert fields is not None, f"process {pid} is gone"
+    return int(fields[1])
 
 
 def test_an_init_over_the_memory_limit_fails_as_in_normal_mode(
@@ -221,7 +215,7 @@ def test_each_deployment_gets_its_own_template_and_replaced_ones_stop(
         v, memory, pid = rt.invoke("dep").json()
         assert (v, memory) == ("v2", "1024") and _parent(pid) != first_template
         rt.reclaim()
-        wait_for(lambda: not _alive(first_template), what="the replaced template to end")
+        wait_for(lambda: not alive(first_template), what="the replaced template to end")
     assert v1 == "v1"
 
 
