@@ -131,6 +131,32 @@ MISSING = """\
   task, ASGI messages): a raw httptools echo on uvloop answered 22.9k req/s at concurrency 4
   against 13.7k for the bench's echo through uvicorn, median of four interleaved 2 s rounds.
   Serving Invoke below that cycle is not done (see docs/architecture.md, "HTTP bounds").
+- Three attempts on that throughput gap, none kept (stop 16; each against the unchanged code
+  in the same interleaved run, six 2 s rounds at concurrency 4):
+  - *Where the CPU goes.* `perf record -a` over 2 s under load: the keepwarm server had 46 %
+    of all samples (0.92 of one CPU: the serial point), the four clients 35 %, the four
+    environments 13 %, idle 5 %. Per request (`/proc/<pid>/stat`): server 114-130 µs, of it
+    88 µs user time; forwarder 61-72 µs (35-37 user); echo 34-37 µs (18 user). The gap to the
+    forwarder is user time.
+  - *Invoke below uvicorn's ASGI messages*: an `InvokeLane` run as the request cycle's app
+    that took a fully arrived body from the cycle, skipped `receive`, the two middleware layers
+    and `send`'s per-header checks, and wrote the answer in one write: server 125 vs 126 µs per
+    request, 40.2 % vs 41.2 % of the echo. Not kept.
+  - *Compiling the hot path with mypyc* (environment, channel, pool, router, scheduler,
+    invoker, logs, tally, invocation; 17 s to build): server 125 vs 124 µs per request,
+    42.6 % vs 40.9 %. Not kept: native classes would also forbid the monkeypatching and
+    subclassing some tests and users rely on, for no measured gain. So the server's cost is
+    not in the interpreted logic of those modules but spread thinly over the event loop's
+    turns, uvicorn, C calls and system calls.
+  - Kept: the browser guard's address parse per request is cached (2.15 → 0.2 µs, `timeit`).
+  - Found on the way: an environment blocked in `recv` on its socket pair is woken for nothing
+    when the server reads the environment's own answer from the same pair (the kernel's
+    write-space wake-up on the environment's socket): 2.00 voluntary context switches per
+    invocation instead of 1 (`/proc/<pid>/status`, 3,050 sequential calls, spin off; `perf`
+    `sched:sched_wakeup` shows both wakers). In the forwarder, one socket pair per direction
+    took sequential latency from 217 to 163 µs (no spin there) and left throughput at
+    concurrency 4 unchanged (8,063 vs 8,229 req/s). keepwarm's environments spin after an
+    answer while traffic is sequential, so they are not asleep then; not changed.
 - Cold-start variance came mostly from joining the environment's memory cgroup (cgroup v1:
   a write to `cgroup.procs` waits for an RCU grace period). A loop that only creates a memory
   and a pids cgroup, forks and joins them measured 0.44 ms at the median, 10.2 ms at p90 and

@@ -11,6 +11,7 @@ another address, clients name the server however they reach it: only ``Origin`` 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -22,8 +23,12 @@ Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback_name(host: str) -> bool:
-    """``localhost``, a 127/8 address or ``::1`` (brackets and port allowed)."""
+    """``localhost``, a 127/8 address or ``::1`` (brackets and port allowed).
+
+    Cached: every request's ``Host`` comes here, nearly always the same few values, and
+    parsing an address costs ~2 µs (a warm invocation's server time is ~100 µs)."""
     if host.startswith("["):
         name = host[1 : host.find("]")]
     else:
