@@ -44,6 +44,7 @@ RESERVED_ENV_KEYS = frozenset(
     }
 )
 
+DEFAULT_REGION = "us-east-1"  # keepwarm serve's region, and the CLI's when none is configured
 ENV_VARS_LIMIT = 4096
 _ENV_KEY = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
 _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9-_]{1,64}")
@@ -366,7 +367,7 @@ class ServerConfig:
     """Settings that hold for every function a server (or a ``Runtime``) runs."""
 
     data_dir: Path = Path(".keepwarm")
-    region: str = "us-east-1"
+    region: str = DEFAULT_REGION
     account_id: str = "000000000000"
     concurrency_limit: int = 1000
     keep_alive_s: float = 600.0

@@ -17,7 +17,8 @@ AWS's REST-JSON error shapes, so the HTTP layer never decides a status code itse
     │   ├── PreconditionFailed        PreconditionFailedException 412
     │   ├── Throttled                 TooManyRequestsException 429 (with a Reason)
     │   └── ServiceFailure            ServiceException 500
-    └── TemplateError                 a SAM template that cannot be loaded (CLI-facing)
+    ├── TemplateError                 a SAM template that cannot be loaded (CLI-facing)
+    └── CredentialsError              AWS credentials the CLI cannot use (CLI-facing)
 
 Function errors (a handler raising, a timeout, an OOM kill, a crash) are *not* exceptions here:
 they are results, returned with ``X-Amz-Function-Error: Unhandled`` and HTTP 200, as on Lambda.
@@ -34,6 +35,10 @@ class KeepwarmError(Exception):
 
 class TemplateError(KeepwarmError):
     """A template that cannot be read or has an invalid function definition."""
+
+
+class CredentialsError(KeepwarmError):
+    """AWS credentials or profiles configured so that ``keepwarm invoke`` cannot sign with them."""
 
 
 class ServiceError(KeepwarmError):

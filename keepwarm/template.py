@@ -24,12 +24,11 @@ from keepwarm._cfn import (
     template_file,
 )
 from keepwarm._sam_function import FunctionReader, ReadContext, Unsupported
-from keepwarm.config import FunctionConfig
+from keepwarm.config import DEFAULT_REGION, FunctionConfig
 from keepwarm.errors import TemplateError
 
 log = logging.getLogger("keepwarm.template")
 
-DEFAULT_REGION = "us-east-1"
 _CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(FunctionConfig))
 
 

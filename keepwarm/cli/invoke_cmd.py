@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,9 +18,11 @@ from rich.console import Console
 
 from keepwarm._cfn import template_file
 from keepwarm.api import AsyncRuntime
+from keepwarm.cli import credentials
 from keepwarm.cli.options import HostPackages
 from keepwarm.config import ServerConfig
 from keepwarm.invocation import InvocationResult
+from keepwarm.sigv4 import Signer
 from keepwarm.template import read_template
 
 from .render import show
@@ -97,6 +100,13 @@ def invoke(
     endpoint: Annotated[
         str | None, typer.Option("--endpoint", help="Invoke through a running keepwarm serve.")
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", help="With --endpoint: sign with this AWS profile's keys."),
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="With --endpoint: the region to sign for.")
+    ] = None,
     quiet: Annotated[
         bool,
         typer.Option(
@@ -115,7 +125,10 @@ def invoke(
             concurrency > 1,
             host_packages,
         )
-        raise SystemExit(_remote(console, endpoint, function, body, times, quiet))
+        signer = credentials.signer(profile, region, os.environ)
+        raise SystemExit(_remote(console, endpoint, function, body, times, quiet, signer))
+    if profile is not None or region is not None:
+        raise typer.BadParameter("--profile and --region apply with --endpoint only")
     server = ServerConfig(
         data_dir=data_dir,
         reuse=reuse,
@@ -152,12 +165,20 @@ def _local_only(
         )
 
 
-def _remote(console: Console, endpoint: str, name: str, event: Any, times: int, quiet: bool) -> int:
+def _remote(
+    console: Console,
+    endpoint: str,
+    name: str,
+    event: Any,
+    times: int,
+    quiet: bool,
+    signer: Signer | None,
+) -> int:
     from keepwarm.cli.remote import invoke_remote
 
     failed = False
     for _ in range(times):
-        answer = invoke_remote(endpoint, name, json.dumps(event).encode(), None, not quiet)
+        answer = invoke_remote(endpoint, name, json.dumps(event).encode(), None, not quiet, signer)
         payload = answer["Payload"].decode(errors="replace")
         console.print_json(json.dumps({**answer, "Payload": payload}))
         failed = failed or bool(answer.get("FunctionError"))

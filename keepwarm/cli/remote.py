@@ -1,7 +1,8 @@
 """``keepwarm invoke --endpoint URL``: call a running ``keepwarm serve`` (or AWS-compatible API).
 
 Why plain ``http.client``: the CLI should not import boto3 to make one request, and the wire
-format (Invoke's headers) is all there is to it.
+format (Invoke's headers) is all there is to it. With credentials, the request is signed
+(SigV4) by ``keepwarm.sigv4``, the code ``keepwarm serve --auth sigv4`` verifies with.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import time
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from keepwarm.errors import KeepwarmError
+from keepwarm.sigv4 import Request, Signer
 
 
 class RemoteError(KeepwarmError):
@@ -25,9 +28,15 @@ class RemoteError(KeepwarmError):
 
 
 def invoke_remote(
-    endpoint: str, name: str, payload: bytes, qualifier: str | None, log_tail: bool
+    endpoint: str,
+    name: str,
+    payload: bytes,
+    qualifier: str | None,
+    log_tail: bool,
+    signer: Signer | None = None,
 ) -> dict[str, Any]:
-    """One RequestResponse Invoke; returns what ``aws lambda invoke`` reports, plus the payload.
+    """One RequestResponse Invoke, signed when ``signer`` is given; returns what
+    ``aws lambda invoke`` reports, plus the payload.
 
     Keys: ``StatusCode``, ``RequestId``, ``ExecutedVersion``, ``FunctionError`` (or None),
     ``LogResult`` (decoded text, or None), ``Payload`` (bytes).
@@ -38,13 +47,16 @@ def invoke_remote(
     conn_cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     conn = conn_cls(url.hostname, url.port, timeout=960)
     path = f"{url.path.rstrip('/')}/2015-03-31/functions/{quote(name, safe='')}/invocations"
-    if qualifier:
-        path += f"?Qualifier={quote(qualifier, safe='')}"
+    query = f"Qualifier={quote(qualifier, safe='')}" if qualifier else ""
     headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": "RequestResponse"}
     if log_tail:
         headers["X-Amz-Log-Type"] = "Tail"
+    if signer is not None:
+        headers["Host"] = url.netloc.rpartition("@")[2]  # sent as signed: http.client keeps it
+        request = Request("POST", path, query, list(headers.items()), payload)
+        headers.update(signer.headers(request, time.time()))
     try:
-        conn.request("POST", path, body=payload, headers=headers)
+        conn.request("POST", f"{path}?{query}" if query else path, body=payload, headers=headers)
         response = conn.getresponse()
         body = response.read()
     except OSError as exc:

@@ -20,20 +20,19 @@ from __future__ import annotations
 
 import configparser
 import datetime
-import hashlib
 import hmac
 import json
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
 
-ALGORITHM = "AWS4-HMAC-SHA256"
-SERVICE = "lambda"
+from keepwarm.config import DEFAULT_REGION
+from keepwarm.sigv4 import ALGORITHM, AMZ_DATE, SERVICE, Request, signature
+
 MAX_SKEW_S = 300
 MAX_BODY = 70 * 1024 * 1024  # a little over CreateFunction's 69,905,067-byte limit
 UNSIGNED_PATHS = ("/_keepwarm/health", "/openapi.json", "/_keepwarm/code/")
@@ -42,7 +41,6 @@ MISMATCH = (
     "AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
 _PARAM = re.compile(r"\s*(Credential|SignedHeaders|Signature)\s*=\s*([^,\s]*)\s*")
-_AMZ_DATE = "%Y%m%dT%H%M%SZ"
 
 
 class AuthError(Exception):
@@ -73,49 +71,6 @@ def load_credentials(path: Path) -> dict[str, str]:
     return keys
 
 
-def _remove_dot_segments(path: str) -> str:
-    """RFC 3986 §5.2.4, keeping a trailing slash (as botocore does before signing)."""
-    out: list[str] = []
-    for segment in path.split("/"):
-        if segment == "..":
-            if out:
-                out.pop()
-        elif segment not in (".", ""):
-            out.append(segment)
-    result = "/" + "/".join(out)
-    if path.endswith("/") and result != "/":
-        result += "/"
-    return result
-
-
-def canonical_uri(raw_path: str) -> str:
-    """The path as sent (already percent-encoded once), normalised and encoded once more:
-    every service but S3 double-encodes."""
-    return quote(_remove_dot_segments(raw_path or "/"), safe="/~")
-
-
-def canonical_query(raw_query: str) -> str:
-    pairs = []
-    for part in raw_query.split("&") if raw_query else []:
-        key, _, value = part.partition("=")
-        pairs.append((quote(unquote(key), safe="-_.~"), quote(unquote(value), safe="-_.~")))
-    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
-
-
-def canonical_headers(headers: Iterable[tuple[str, str]], signed: list[str]) -> str:
-    values: dict[str, list[str]] = {}
-    for name, value in headers:
-        values.setdefault(name.lower(), []).append(" ".join(value.split()))
-    return "".join(f"{name}:{','.join(values[name])}\n" for name in signed)
-
-
-def signing_key(secret: str, date: str, region: str, service: str = SERVICE) -> bytes:
-    key = f"AWS4{secret}".encode()
-    for part in (date, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
-
-
 @dataclass(frozen=True)
 class Claim:
     """What a request's headers say about its signature, checked as far as they can be."""
@@ -132,7 +87,7 @@ class Verifier:
     """Checks one request's SigV4 ``Authorization`` header against known keys."""
 
     keys: dict[str, str]
-    region: str = "us-east-1"
+    region: str = DEFAULT_REGION
     now: Callable[[], float] = time.time
 
     def verify(
@@ -157,22 +112,9 @@ class Verifier:
         body: bytes,
     ) -> str:
         """The signature itself, once ``precheck`` passed and the body is in."""
-        canonical = "\n".join(
-            [
-                method.upper(),
-                canonical_uri(raw_path),
-                canonical_query(raw_query),
-                canonical_headers(headers, claim.signed),
-                ";".join(claim.signed),
-                hashlib.sha256(body).hexdigest(),
-            ]
-        )
-        scope = f"{claim.date}/{self.region}/{SERVICE}/aws4_request"
-        to_sign = "\n".join(
-            [ALGORITHM, claim.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-        )
-        key = signing_key(self.keys[claim.key_id], claim.date, self.region, SERVICE)
-        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        request = Request(method, raw_path, raw_query, headers, body)
+        secret = self.keys[claim.key_id]
+        expected = signature(request, claim.signed, secret, claim.amz_date, self.region, SERVICE)
         if not hmac.compare_digest(expected, claim.signature):
             raise AuthError("InvalidSignatureException", MISMATCH)
         return claim.key_id
@@ -249,7 +191,7 @@ class Verifier:
 
     def _check_time(self, amz_date: str, scope_date: str) -> None:
         try:
-            when = datetime.datetime.strptime(amz_date, _AMZ_DATE).replace(tzinfo=datetime.UTC)
+            when = datetime.datetime.strptime(amz_date, AMZ_DATE).replace(tzinfo=datetime.UTC)
         except ValueError:
             raise AuthError(
                 "IncompleteSignatureException",
@@ -279,7 +221,7 @@ class Verifier:
 
 
 def _fmt(moment: datetime.datetime) -> str:
-    return moment.strftime(_AMZ_DATE)
+    return moment.strftime(AMZ_DATE)
 
 
 Scope = MutableMapping[str, Any]

@@ -9,11 +9,17 @@ from pathlib import Path
 
 
 def keepwarm(
-    *args: str, cwd: Path | None = None, tmp: Path | None = None
+    *args: str,
+    cwd: Path | None = None,
+    tmp: Path | None = None,
+    aws: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Wide ``COLUMNS``: Rich would otherwise wrap a long message across lines and panel edges;
-    ``tmp`` becomes the command's temporary directory."""
+    ``tmp`` becomes the command's temporary directory; ``aws``, when given, are the only
+    ``AWS_*`` variables the command sees (none of the caller's credentials leak in)."""
     env = {**os.environ, "COLUMNS": "400"}
+    if aws is not None:
+        env = {k: v for k, v in env.items() if not k.startswith("AWS_")} | aws
     if tmp is not None:
         env["TMPDIR"] = str(tmp)
     return subprocess.run(
