@@ -92,8 +92,15 @@ class LoopDriver:
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` to completion and return its result (or raise its exception)."""
         if self._take():
+            task = self.loop.create_task(coro)
             try:
-                return self.loop.run_until_complete(coro)
+                return self.loop.run_until_complete(task)
+            except BaseException:  # Ctrl-C, or the call itself raised a BaseException
+                if task.done():
+                    _outcome_taken(task)  # it is what propagates (as run_until_complete does)
+                else:
+                    task.add_done_callback(_outcome_taken)
+                raise
             finally:
                 self._give_back()
         return self._hand_over(coro).wait()  # type: ignore[no-any-return]
@@ -184,6 +191,15 @@ class LoopDriver:
                     self._cond.wait(GRACE_S)
             self._driver = _BACKGROUND
             return True
+
+
+def _outcome_taken(task: asyncio.Task[Any]) -> None:
+    """The outcome of a call its caller left while driving the loop (Ctrl-C is raised
+    wherever the loop is). The call goes on, as an invocation whose caller stops waiting
+    does, and its outcome (an error, when closing the runtime cuts it short) has nobody to go
+    to: taken here, asyncio does not print it as a second traceback after the caller's."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _inside_a_running_loop() -> bool:

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -97,3 +101,52 @@ def test_a_closed_runtime_says_so(tmp_path: Path, server: ServerConfig) -> None:
         rt.invoke("f")
     with pytest.raises(KeepwarmError, match="this Runtime is closed"):
         asyncio.run(rt.ainvoke("f"))
+
+
+# Says it runs (in its log stream), then sleeps until killed.
+_SLEEPER = """
+import os, time
+def handler(event, context):
+    print("running", os.getpid(), flush=True)
+    time.sleep(300)
+"""
+
+# A script blocked in Runtime.invoke (its own thread drives the loop), waiting for Ctrl-C.
+_INTERRUPTED = """
+import sys
+from pathlib import Path
+from keepwarm import Runtime, ServerConfig
+from keepwarm.config import FunctionConfig
+fn = FunctionConfig(name="f", handler="app.handler", code_dir=Path(sys.argv[1]), timeout_s=300)
+with Runtime([fn], server=ServerConfig(data_dir=Path(sys.argv[2]))) as rt:
+    rt.invoke("f")
+"""
+
+
+def _running_pid(logs: Path) -> int | None:
+    for stream in logs.rglob("*"):
+        for line in stream.read_text().splitlines() if stream.is_file() else []:
+            if line.startswith("running "):
+                return int(line.split()[1])
+    return None
+
+
+def test_ctrl_c_in_a_blocking_invoke_shows_one_traceback_and_leaves_no_process(
+    tmp_path: Path,
+) -> None:
+    """The invocation Ctrl-C left behind used to end (when the ``with`` block closed the
+    runtime) with a second traceback, "Task exception was never retrieved ... ServiceFailure"."""
+    code, data = function(tmp_path, "f", _SLEEPER).code_dir, tmp_path / "d"
+    script = [sys.executable, "-c", textwrap.dedent(_INTERRUPTED), str(code), str(data)]
+    proc = subprocess.Popen(script, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: _running_pid(data / "logs") is not None, what="the handler to run")
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGINT, stderr
+    assert stderr.count("Traceback") == 1 and stderr.endswith("\nKeyboardInterrupt\n"), stderr
+    env_pid = _running_pid(data / "logs")
+    assert env_pid is not None
+    wait_for(lambda: not alive(env_pid), what="the environment to end")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -67,6 +69,30 @@ def test_errors_reach_the_caller_on_either_path(driver: LoopDriver) -> None:
             driver.call(boom())  # inside another running loop: handed over, not driven
 
     asyncio.run(from_a_loop())
+
+
+_INTERRUPTED_CALL = """
+from keepwarm.loop_driver import LoopDriver
+
+async def interrupted():
+    raise KeyboardInterrupt
+
+driver = LoopDriver()
+try:
+    driver.call(interrupted())
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+driver.close()
+"""
+
+
+def test_a_base_exception_reaches_the_caller_once() -> None:
+    """A call that raises KeyboardInterrupt itself: the caller gets it, and asyncio does not
+    print it again (at exit) as a task exception nobody retrieved."""
+    done = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED_CALL], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "interrupted\n", "")
 
 
 def test_a_call_from_inside_another_loop_is_handed_over(driver: LoopDriver) -> None:

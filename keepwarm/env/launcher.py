@@ -186,7 +186,7 @@ class ForkServer:
         )
         theirs.close()
         self._root = _Conn(ours, loop)
-        await asyncio.wait_for(asyncio.shield(self._root.ready), timeout=30)
+        await asyncio.wait_for(self._root.ready, timeout=30)
 
     @property
     def alive(self) -> bool:
@@ -242,9 +242,12 @@ class ForkServer:
         try:
             await self._root.request("template", spec, [theirs.fileno()])
             limit = float(spec.get("init_timeout_s", TEMPLATE_INIT_TIMEOUT))
-            ready = await asyncio.wait_for(asyncio.shield(conn.ready), limit)
+            ready = await asyncio.wait_for(conn.ready, limit)  # past it: ``ready`` is cancelled
         except (TimeoutError, LauncherDied, OSError) as exc:
             ready = {"failed": f"template did not start: {exc}"}
+        except BaseException:  # cancelled (the server closes): the template goes with it
+            conn.dead()
+            raise
         finally:
             theirs.close()
         if "failed" in ready:

@@ -8,6 +8,9 @@ so the documented hazards in docs/snapshot.md stay true). Timing is never assert
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -238,3 +241,41 @@ def test_a_template_init_past_the_init_timeout_times_out_as_in_normal_mode(
         outcomes.append(json.loads(result.payload).get("errorType"))
         assert "Traceback" not in result.logs
     assert outcomes == ["Sandbox.Timedout", "Sandbox.Timedout"]
+
+
+# A snapshot function whose template's Init outlives init_timeout_s, in a process of its own.
+_SLOW_TEMPLATE = """
+import sys
+from pathlib import Path
+from keepwarm import Runtime, ServerConfig
+from keepwarm.config import FunctionConfig
+fn = FunctionConfig(
+    name="slow", handler="app.handler", code_dir=Path(sys.argv[1]), snapshot=True, timeout_s=3
+)
+server = ServerConfig(data_dir=Path(sys.argv[2]), run_as="root", init_timeout_s=1)
+with Runtime([fn], server=server) as rt:
+    print(rt.invoke("slow").json()["errorType"], flush=True)
+"""
+
+
+def test_a_template_that_did_not_start_leaves_nothing_on_stderr(tmp_path: Path) -> None:
+    """A template given up on (Init past init_timeout_s) is closed; its start signal, which
+    nobody awaited any more, used to fail and be printed as "Future exception was never
+    retrieved ... LauncherDied" after the caller's result."""
+    code = function(
+        tmp_path, "slow", "import time\ntime.sleep(3)\n\ndef handler(e, c):\n    return 1\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(_SLOW_TEMPLATE),
+            str(code.code_dir),
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout) == (0, "Sandbox.Timedout\n"), done.stderr
+    assert done.stderr == ""
