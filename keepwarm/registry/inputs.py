@@ -172,8 +172,18 @@ def _tag_rules(high: int, low: int) -> str:
     )
 
 
+TAG_LIMIT = 50  # tags on one function, counted after a TagResource merges its tags in
+RESERVED_TAG_PREFIX = "aws:"  # any case
+
+
+def check_tag_count(tags: dict[str, str]) -> None:
+    if len(tags) > TAG_LIMIT:
+        raise InvalidParameterValue("Number of tags exceeds resource tag limit.")
+
+
 def check_tags(tags: dict[str, Any]) -> dict[str, str]:
-    """Tags as Lambda's model bounds them (keys 1-128, values up to 256 characters)."""
+    """Tags as Lambda's model bounds them (keys 1-128, values up to 256 characters), then
+    as its service does: no ``aws:`` key (AWS's own tags), at most ``TAG_LIMIT``."""
     shown = "{" + ", ".join(f"{k}={'null' if v is None else v}" for k, v in tags.items()) + "}"
     for part, ok, rules in (
         ("keys", all(_tag_text(k, 1, 128) for k in tags), _tag_rules(128, 1)),
@@ -184,7 +194,15 @@ def check_tags(tags: dict[str, Any]) -> dict[str, str]:
                 f"1 validation error detected: Value '{shown}' at 'tags' failed to satisfy "
                 f"constraint: Map {part} must satisfy constraint: {rules}"
             )
-    return {str(k): str(v) for k, v in tags.items()}
+    reserved = [k for k in tags if k.lower().startswith(RESERVED_TAG_PREFIX)]
+    if reserved:
+        raise InvalidParameterValue(
+            f"Tag keys starting with '{RESERVED_TAG_PREFIX}' are reserved for AWS use: "
+            f"{reserved[0]}."
+        )
+    checked = {str(k): str(v) for k, v in tags.items()}
+    check_tag_count(checked)
+    return checked
 
 
 def check_tag_keys(keys: list[str]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from keepwarm.config import constraint
 from keepwarm.registry import inputs
-from keepwarm.registry.model import FunctionRecord, change_tags
+from keepwarm.registry.model import FunctionRecord, change_tags, tags_after
 from keepwarm.registry.names import parse_taggable
 from keepwarm.registry.settings import SettingsOps
 
@@ -24,9 +24,11 @@ class TagOps(SettingsOps):
         return {"Tags": dict(self._tagged(resource).tags)}
 
     async def tag(self, resource: str, body: dict[str, Any]) -> None:
-        tags = inputs.require(body, "Tags", "tags")
+        given = inputs.require(body, "Tags", "tags")
         record = self._tagged(resource)
-        change_tags(record, dict(inputs.check_tags(tags)))
+        tags = inputs.check_tags(given)
+        inputs.check_tag_count(tags_after(record.tags, dict(tags)))  # what it has counts too
+        change_tags(record, dict(tags))
         await self.persist(record)
 
     async def untag(self, resource: str, keys: list[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -112,6 +113,48 @@ def test_bad_tags_are_refused_with_lambdas_constraint(lam: Any) -> None:
     assert lam.list_tags(Resource=ARN.format("tagged"))["Tags"] == {}
 
 
+def _many(n: int, prefix: str = "k") -> dict[str, str]:
+    return {f"{prefix}{i}": str(i) for i in range(n)}
+
+
+@pytest.mark.parametrize("key", ["aws:team", "AWS:Team", "Aws:cloudformation:stack-name"])
+def test_aws_prefixed_keys_are_refused(lam: Any, key: str) -> None:
+    create(lam, "tagged", Tags={"team": "core"})
+    with pytest.raises(ClientError) as exc:
+        lam.tag_resource(Resource=ARN.format("tagged"), Tags={"ok": "1", key: "x"})
+    assert error_of(exc) == (
+        400,
+        "InvalidParameterValueException",
+        f"Tag keys starting with 'aws:' are reserved for AWS use: {key}.",
+    )
+    with pytest.raises(ClientError) as exc:
+        create(lam, "refused", Tags={key: "x"})
+    assert error_of(exc)[1] == "InvalidParameterValueException"
+    with pytest.raises(ClientError) as exc:
+        lam.get_function(FunctionName="refused")
+    assert error_of(exc)[1] == "ResourceNotFoundException"  # nothing was created
+    assert lam.list_tags(Resource=ARN.format("tagged"))["Tags"] == {"team": "core"}
+    lam.tag_resource(Resource=ARN.format("tagged"), Tags={"awsome:x": "1", "team:aws:": "2"})
+
+
+def test_a_function_holds_at_most_50_tags(lam: Any) -> None:
+    too_many = ("InvalidParameterValueException", "Number of tags exceeds resource tag limit.")
+    with pytest.raises(ClientError) as exc:
+        create(lam, "crowded", Tags=_many(51))
+    assert error_of(exc)[1:] == too_many
+    create(lam, "full", Tags=_many(50))
+    arn = ARN.format("full")
+    lam.tag_resource(Resource=arn, Tags={"k0": "changed", "k49": "changed"})  # still 50
+    with pytest.raises(ClientError) as exc:  # what it has counts with what is added
+        lam.tag_resource(Resource=arn, Tags={"k1": "changed", "one-more": "x"})
+    assert error_of(exc)[1:] == too_many
+    tags = lam.list_tags(Resource=arn)["Tags"]
+    assert len(tags) == 50 and (tags["k0"], tags["k1"]) == ("changed", "1")  # all or nothing
+    lam.untag_resource(Resource=arn, TagKeys=["k2"])
+    lam.tag_resource(Resource=arn, Tags={"one-more": "x"})
+    assert len(lam.list_tags(Resource=arn)["Tags"]) == 50
+
+
 def test_the_aws_cli_lists_tags(server: Server, lam: Any) -> None:
     create(lam, "tagged", Tags={"team": "core"})
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
@@ -177,4 +220,41 @@ def test_a_bad_descriptive_value_is_a_template_error(tmp_path: Path) -> None:
     text = template.read_text().replace("[arm64]", "[sparc]")
     template.write_text(textwrap.dedent(text))
     with pytest.raises(TemplateError, match=r"Function Described: .*architectures"):
+        load_template(template)
+
+
+def _described_tags(template: Path, lines: list[str]) -> None:
+    """Replace the Described function's own Tags (Globals add team and stage, SAM its tag)."""
+    own = "".join(f"        {line}\n" for line in lines)
+    template.write_text(template.read_text().replace("        stage: prod\n", own))
+
+
+def test_sams_created_by_tag_counts_towards_the_limit(start_server: Any, tmp_path: Path) -> None:
+    template = _template_dir(tmp_path)
+    _described_tags(template, [f"t{i}: v" for i in range(47)])  # 2 + 47 + 1 = 50
+    lam = start_server("-t", str(template)).client()
+    arn = ARN.format("described")
+    tags = lam.list_tags(Resource=arn)["Tags"]
+    assert len(tags) == 50 and tags["lambda:createdBy"] == "SAM"
+    with pytest.raises(ClientError) as exc:
+        lam.tag_resource(Resource=arn, Tags={"one-more": "x"})
+    assert error_of(exc)[2] == "Number of tags exceeds resource tag limit."
+    lam.untag_resource(Resource=arn, TagKeys=["t0"])
+    lam.tag_resource(Resource=arn, Tags={"one-more": "x"})
+
+
+@pytest.mark.parametrize(
+    ("lines", "words"),
+    [
+        (["AWS:owner: me"], "Tag keys starting with 'aws:' are reserved for AWS use: AWS:owner."),
+        ([f"t{i}: v" for i in range(48)], "Number of tags exceeds resource tag limit."),
+    ],
+)
+def test_a_template_refuses_what_lambda_would(tmp_path: Path, lines: list[str], words: str) -> None:
+    from keepwarm.errors import TemplateError
+    from keepwarm.template import load_template
+
+    template = _template_dir(tmp_path)
+    _described_tags(template, lines)
+    with pytest.raises(TemplateError, match=r"Function Described: " + re.escape(words)):
         load_template(template)
