@@ -346,7 +346,9 @@ class Resolver:
 
 
 def _parameter_values(template: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
+    """Declared Parameters (override, else Default); an override of an undeclared name is kept
+    too, as ``sam local`` keeps it (a ``!Ref`` to it resolves)."""
+    values: dict[str, Any] = {str(name): value for name, value in overrides.items()}
     for name, spec in _mapping(template.get("Parameters")).items():
         value = overrides.get(name, spec.get("Default") if isinstance(spec, dict) else None)
         kind = spec.get("Type", "") if isinstance(spec, dict) else ""

@@ -97,6 +97,7 @@ def read_template(
         build_dir=build_dir or file.parent / ".keepwarm" / "inline",
         overrides=dict(overrides or {}),
     )
+    context.warnings.extend(_undeclared(document, parameters or {}))
     _name_the_unnamed(resources, context.resolver)
     read, skipped = _read_functions(resources, context)
     functions = list(read.values())
@@ -109,6 +110,18 @@ def read_template(
     _check_unique_names(functions)
     names = {logical_id: config.name for logical_id, config in read.items()}
     return Template(file, functions, list(dict.fromkeys(context.warnings)), names)
+
+
+def _undeclared(document: dict[str, Any], parameters: Mapping[str, Any]) -> list[str]:
+    """Overrides of Parameters the template does not declare: accepted, as ``sam local`` accepts
+    them (``sam deploy`` would not), but a typo in a name would otherwise go unnoticed."""
+    declared = document.get("Parameters")
+    names = declared if isinstance(declared, dict) else {}
+    return [
+        f"Parameter {name} is overridden but the template declares no such parameter."
+        for name in parameters
+        if name not in names
+    ]
 
 
 def _read_functions(

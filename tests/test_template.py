@@ -415,6 +415,17 @@ def test_parameter_defaults_and_overrides(tmp_path: Path) -> None:
     assert (prod.memory_mb, prod.timeout_s, prod.environment) == (1024, 60, {"STAGE": "prod"})
 
 
+def test_an_override_of_an_undeclared_parameter_is_kept_with_a_warning(tmp_path: Path) -> None:
+    """As ``sam local`` keeps it: a ``!Ref`` to it resolves (``sam deploy`` would refuse it)."""
+    extra = "Parameters:\n  Stage: {Type: String, Default: dev}\n"
+    body = simple("Environment: {Variables: {STAGE: !Ref Stage, EXTRA: !Ref Extra}}\n", extra=extra)
+    loaded = read_template(write(tmp_path, body), parameters={"Stage": "prod", "Extra": "x"})
+    assert loaded.functions[0].environment == {"STAGE": "prod", "EXTRA": "x"}
+    assert loaded.warnings == [
+        "Parameter Extra is overridden but the template declares no such parameter."
+    ]
+
+
 def test_refs_to_functions_resolve_to_local_names(tmp_path: Path) -> None:
     body = simple(
         "Environment:\n  Variables:\n    PEER: !Ref Peer\n    PEER_ARN: !GetAtt Peer.Arn\n"

@@ -16,6 +16,7 @@ import typer
 
 from keepwarm.audit import AuditUsageError, Severity, audit_paths
 from keepwarm.audit.static.render import FORMATS, render
+from keepwarm.cli.parameter_overrides import ParameterOverrides, TemplateCommand, merged
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -42,6 +43,7 @@ def audit(
     template: Annotated[
         Path, typer.Option("-t", "--template", help="SAM template (with --replay).")
     ] = Path("template.yaml"),
+    parameter_overrides: ParameterOverrides = None,
     lanes: Annotated[
         int, typer.Option("--lanes", min=1, help="Warm environments in the shuffled pattern.")
     ] = 3,
@@ -56,7 +58,13 @@ def audit(
         _usage(f"unknown --format {output_format!r} (expected one of: {', '.join(FORMATS)})")
     if replay_file is not None:
         options = {"lanes": lanes, "seed": seed, "ignore": list(ignore_field or [])}
-        _replay(replay_file, function, template, output_format, options)
+        _replay(
+            replay_file, function, template, merged(parameter_overrides), output_format, options
+        )
+    if parameter_overrides is not None:
+        _usage(
+            "--parameter-overrides applies to --replay only (the static audit reads no template)"
+        )
     if not paths:
         _usage("give handler files or directories to audit, or --replay EVENTS -f FUNCTION")
     if fail_on not in ("warning", "error"):
@@ -73,6 +81,7 @@ def _replay(
     events_file: Path,
     function: str | None,
     template: Path,
+    parameters: dict[str, str],
     output_format: str,
     options: dict[str, Any],
 ) -> NoReturn:
@@ -89,7 +98,7 @@ def _replay(
         for spec in options["ignore"]:
             parse_path(spec)
         events = read_events(events_file)
-        configs = {c.name: c for c in load_template(template)}
+        configs = {c.name: c for c in load_template(template, parameters=parameters)}
     except (OSError, ValueError, KeepwarmError) as exc:
         _usage(str(exc))
     if function not in configs:
@@ -113,4 +122,4 @@ def _usage(message: str) -> NoReturn:
 
 def register(app: typer.Typer) -> None:
     """Add the ``audit`` command to ``app``."""
-    app.command("audit")(audit)
+    app.command("audit", cls=TemplateCommand)(audit)

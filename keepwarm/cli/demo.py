@@ -38,9 +38,11 @@ async def _show(console: Console, rt: AsyncRuntime, name: str, event: object) ->
     _print(console, await rt.invoke(name, event))
 
 
-def demo_functions(template: Path) -> list[FunctionConfig]:
+def demo_functions(
+    template: Path, parameters: dict[str, str] | None = None
+) -> list[FunctionConfig]:
     """Checked before any directory or environment exists, so a wrong template leaves nothing."""
-    functions = load_template(template)
+    functions = load_template(template, parameters=parameters)
     missing = [name for name in NEEDED if name not in {f.name for f in functions}]
     if missing:
         raise TemplateError(
@@ -80,8 +82,10 @@ async def _steps(console: Console, functions: list[FunctionConfig], server: Serv
         await _concurrency_and_reclaim(console, rt, server.keep_alive_s)
 
 
-async def tour(console: Console, template: Path, keep_alive: float) -> None:
-    functions = demo_functions(template)
+async def tour(
+    console: Console, template: Path, keep_alive: float, parameters: dict[str, str] | None = None
+) -> None:
+    functions = demo_functions(template, parameters)
     server = ServerConfig(keep_alive_s=keep_alive)  # refuses a bad value before mkdtemp
     data_dir = Path(tempfile.mkdtemp(prefix="keepwarm-demo-"))
     try:
@@ -94,5 +98,7 @@ async def tour(console: Console, template: Path, keep_alive: float) -> None:
     console.print(Text.assemble("\nLog streams (one per environment) are under ", where))
 
 
-def run_demo(template: Path = EXAMPLES, keep_alive: float = 1.0) -> None:
-    asyncio.run(tour(Console(), template, keep_alive))
+def run_demo(
+    template: Path = EXAMPLES, keep_alive: float = 1.0, parameters: dict[str, str] | None = None
+) -> None:
+    asyncio.run(tour(Console(), template, keep_alive, parameters))

@@ -20,6 +20,7 @@ from keepwarm._cfn import template_file
 from keepwarm.api import AsyncRuntime
 from keepwarm.cli import credentials
 from keepwarm.cli.options import HostPackages
+from keepwarm.cli.parameter_overrides import ParameterOverrides, merged
 from keepwarm.config import ServerConfig
 from keepwarm.invocation import InvocationResult
 from keepwarm.sigv4 import Signer
@@ -58,9 +59,15 @@ def _read_text(event_file: Path) -> str:
 
 
 async def run_local(
-    template: Path, name: str, event: Any, times: int, concurrency: int, server: ServerConfig
+    template: Path,
+    name: str,
+    event: Any,
+    times: int,
+    concurrency: int,
+    server: ServerConfig,
+    parameters: dict[str, str] | None = None,
 ) -> list[InvocationResult]:
-    loaded = read_template(template_file(template))
+    loaded = read_template(template_file(template), parameters=parameters)
     loaded.log_warnings()
     name = loaded.name_for(name)
     results: list[InvocationResult] = []
@@ -76,6 +83,7 @@ def invoke(
     template: Annotated[Path, typer.Option("-t", "--template", help="SAM template.")] = Path(
         "template.yaml"
     ),
+    parameter_overrides: ParameterOverrides = None,
     event: Annotated[
         Path | None, typer.Option("-e", "--event", help="Event JSON file ('-' for stdin).")
     ] = None,
@@ -124,6 +132,7 @@ def invoke(
             check_leaks,
             concurrency > 1,
             host_packages,
+            parameter_overrides is not None,
         )
         signer = credentials.signer(profile, region, os.environ)
         raise SystemExit(_remote(console, endpoint, function, body, times, quiet, signer))
@@ -136,14 +145,22 @@ def invoke(
         check_leaks=check_leaks,
         host_packages=host_packages,
     )
-    results = asyncio.run(run_local(template, function, body, times, concurrency, server))
+    parameters = merged(parameter_overrides)
+    results = asyncio.run(
+        run_local(template, function, body, times, concurrency, server, parameters)
+    )
     for result in results:
         show(console, result, logs=not quiet)
     raise SystemExit(1 if any(r.function_error for r in results) else 0)
 
 
 def _local_only(
-    reuse: bool, max_invocations: int | None, leaks: bool, concurrent: bool, host: bool
+    reuse: bool,
+    max_invocations: int | None,
+    leaks: bool,
+    concurrent: bool,
+    host: bool,
+    parameters: bool,
 ) -> None:
     """Options a remote server decides for itself (``keepwarm serve --check-leaks`` ...): given
     with ``--endpoint`` they would be silently ignored, so they are refused."""
@@ -155,6 +172,7 @@ def _local_only(
             ("--check-leaks", leaks),
             ("--concurrency", concurrent),
             ("--host-packages", host),
+            ("--parameter-overrides", parameters),
         )
         if set_
     ]

@@ -11,6 +11,7 @@ from keepwarm import __version__
 from keepwarm.cli import audit_cmd, invoke_cmd, serve_cmd
 from keepwarm.cli.failures import KeepwarmGroup
 from keepwarm.cli.options import seconds
+from keepwarm.cli.parameter_overrides import ParameterOverrides, TemplateCommand, merged
 
 app = typer.Typer(
     cls=KeepwarmGroup,
@@ -38,12 +39,13 @@ def main(
     """keepwarm: AWS-Lambda-style execution environments, reused like Lambda reuses them."""
 
 
-app.command()(invoke_cmd.invoke)
+app.command(cls=TemplateCommand)(invoke_cmd.invoke)
 
 
-@app.command()
+@app.command(cls=TemplateCommand)
 def demo(
     template: Annotated[Path | None, typer.Option("-t", "--template")] = None,
+    parameter_overrides: ParameterOverrides = None,
     keep_alive: Annotated[
         float,
         typer.Option("--keep-alive", callback=seconds, help="Idle seconds before reclaim."),
@@ -52,7 +54,7 @@ def demo(
     """A short tour of warm reuse, caching, concurrency and idle reclaim on the examples."""
     from keepwarm.cli.demo import EXAMPLES, run_demo
 
-    run_demo(template or EXAMPLES, keep_alive)
+    run_demo(template or EXAMPLES, keep_alive, merged(parameter_overrides))
 
 
 audit_cmd.register(app)

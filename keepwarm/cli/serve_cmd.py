@@ -16,6 +16,7 @@ import typer
 from simplejson.raw_json import RawJSON  # type: ignore[import-untyped,unused-ignore]
 
 from keepwarm.cli.options import HostPackages, scale, seconds
+from keepwarm.cli.parameter_overrides import ParameterOverrides, TemplateCommand, merged, refuse
 
 EXIT_USAGE = 2
 
@@ -31,6 +32,7 @@ def serve(
     template: Annotated[
         Path | None, typer.Option("-t", "--template", help="SAM template with functions to serve.")
     ] = None,
+    parameter_overrides: ParameterOverrides = None,
     keep_alive: Annotated[
         float | None,
         typer.Option(
@@ -100,10 +102,14 @@ def serve(
     if log_level.lower() not in LOG_LEVELS:
         typer.echo(f"keepwarm: --log-level must be one of {', '.join(LOG_LEVELS)}.", err=True)
         raise typer.Exit(EXIT_USAGE)
-    _preflight(data_dir, template)
+    if template is None and parameter_overrides is not None:
+        refuse("needs -t/--template: there are no template Parameters to override")
+    parameters = merged(parameter_overrides)
+    _preflight(data_dir, template, parameters)
     options = ServeOptions(
         data_dir=data_dir,
         template=template,
+        parameters=parameters,
         keep_alive_s=keep_alive,
         watch=watch,
         host=host,
@@ -136,14 +142,14 @@ def serve(
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
-def _preflight(data_dir: Path, template: Path | None) -> None:
+def _preflight(data_dir: Path, template: Path | None, parameters: dict[str, str]) -> None:
     """What fails inside uvicorn's startup is a traceback and "startup failed" (exit 3), so the
     data directory and the template are tried first, where failing is one line and exit 2."""
     from keepwarm.template import read_template
 
     data_dir.mkdir(parents=True, exist_ok=True)
     if template is not None:
-        read_template(template)
+        read_template(template, parameters=parameters)
 
 
 def _when(epoch: float) -> str:
@@ -188,7 +194,7 @@ def _read_store(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(serve)
+    app.command(cls=TemplateCommand)(serve)
     app.command()(events)
 
 

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from keepwarm.api import AsyncRuntime
@@ -30,6 +31,7 @@ log = logging.getLogger("keepwarm.serve")
 class ServeOptions:
     data_dir: Path = Path(".keepwarm")
     template: Path | None = None
+    parameters: Mapping[str, str] = field(default_factory=dict)  # --parameter-overrides
     keep_alive_s: float | None = None
     watch: bool = False
     host: str = "127.0.0.1"
@@ -72,12 +74,15 @@ class Backend:
         self._watch_stop = asyncio.Event()
 
     def templates(self) -> list[FunctionConfig]:
+        """The template's functions, at start-up and at every ``--watch`` reload alike."""
         if self.options.template is None:
             return []
         from keepwarm._cfn import template_file
         from keepwarm.template import load_template
 
-        return load_template(template_file(self.options.template))
+        return load_template(
+            template_file(self.options.template), parameters=self.options.parameters
+        )
 
     async def start(self) -> None:
         data = self.options.data_dir
@@ -100,7 +105,9 @@ class Backend:
             from keepwarm.registry.watch import watch_template
 
             self._watch_task = asyncio.ensure_future(
-                watch_template(self.options.template, self.service, self._watch_stop)
+                watch_template(
+                    self.options.template, self.templates, self.service, self._watch_stop
+                )
             )
 
     async def close(self) -> None:

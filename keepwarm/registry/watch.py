@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from watchfiles import Change, DefaultFilter, awatch
 
+from keepwarm.config import FunctionConfig
 from keepwarm.errors import KeepwarmError
 from keepwarm.registry.functions import auto_publish, template_record
 from keepwarm.registry.model import FunctionRecord, change_tags, tags_after
@@ -37,14 +39,15 @@ def _under(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-async def reload(template: Path, service: FunctionService, changed: set[Path]) -> list[str]:
-    """Re-read the template and redeploy every template function whose code or definition
-    changed; returns the names redeployed."""
-    from keepwarm._cfn import template_file
-    from keepwarm.template import load_template
+Load = Callable[[], list[FunctionConfig]]
 
+
+async def reload(load: Load, service: FunctionService, changed: set[Path]) -> list[str]:
+    """Re-read the template (with ``load``, the one start-up used, so ``--parameter-overrides``
+    still apply) and redeploy every template function whose code or definition changed;
+    returns the names redeployed."""
     try:
-        configs = await asyncio.to_thread(load_template, template_file(template))
+        configs = await asyncio.to_thread(load)
     except (KeepwarmError, OSError) as exc:
         log.warning("keepwarm: template not reloaded: %s", exc)
         return []
@@ -113,7 +116,9 @@ def _same(old: FunctionRecord, fresh: FunctionRecord) -> bool:
     )
 
 
-async def watch_template(template: Path, service: FunctionService, stop: asyncio.Event) -> None:
+async def watch_template(
+    template: Path, load: Load, service: FunctionService, stop: asyncio.Event
+) -> None:
     roots = {template.resolve().parent if template.is_file() else template.resolve()}
     roots |= {Path(r.latest.code_dir) for r in service.records.values() if r.origin == "template"}
     roots = {r for r in roots if not any(_under(r, other) for other in roots if other != r)}
@@ -121,4 +126,4 @@ async def watch_template(template: Path, service: FunctionService, stop: asyncio
     async for changes in awatch(
         *roots, watch_filter=watch_filter, debounce=200, step=50, stop_event=stop
     ):
-        await reload(template, service, {Path(path).resolve() for _change, path in changes})
+        await reload(load, service, {Path(path).resolve() for _change, path in changes})

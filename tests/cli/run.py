@@ -30,3 +30,18 @@ def keepwarm(
         cwd=cwd,
         env=env,
     )
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], *texts: str) -> None:
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("keepwarm: ") and done.stderr.count("\n") == 1, done.stderr
+    for text in texts:
+        assert text in done.stderr
+
+
+def assert_usage_error(done: subprocess.CompletedProcess[str], *texts: str) -> None:
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    for text in texts:
+        assert text in done.stderr

@@ -6,13 +6,12 @@ Rich markup, and a template's logical id accepted where its FunctionName is.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cli.run import keepwarm
+from tests.cli.run import assert_one_line_error, assert_usage_error, keepwarm
 from tests.lambda_api.kw_server import Server
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -32,21 +31,6 @@ def template(tmp_path: Path, *, names: tuple[str, ...] = ("F",), extra: str = ""
     path = tmp_path / "template.yaml"
     path.write_text(f"Resources:\n{resources}")
     return path
-
-
-def assert_one_line_error(done: subprocess.CompletedProcess[str], *texts: str) -> None:
-    assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    assert done.stderr.startswith("keepwarm: ") and done.stderr.count("\n") == 1, done.stderr
-    for text in texts:
-        assert text in done.stderr
-
-
-def assert_usage_error(done: subprocess.CompletedProcess[str], *texts: str) -> None:
-    assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    for text in texts:
-        assert text in done.stderr
 
 
 # B4: square brackets in messages and user values are text, not markup.

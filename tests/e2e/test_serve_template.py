@@ -91,6 +91,39 @@ def test_watch_reloads_on_the_next_cold_start(start_server: Any, tmp_path: Path)
     assert call(serve_lam) == {**fresh, "count": 2}  # and warm again afterwards
 
 
+GREETING_TEMPLATE = (
+    TEMPLATE
+    + """      Environment:
+        Variables:
+          GREETING: !Ref Greeting
+Parameters:
+  Greeting:
+    Type: String
+    Default: hello
+"""
+)
+GREETING_CODE = CODE.replace("os.getpid()", 'os.getpid(), "greeting": os.environ["GREETING"]')
+
+
+def test_parameter_overrides_hold_at_start_and_after_a_watch_reload(
+    start_server: Any, tmp_path: Path
+) -> None:
+    template = project(tmp_path / "proj", "v1")
+    template.write_text(textwrap.dedent(GREETING_TEMPLATE))
+    code = template.parent / "src" / "app.py"
+    code.write_text(GREETING_CODE % "v1")
+    srv: Server = start_server(
+        "-t", str(template), "--watch", "--parameter-overrides", 'Greeting="hi there"'
+    )
+    lam = srv.client()
+    variables = lam.get_function_configuration(FunctionName="hello")["Environment"]["Variables"]
+    assert variables == {"GREETING": "hi there"}
+    assert call(lam)["greeting"] == "hi there"
+    code.write_text(GREETING_CODE % "v2")
+    fresh = wait_for(lambda: (r := call(lam))["code"] == "v2" and r, timeout=30)
+    assert (fresh["count"], fresh["greeting"]) == (1, "hi there")
+
+
 GONE = """
   Gone:
     Type: AWS::Serverless::Function
