@@ -42,6 +42,7 @@ class FunctionPool:
         self._listener = listener
         self._tasks: set[asyncio.Task[None]] = set()
         self._rng = random.Random()
+        self._emptied = asyncio.Event()
 
     @property
     def policy(self) -> KeepAlivePolicy:
@@ -80,6 +81,8 @@ class FunctionPool:
                 self.reset[env.id] = env
         elif new is EnvState.DEAD:
             self.envs.pop(env.id, None)
+            if not self.envs:
+                self._emptied.set()
         if self._listener is not None:
             self._listener(env, old, new)
 
@@ -161,6 +164,13 @@ class FunctionPool:
             if e.state in (EnvState.IDLE, EnvState.RESET, EnvState.NEW)
         ]
         await asyncio.gather(*(e.shutdown() for e in stoppable))
+
+    async def drained(self) -> None:
+        """Until every environment of this (draining) pool is gone: then nothing runs its code
+        any more, and the registry may remove it."""
+        while self.envs:
+            self._emptied.clear()
+            await self._emptied.wait()
 
     @property
     def snapshot_key(self) -> str | None:

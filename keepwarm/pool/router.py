@@ -60,6 +60,10 @@ class Router:
         if version is None:
             self.set_reserved(name, None)
 
+    def retiring(self, name: str) -> list[FunctionPool]:
+        """The replaced or removed pools of ``name`` whose environments still run."""
+        return [p for p in self._retired if p.config.name == name and p.envs]
+
     def set_reserved(self, name: str, value: int | None) -> None:
         self.reserved_total -= self.reserved.pop(name, 0)
         if value is not None:

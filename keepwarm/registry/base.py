@@ -56,6 +56,7 @@ class RegistryBase:
         self.public_url = ""
         self._tasks: set[asyncio.Task[None]] = set()
         self._rng = random.Random()
+        self.code_lock = asyncio.Lock()  # snapshots made or removed, one at a time
 
     @property
     def server(self) -> ServerConfig:
@@ -118,7 +119,9 @@ class RegistryBase:
 
     # -- effects -------------------------------------------------------------------------------
     async def persist(self, record: FunctionRecord) -> None:
-        if self.store is None:
+        """Write ``record`` (unless it was deleted or replaced meanwhile: a slow publish must
+        not bring back what DeleteFunction removed)."""
+        if self.store is None or self.records.get(record.name) is not record:
             return
         if record.origin == "api":
             await self.store.save(record)

@@ -35,9 +35,10 @@ def hex_digest(code_sha256: str) -> str:
     return base64.b64decode(code_sha256).hex()
 
 
-def _walk(root: Path | str, skip: Path | None) -> Iterator[tuple[str, list[str]]]:
-    """Directories below ``root`` with their files, sorted, leaving out ``skip`` (the server's
-    data dir, when a template's code directory holds it: its databases and logs are not code)."""
+def _walk(root: Path | str, skip: Path | None) -> Iterator[tuple[str, list[str], list[str]]]:
+    """Directories below ``root`` with their subdirectories and files, sorted, leaving out
+    ``skip`` (the server's data dir, when a template's code directory holds it: its databases
+    and logs are not code). Links to directories are listed, never entered."""
     skipped = os.path.realpath(skip) if skip is not None else None
     if skipped is not None and not skipped.startswith(os.path.realpath(root) + os.sep):
         skipped = None  # not inside: no directory needs resolving
@@ -47,7 +48,7 @@ def _walk(root: Path | str, skip: Path | None) -> Iterator[tuple[str, list[str]]
             dirnames[:] = [
                 d for d in dirnames if os.path.realpath(os.path.join(dirpath, d)) != skipped
             ]
-        yield dirpath, sorted(filenames)
+        yield dirpath, dirnames, sorted(filenames)
 
 
 def zip_directory(src: Path, skip: Path | None = None) -> bytes:
@@ -56,7 +57,7 @@ def zip_directory(src: Path, skip: Path | None = None) -> bytes:
     is left on disk if the client goes away."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
-        for dirpath, filenames in _walk(src, skip):
+        for dirpath, _dirs, filenames in _walk(src, skip):
             for file in filenames:
                 full = Path(dirpath, file)
                 if full.is_file():
@@ -155,7 +156,7 @@ def directory_digest(path: Path, skip: Path | None = None) -> tuple[str, int]:
     """
     digest = hashlib.sha256()
     size = 0
-    for dirpath, filenames in _walk(path, skip):
+    for dirpath, _dirs, filenames in _walk(path, skip):
         for name in filenames:
             full = os.path.join(dirpath, name)
             try:
@@ -167,3 +168,66 @@ def directory_digest(path: Path, skip: Path | None = None) -> tuple[str, int]:
                 f"{os.path.relpath(full, path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
             )
     return base64.b64encode(digest.digest()).decode(), size
+
+
+SNAPSHOT_PREFIX = "snapshot-"
+
+
+def snapshot(src: Path, root: Path, skip: Path | None = None) -> tuple[Path, str, int]:
+    """A copy of the code directory ``src`` that later edits to it never reach, with its
+    CodeSha256 and CodeSize: ``root/snapshot-<digest hex>``, so equal code is kept once.
+
+    Copied (never hard-linked: an editor that rewrites a file in place would change both),
+    under a temporary name renamed when whole, so a copy cut short is never taken for one.
+    Files keep their modes and mtimes, so the copy's digest is the directory's at the time.
+    """
+    sha, size = directory_digest(src, skip)
+    final = root / f"{SNAPSHOT_PREFIX}{hex_digest(sha)}"
+    if final.is_dir():
+        return final, sha, size
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{SNAPSHOT_PREFIX}", dir=root))
+    try:
+        _copy_tree(src, staging, skip)
+        sha, size = directory_digest(staging)  # what runs: the files as they were copied
+        final = root / f"{SNAPSHOT_PREFIX}{hex_digest(sha)}"
+        if final.is_dir():
+            shutil.rmtree(staging)
+        else:
+            os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final, sha, size
+
+
+def _copy_tree(src: Path, dst: Path, skip: Path | None) -> None:
+    """Regular files by content (a link to a file too), links to directories as links, and
+    nothing else (sockets, pipes, broken links are not code). Directory modes are copied last:
+    a read-only directory of the code must still be filled."""
+    dirs: list[tuple[str, Path]] = [(str(src), dst)]
+    for dirpath, dirnames, filenames in _walk(src, skip):
+        here = dst / os.path.relpath(dirpath, src)
+        for name in dirnames:
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):
+                os.symlink(_link_target(full, src), here / name)
+            else:
+                (here / name).mkdir()
+                dirs.append((full, here / name))
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            if os.path.isfile(full):
+                shutil.copy2(full, here / name)
+    for original, copy in reversed(dirs):
+        shutil.copystat(original, copy)
+
+
+def _link_target(link: str, root: Path) -> str:
+    """A relative link that stays inside the code keeps pointing inside the copy; any other
+    reaches the same directory the original does."""
+    target = os.readlink(link)
+    resolved = os.path.realpath(link)
+    if not os.path.isabs(target) and resolved.startswith(os.path.realpath(root) + os.sep):
+        return target
+    return resolved

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
 from pathlib import Path
 from typing import Any
 
 from keepwarm.config import FunctionConfig, constraint
 from keepwarm.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict
 from keepwarm.registry import code, inputs
-from keepwarm.registry.base import RegistryBase
 from keepwarm.registry.model import (
     LATEST,
     Alias,
@@ -24,22 +22,19 @@ from keepwarm.registry.model import (
     FunctionSpec,
     apply_settings,
     configuration,
-    event_invoke_config,
 )
 from keepwarm.registry.names import FunctionRef, parse_function
+from keepwarm.registry.records import template_record
+from keepwarm.registry.snapshots import CodeOps
 
 PAGE_LIMIT = 50
-_LAMBDA_FIELDS = frozenset(
-    {"name", "handler", "code_dir", "runtime", "memory_mb", "timeout_s", "environment",
-     "reserved_concurrency", "ephemeral_storage_mb", "version", "revision", "logging",
-     "descriptive"}
-)  # fmt: skip
 
 
-class FunctionOps(RegistryBase):
+class FunctionOps(CodeOps):
     # -- start-up ------------------------------------------------------------------------------
     async def load(self, templates: list[FunctionConfig]) -> None:
-        """Stored functions, then template functions (a template wins over a stored name)."""
+        """Stored functions, then template functions (a template wins over a stored name) with
+        the versions published before; then AutoPublishAlias, which may publish one more."""
         stored = await asyncio.to_thread(self.store.load_all) if self.store else []
         for record in stored:
             record.state, record.last_update_status = "Active", "Successful"
@@ -49,10 +44,15 @@ class FunctionOps(RegistryBase):
             self.shadow(config.name)
             record = self.records[config.name] = template_record(config, self.server.data_dir)
             apply_settings(record, settings.get(config.name, {}))
+            self.drop_lost_versions(record)
         await self._forget_settings(set(settings) - {c.name for c in templates})
         for record in self.records.values():
             await self.deploy_all(record)
-        await asyncio.to_thread(self._collect_garbage)
+        async with self.code_lock:
+            for config in templates:
+                if config.auto_publish_alias:
+                    await self.auto_publish(self.records[config.name], config)
+        await asyncio.to_thread(self.collect_garbage)
 
     async def _forget_settings(self, names: set[str]) -> None:
         """What the API set on template functions the template no longer defines: removing a
@@ -60,27 +60,6 @@ class FunctionOps(RegistryBase):
         for name in names:
             if self.store is not None:
                 await self.store.delete_settings(name)
-
-    def _collect_garbage(self) -> None:
-        """Code directories no version refers to any more (deletes are deferred to here so a
-        draining environment never loses its code)."""
-        if not self.code_root.is_dir():
-            return
-        used = {
-            Path(s.code_dir).resolve()
-            for r in (*self.records.values(), *self.shadowed.values())
-            for s in (r.latest, *r.versions.values())
-        }
-        for fdir in self.code_root.iterdir():
-            if fdir.name not in self.records:
-                shutil.rmtree(fdir, ignore_errors=True)
-                continue
-            for entry in fdir.iterdir():
-                if entry.name.startswith(".zip-"):  # a package write that never finished
-                    entry.unlink(missing_ok=True)
-                elif entry.is_dir() and entry.resolve() not in used:
-                    shutil.rmtree(entry, ignore_errors=True)
-                    entry.with_suffix(".zip").unlink(missing_ok=True)
 
     # -- create --------------------------------------------------------------------------------
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -116,17 +95,49 @@ class FunctionOps(RegistryBase):
         return code_dir, code.sha256_b64(data), len(data)
 
     async def _publish(
-        self, record: FunctionRecord, description: str | None = None
+        self, record: FunctionRecord, description: str | None = None, provisioned: int = 0
     ) -> FunctionSpec:
-        """Snapshot ``$LATEST`` as the next number (shared with PublishVersion)."""
+        """Snapshot ``$LATEST`` as the next number (shared with PublishVersion), code and all:
+        a template's directory is copied (see snapshots)."""
+        frozen = await self.frozen_code(record.latest)
         number = str(record.next_version)
         record.next_version += 1
-        spec = record.latest.changed(version=number)
+        spec = record.latest.changed(version=number, **frozen)
         if description is not None:
             spec = spec.changed(description=description)
+        if provisioned:
+            spec = dataclasses.replace(
+                spec, extras={**spec.extras, "provisioned_concurrency": provisioned}
+            )
         record.versions[number] = spec
         await self.deploy(record, spec)
         return spec
+
+    def unchanged(self, record: FunctionRecord) -> FunctionSpec | None:
+        """The newest version, when ``$LATEST`` has not changed since (Lambda publishes no new
+        version then)."""
+        newest = max(record.versions, key=int, default=None)
+        if newest is not None and record.versions[newest].same_as(record.latest):
+            return record.versions[newest]
+        return None
+
+    async def auto_publish(self, record: FunctionRecord, config: FunctionConfig) -> None:
+        """SAM's ``AutoPublishAlias`` (at start-up and at each --watch reload; hold
+        ``code_lock``): ``$LATEST`` published as PublishVersion would, the alias moved to that
+        version, and the template's provisioned concurrency applied to it (as SAM applies it
+        to the alias)."""
+        alias, provisioned = str(config.auto_publish_alias), config.provisioned_concurrency
+        version = self.unchanged(record)
+        if version is None:
+            version = await self._publish(record, provisioned=provisioned)
+        elif version.extras.get("provisioned_concurrency", 0) != provisioned:
+            extras = {**version.extras, "provisioned_concurrency": provisioned}
+            version = record.versions[version.version] = dataclasses.replace(version, extras=extras)
+            await self.deploy(record, version)
+        current = record.aliases.get(alias)
+        if current is None or current.function_version != version.version or current.weights:
+            record.aliases[alias] = Alias(alias, version.version)
+        await self.persist(record)
 
     # -- read ----------------------------------------------------------------------------------
     def get_configuration(self, ref: FunctionRef) -> dict[str, Any]:
@@ -166,7 +177,7 @@ class FunctionOps(RegistryBase):
         stored = self.code_root / record.name / f"{digest}.zip"
         if "/" not in digest and stored.is_file():
             return stored
-        for spec in (record.latest, *record.versions.values()):
+        for spec in (*record.versions.values(), record.latest):  # a version's code stays put
             if code.hex_digest(spec.code_sha256) == digest and Path(spec.code_dir).is_dir():
                 folder, skip = Path(spec.code_dir), self.server.data_dir
                 return await asyncio.to_thread(code.zip_directory, folder, skip)
@@ -275,6 +286,7 @@ class FunctionOps(RegistryBase):
             await self.runtime.router.remove(record.name)
             if self.store is not None:
                 await self.store.delete(record.name)
+            await self.release(record.name)
             return
         await self.delete_version(record, ref.qualifier)
 
@@ -303,6 +315,7 @@ class FunctionOps(RegistryBase):
         record.event_invoke.pop(qualifier, None)
         await self.runtime.router.remove(record.name, qualifier)
         await self.persist(record)
+        await self.release(record.name)
 
 
 def latest_only(ref: FunctionRef) -> None:
@@ -368,67 +381,3 @@ def _marker_order(marker: str) -> tuple[str, int]:
     if not name or not (version == LATEST or version.isdigit()):
         raise InvalidParameterValue(f"Invalid marker: {marker}")
     return name, -1 if version == LATEST else int(version)
-
-
-def template_record(config: FunctionConfig, data_dir: Path | None = None) -> FunctionRecord:
-    """A template function as a registry record (not persisted: the template is its source).
-    ``data_dir`` is left out of its code when the code directory holds it."""
-    sha, size = code.directory_digest(config.code_dir, data_dir)
-    described = config.descriptive
-    extras = {
-        k: v
-        for k, v in vars(config).items()
-        if k not in _LAMBDA_FIELDS and k != "provisioned_concurrency"
-    }
-    extras["provisioned_concurrency"] = config.provisioned_concurrency
-    spec = FunctionSpec(
-        name=config.name,
-        handler=config.handler,
-        runtime=config.runtime,
-        role=described.role or "arn:aws:iam::000000000000:role/keepwarm-template",
-        code_dir=str(config.code_dir),
-        description=described.description,
-        architectures=described.architectures,
-        layers=described.layers,
-        tracing_mode=described.tracing_mode,
-        code_sha256=sha,
-        code_size=size,
-        timeout=config.timeout_s,
-        memory=config.memory_mb,
-        environment=dict(config.environment),
-        ephemeral_storage=config.ephemeral_storage_mb,
-        logging_config=config.logging.given(),
-        dead_letter_target=config.dead_letter_target,
-        extras=extras,
-    )
-    record = FunctionRecord(
-        latest=spec,
-        origin="template",
-        state="Active",
-        reserved=config.reserved_concurrency,
-        tags=dict(described.tags),
-    )
-    if config.event_invoke is not None:
-        record.event_invoke[LATEST] = event_invoke_config(config.event_invoke)
-    if config.auto_publish_alias:
-        auto_publish(record, config.auto_publish_alias)
-    return record
-
-
-def auto_publish(record: FunctionRecord, alias: str) -> FunctionSpec:
-    """SAM's ``AutoPublishAlias``: ``$LATEST`` published as the next version, the alias moved to
-    it, and provisioned concurrency applied to that version (as SAM applies it to the alias)."""
-    number = str(record.next_version)
-    record.next_version += 1
-    provisioned = record.latest.extras.get("provisioned_concurrency", 0)
-    record.latest = dataclasses.replace(
-        record.latest, extras={**record.latest.extras, "provisioned_concurrency": 0}
-    )
-    version = dataclasses.replace(
-        record.latest,
-        version=number,
-        extras={**record.latest.extras, "provisioned_concurrency": provisioned},
-    )
-    record.versions[number] = version
-    record.aliases[alias] = Alias(alias, number)
-    return version

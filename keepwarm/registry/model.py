@@ -180,15 +180,27 @@ def event_invoke_config(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def api_settings(record: FunctionRecord) -> dict[str, Any]:
-    """What the API set on a template function that outlives a restart (see FunctionStore)."""
-    return {"event_invoke": record.event_invoke, "tag_changes": record.tag_changes}
+    """What a template function gained that outlives a restart (see FunctionStore): the API's
+    changes, and its published versions (each runs a snapshot of its code in the data dir)
+    with their aliases."""
+    return {
+        "event_invoke": record.event_invoke,
+        "tag_changes": record.tag_changes,
+        "versions": {k: v.to_dict() for k, v in record.versions.items()},
+        "aliases": {k: dataclasses.asdict(a) for k, a in record.aliases.items()},
+        "next_version": record.next_version,
+    }
 
 
 def apply_settings(record: FunctionRecord, settings: dict[str, Any]) -> None:
     """The API's changes over what the template says (the API's win, qualifier by qualifier
-    and tag by tag)."""
+    and tag by tag), and the versions published before."""
     record.event_invoke = {**record.event_invoke, **settings.get("event_invoke", {})}
     change_tags(record, settings.get("tag_changes", {}))
+    versions = settings.get("versions", {})
+    record.versions.update({k: FunctionSpec.from_dict(v) for k, v in versions.items()})
+    record.aliases.update({k: Alias(**a) for k, a in settings.get("aliases", {}).items()})
+    record.next_version = max(record.next_version, int(settings.get("next_version", 1)))
 
 
 def change_tags(record: FunctionRecord, changes: dict[str, str | None]) -> None:

@@ -26,19 +26,24 @@ from keepwarm.registry.names import FunctionRef, check_alias_name, is_version
 
 class VersionOps(FunctionOps):
     async def publish_version(self, ref: FunctionRef, body: dict[str, Any]) -> dict[str, Any]:
+        """One publish at a time (it may copy a template's code; see snapshots), against
+        ``$LATEST`` as its code is now."""
         latest_only(ref)
-        record = self.record(ref.name)
-        latest = record.latest
-        if body.get("CodeSha256") and body["CodeSha256"] != latest.code_sha256:
-            raise InvalidParameterValue(
-                f"CodeSHA256 ({body['CodeSha256']}) is different from current CodeSHA256 in "
-                f"$LATEST ({latest.code_sha256}). Please try again."
-            )
-        self._check_writable(record, body)
-        newest = max(record.versions, key=int, default=None)
-        if newest is not None and record.versions[newest].same_as(latest):
-            return configuration(record.versions[newest], self.server)
-        spec = await self._publish(record, body.get("Description"))
+        self.record(ref.name)
+        async with self.code_lock:
+            record = self.record(ref.name)
+            await self.refresh_digest(record)
+            latest = record.latest
+            if body.get("CodeSha256") and body["CodeSha256"] != latest.code_sha256:
+                raise InvalidParameterValue(
+                    f"CodeSHA256 ({body['CodeSha256']}) is different from current CodeSHA256 "
+                    f"in $LATEST ({latest.code_sha256}). Please try again."
+                )
+            self._check_writable(record, body)
+            newest = self.unchanged(record)
+            if newest is not None:
+                return configuration(newest, self.server)
+            spec = await self._publish(record, body.get("Description"))
         await self.persist(record)
         return configuration(spec, self.server)
 

@@ -16,9 +16,9 @@ from watchfiles import Change, DefaultFilter, awatch
 
 from keepwarm.config import FunctionConfig
 from keepwarm.errors import KeepwarmError
-from keepwarm.registry.functions import auto_publish, template_record
-from keepwarm.registry.model import FunctionRecord, change_tags, tags_after
+from keepwarm.registry.model import LATEST, FunctionRecord, change_tags, tags_after
 from keepwarm.registry.names import FunctionRef
+from keepwarm.registry.records import template_record
 from keepwarm.registry.service import FunctionService
 
 log = logging.getLogger("keepwarm.watch")
@@ -53,34 +53,39 @@ async def reload(load: Load, service: FunctionService, changed: set[Path]) -> li
         return []
     redeployed = []
     for config in configs:
-        old = service.records.get(config.name)
-        touched = any(_under(p, config.code_dir) for p in changed)
-        fresh = template_record(config, service.server.data_dir)
-        if old is not None and old.origin == "template" and not touched and _same(old, fresh):
-            continue
-        service.shadow(config.name)
-        if old is not None and old.origin == "template":
-            _carry_over(old, fresh, config.auto_publish_alias)
-        service.records[config.name] = fresh
-        await service.deploy(fresh, fresh.latest)
-        if old is not None and config.auto_publish_alias:
-            await service.deploy(fresh, fresh.versions[str(fresh.next_version - 1)])
-        redeployed.append(config.name)
+        async with service.code_lock:  # no publish in between: it would miss the swap
+            if await _redeploy(service, config, changed):
+                redeployed.append(config.name)
     if redeployed:
         log.warning("keepwarm: reloaded %s", ", ".join(redeployed))
     await _remove_missing(service, {config.name for config in configs})
     return redeployed
 
 
-def _carry_over(old: FunctionRecord, fresh: FunctionRecord, alias: str | None) -> None:
-    """What a reloaded template function keeps: its versions and aliases (and, with
-    AutoPublishAlias, a new version for the alias, as a deploy of the stack publishes one),
-    and the event-invoke configs and tag changes the API made."""
+async def _redeploy(service: FunctionService, config: FunctionConfig, changed: set[Path]) -> bool:
+    """One template function again, if its code or definition changed; with
+    AutoPublishAlias, published as a deploy of the stack would (see auto_publish)."""
+    old = service.records.get(config.name)
+    touched = any(_under(p, config.code_dir) for p in changed)
+    fresh = await asyncio.to_thread(template_record, config, service.server.data_dir)
+    if old is not None and old.origin == "template" and not touched and _same(old, fresh):
+        return False
+    service.shadow(config.name)
+    if old is not None and old.origin == "template":
+        _carry_over(old, fresh)
+    service.records[config.name] = fresh
+    await service.deploy(fresh, fresh.latest)
+    if config.auto_publish_alias:
+        await service.auto_publish(fresh, config)
+    return True
+
+
+def _carry_over(old: FunctionRecord, fresh: FunctionRecord) -> None:
+    """What a reloaded template function keeps: its versions (each with its own snapshot of
+    the code) and aliases, and the event-invoke configs and tag changes the API made."""
     fresh.event_invoke = {**old.event_invoke, **fresh.event_invoke}
     change_tags(fresh, old.tag_changes)
     fresh.versions, fresh.aliases, fresh.next_version = old.versions, old.aliases, old.next_version
-    if alias:
-        auto_publish(fresh, alias)
 
 
 async def _remove_missing(service: FunctionService, kept: set[str]) -> None:
@@ -91,9 +96,13 @@ async def _remove_missing(service: FunctionService, kept: set[str]) -> None:
         if hidden is None:
             await service.delete(FunctionRef(name, None))
             continue
-        await service.runtime.router.remove(name)  # the API function it hid comes back
-        service.records[name] = hidden
-        await service.deploy_all(hidden)
+        service.records[name] = hidden  # the API function it hid comes back, with no gap
+        await service.deploy_all(hidden)  # in which its name would find no pool
+        router = service.runtime.router
+        kept = {LATEST, *hidden.versions}
+        for version in [v for n, v in list(router.pools) if n == name and v not in kept]:
+            await router.remove(name, version)
+        await service.release(name)
     if gone:
         log.warning("keepwarm: removed %s", ", ".join(gone))
 
