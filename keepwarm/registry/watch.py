@@ -99,8 +99,8 @@ async def _remove_missing(service: FunctionService, kept: set[str]) -> None:
         service.records[name] = hidden  # the API function it hid comes back, with no gap
         await service.deploy_all(hidden)  # in which its name would find no pool
         router = service.runtime.router
-        kept = {LATEST, *hidden.versions}
-        for version in [v for n, v in list(router.pools) if n == name and v not in kept]:
+        versions = {LATEST, *hidden.versions}
+        for version in [v for n, v in list(router.pools) if n == name and v not in versions]:
             await router.remove(name, version)
         await service.release(name)
     if gone:
