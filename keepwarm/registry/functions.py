@@ -284,11 +284,20 @@ class FunctionOps(CodeOps):
         if ref.qualifier is None:
             del self.records[record.name]
             await self.runtime.router.remove(record.name)
-            if self.store is not None:
-                await self.store.delete(record.name)
+            await self._forget(record)
             await self.release(record.name)
             return
         await self.delete_version(record, ref.qualifier)
+
+    async def _forget(self, record: FunctionRecord) -> None:
+        """The stored rows of a deleted function: a template function's own settings only, as
+        the API function it may hide (``shadowed``) is kept under the same name."""
+        if self.store is None:
+            return
+        if record.origin == "template":
+            await self.store.delete_settings(record.name)
+        else:
+            await self.store.delete(record.name)
 
     async def delete_version(self, record: FunctionRecord, qualifier: str) -> None:
         if qualifier == LATEST:

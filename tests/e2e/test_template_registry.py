@@ -58,6 +58,22 @@ def test_an_api_function_a_template_shadowed_comes_back_at_the_next_start(
     assert _answer(third.client())["count"] == 1  # the API function's own code (COUNTER)
 
 
+def test_deleting_a_shadowing_template_function_keeps_the_api_one_it_hides(
+    start_server: Any, tmp_path: Path
+) -> None:
+    """DeleteFunction on the template function used to delete the hidden API function's
+    stored row as well (the store deleted every row of the name)."""
+    data = tmp_path / "data"
+    first: Server = start_server(data_dir=data)
+    create(first.client(), "apifn")
+    first.stop()
+    second: Server = start_server("-t", str(_shadowing(tmp_path / "proj")), data_dir=data)
+    second.client().delete_function(FunctionName="apifn")
+    second.stop()
+    third: Server = start_server(data_dir=data)
+    assert _answer(third.client())["count"] == 1
+
+
 def test_under_watch_removing_a_shadowing_function_restores_the_api_one(
     start_server: Any, tmp_path: Path
 ) -> None:
