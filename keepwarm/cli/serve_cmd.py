@@ -96,6 +96,7 @@ def serve(
     """Serve AWS Lambda's API (Invoke, functions, versions, aliases, async events)."""
     from keepwarm.lambda_api.backend import ServeOptions
     from keepwarm.lambda_api.data_lock import DataDirInUse
+    from keepwarm.lambda_api.endpoint import url_host
     from keepwarm.lambda_api.server import BindRefused
     from keepwarm.lambda_api.server import serve as run
 
@@ -135,7 +136,8 @@ def serve(
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     except OSError as exc:
-        typer.echo(f"keepwarm: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        where = f"{url_host(host)}:{port}"
+        typer.echo(f"keepwarm: cannot listen on {where}: {exc.strerror or exc}", err=True)
         raise typer.Exit(1) from None
 
 

@@ -46,11 +46,14 @@ def error_response(error: ServiceError, request_id: str | None = None) -> Respon
     return Response(json.dumps(error.body()), http_status(error), headers, media_type=JSON)
 
 
-def http_error_response(exc: HTTPException) -> Response:
-    """Routing misses (unknown path, wrong method), still in AWS's error shape."""
+def http_error_response(exc: HTTPException, allow: str | None = None) -> Response:
+    """Routing misses (unknown path, wrong method), still in AWS's error shape; a 405 names
+    the methods the path has (``Allow``, which HTTP requires of a 405)."""
     code = "UnknownOperationException" if exc.status_code in (404, 405) else "ServiceException"
     body = {"Type": "User", "message": f"{exc.detail}"}
     headers = {"x-amzn-ErrorType": code, "x-amzn-RequestId": new_request_id()}
+    if allow:
+        headers["Allow"] = allow
     return Response(json.dumps(body), exc.status_code, headers, media_type=JSON)
 
 

@@ -12,14 +12,14 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from keepwarm.errors import ServiceError, ServiceFailure
 from keepwarm.lambda_api import _render
 from keepwarm.lambda_api.backend import Backend, ServeOptions
 from keepwarm.lambda_api.fast_invoke import FastInvoke
-from keepwarm.lambda_api.routes import starlette_routes
+from keepwarm.lambda_api.routes import allowed_methods, starlette_routes
 
 log = logging.getLogger("keepwarm.serve")
 
@@ -31,7 +31,15 @@ async def _service_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _render.http_error_response(exc)
+    routes = request.app.router.routes
+    allow = allowed_methods(routes, request.scope) if exc.status_code == 405 else None
+    return _render.http_error_response(exc, allow)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client left while sending its body, or the body clock closed it (see ``_http``):
+    nobody to answer (uvicorn drops what is sent now), and nothing went wrong here."""
+    return Response(status_code=400)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -54,14 +62,15 @@ def create_app(options: ServeOptions, on_ready: object = None) -> FastInvoke:
         finally:
             await backend.close()
 
-    return FastInvoke(
-        Starlette(
-            routes=starlette_routes(),
-            lifespan=lifespan,
-            exception_handlers={
-                ServiceError: _service_error,
-                HTTPException: _http_error,
-                Exception: _unexpected,
-            },
-        )
+    app = Starlette(
+        routes=starlette_routes(),
+        lifespan=lifespan,
+        exception_handlers={
+            ServiceError: _service_error,
+            HTTPException: _http_error,
+            ClientDisconnect: _client_gone,
+            Exception: _unexpected,
+        },
     )
+    app.router.redirect_slashes = False  # Lambda redirects nothing: a miss is a miss
+    return FastInvoke(app)

@@ -9,8 +9,10 @@ replays the request to the app or answers 403 in AWS's REST-JSON error shape.
 
 What AWS answers (a 403 with ``x-amzn-ErrorType`` and ``{"message": ...}``):
 no ``Authorization`` → MissingAuthenticationTokenException "Missing Authentication Token";
-a malformed one → IncompleteSignatureException; an unknown access key →
-UnrecognizedClientException "The security token included in the request is invalid.";
+a malformed one → IncompleteSignatureException; an unknown access key, or an
+``X-Amz-Security-Token`` that is not the key's (a session token sent with a long-term key, or
+a temporary key's token missing or wrong) → UnrecognizedClientException "The security token
+included in the request is invalid.";
 a bad signature, wrong scope, or an ``X-Amz-Date`` more than 5 minutes away from now →
 InvalidSignatureException ("The request signature we calculated does not match ...",
 "Signature expired: ... is now earlier than ... (... - 5 min.)").
@@ -26,7 +28,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +54,9 @@ class AuthError(Exception):
         self.message = message
 
 
-def load_credentials(path: Path) -> dict[str, str]:
-    """Access key id → secret key, from an INI file shaped like ``~/.aws/credentials``."""
+def load_credentials(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Access key id → secret key, and → session token for the keys that have one (temporary
+    credentials), from an INI file shaped like ``~/.aws/credentials``."""
     parser = configparser.ConfigParser(interpolation=None)
     try:
         with open(path, encoding="utf-8") as fh:
@@ -61,14 +64,18 @@ def load_credentials(path: Path) -> dict[str, str]:
     except (OSError, configparser.Error) as exc:
         raise ValueError(f"cannot read credentials file {path}: {exc}") from exc
     keys: dict[str, str] = {}
+    tokens: dict[str, str] = {}
     for section in parser.sections():
         key = parser.get(section, "aws_access_key_id", fallback="").strip()
         secret = parser.get(section, "aws_secret_access_key", fallback="").strip()
+        token = parser.get(section, "aws_session_token", fallback="").strip()
         if key and secret:
             keys[key] = secret
+            if token:
+                tokens[key] = token
     if not keys:
         raise ValueError(f"no aws_access_key_id/aws_secret_access_key pair in {path}")
-    return keys
+    return keys, tokens
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ class Verifier:
     keys: dict[str, str]
     region: str = DEFAULT_REGION
     now: Callable[[], float] = time.time
+    tokens: dict[str, str] = field(default_factory=dict)  # the temporary keys' session tokens
 
     def verify(
         self,
@@ -136,7 +144,7 @@ class Verifier:
                 f"header. Authorization={auth}",
             )
         key_id, date, region, service, terminator = self._scope(credential, auth)
-        if key_id not in self.keys:
+        if key_id not in self.keys or not self._token_matches(key_id, lower):
             raise AuthError(
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.",
@@ -156,6 +164,13 @@ class Verifier:
         if missing or any(h not in lower for h in signed):
             raise AuthError("InvalidSignatureException", MISMATCH)
         return Claim(key_id, signed, signature, date, amz_date)
+
+    def _token_matches(self, key_id: str, lower: dict[str, str]) -> bool:
+        """A long-term key takes no session token; a temporary key takes exactly its own."""
+        sent, expected = lower.get("x-amz-security-token"), self.tokens.get(key_id)
+        if sent is None or expected is None:
+            return sent is expected
+        return hmac.compare_digest(sent.encode(), expected.encode())
 
     @staticmethod
     def _parse(auth: str) -> tuple[str, list[str], str]:

@@ -20,6 +20,7 @@ from keepwarm.asyncq.dispatcher import Dispatcher
 from keepwarm.asyncq.policy import RetryPolicy
 from keepwarm.asyncq.store import EventStore
 from keepwarm.config import FunctionConfig, ServerConfig
+from keepwarm.lambda_api.endpoint import endpoint
 from keepwarm.registry.invoker import Invoker
 from keepwarm.registry.service import FunctionService
 from keepwarm.registry.store import FunctionStore
@@ -93,7 +94,7 @@ class Backend:
         self.service = FunctionService(
             self.runtime, store, activation_delay_s=self.options.activation_delay_s
         )
-        self.service.public_url = f"http://{self.options.host}:{self.options.port}"
+        self.service.public_url = endpoint(self.options.host, self.options.port)
         await self.service.load(templates)
         policy = RetryPolicy.from_env(self.options.async_time_scale)
         self.dispatcher = Dispatcher(

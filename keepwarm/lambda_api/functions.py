@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from keepwarm.lambda_api._render import empty, json_response, read_json
+from keepwarm.lambda_api.endpoint import from_host_header
 from keepwarm.lambda_api.invoke import backend
 from keepwarm.registry.names import FunctionRef, parse_function
 from keepwarm.registry.service import FunctionService
@@ -39,7 +40,9 @@ async def create_function(request: Request) -> Response:
 
 
 async def get_function(request: Request) -> Response:
-    return json_response(_svc(request).get(_ref(request)))
+    svc = _svc(request)
+    base = from_host_header(request.headers.get("host"), svc.public_url)
+    return json_response(svc.get(_ref(request), base))
 
 
 async def get_function_configuration(request: Request) -> Response:

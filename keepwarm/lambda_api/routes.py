@@ -6,12 +6,13 @@ those of botocore's ``service-2.json`` (contract §5); ``/_keepwarm/*`` rows are
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
 
 from keepwarm.lambda_api import functions as f
 from keepwarm.lambda_api import invoke as i
@@ -109,3 +110,13 @@ def starlette_routes() -> list[Route]:
         if alt:
             routes.append(Route(alt, op.handler, methods=[op.method], name=f"{op.name}:alt"))
     return routes
+
+
+def allowed_methods(routes: Sequence[BaseRoute], scope: Any) -> str:
+    """Every method served at the scope's path, for a 405's ``Allow`` (Starlette's names only
+    the first matching route's: one row per method here)."""
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))

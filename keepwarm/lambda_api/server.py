@@ -21,6 +21,7 @@ from keepwarm.lambda_api.app import create_app
 from keepwarm.lambda_api.backend import ServeOptions
 from keepwarm.lambda_api.browser_guard import BrowserGuard
 from keepwarm.lambda_api.data_lock import DataDirLock
+from keepwarm.lambda_api.endpoint import connectable, endpoint, is_wildcard, url_host
 
 
 class BindRefused(Exception):
@@ -96,10 +97,10 @@ def _verifier(options: ServeOptions) -> Any:
     if options.auth != "sigv4" or options.credentials is None:
         raise BindRefused("keepwarm: --auth must be none or sigv4, and sigv4 needs --credentials")
     try:
-        keys = load_credentials(options.credentials)
+        keys, tokens = load_credentials(options.credentials)
     except ValueError as exc:
         raise BindRefused(f"keepwarm: {exc}") from None
-    return Verifier(keys, region=options.server_config().region)
+    return Verifier(keys, region=options.server_config().region, tokens=tokens)
 
 
 def _protocol() -> Any:
@@ -146,14 +147,20 @@ def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
     sock = bind(options.host, options.port)
     port = sock.getsockname()[1]
     options = ServeOptions(**{**vars(options), "port": port})
+    url = endpoint(options.host, port)
 
     def ready() -> None:
-        print(f"keepwarm: listening on http://{options.host}:{port}", flush=True)
-        sys.stdout.flush()
+        print(f"keepwarm: listening on {url}", flush=True)
+        if is_wildcard(options.host):
+            here = url_host(connectable(options.host))
+            sys.stderr.write(
+                f"keepwarm: listening on every address (--host {options.host}): from another "
+                f"machine, use this machine's name or address instead of {here}\n"
+            )
         names = sorted(inner.state.backend.service.records) if options.template else []
         if names:
-            sys.stderr.write(try_it(f"http://{options.host}:{port}", names))
-            sys.stderr.flush()
+            sys.stderr.write(try_it(url, names))
+        sys.stderr.flush()
 
     inner: Any = create_app(options, on_ready=ready)
     app: Any = inner  # what uvicorn serves: the API, or the API behind signature checks

@@ -149,12 +149,13 @@ class FunctionOps(CodeOps):
             )
         return configuration(spec, self.server)
 
-    def get(self, ref: FunctionRef) -> dict[str, Any]:
+    def get(self, ref: FunctionRef, base_url: str | None = None) -> dict[str, Any]:
+        """``Code.Location`` starts with ``base_url`` (how the caller reached us), if given."""
         record = self.record(ref.name, ref.qualifier)
         config = self.get_configuration(ref)
         spec = self.spec_for(ref)
         digest = code.hex_digest(spec.code_sha256)
-        location = f"{self.public_url}/_keepwarm/code/{record.name}/{digest}.zip"
+        location = f"{base_url or self.public_url}/_keepwarm/code/{record.name}/{digest}.zip"
         out: dict[str, Any] = {
             "Configuration": config,
             "Code": {"RepositoryType": "S3", "Location": location},

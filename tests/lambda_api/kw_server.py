@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -95,12 +96,14 @@ class Server:
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.printed = ""
         self.known_children: set[int] = set()
         self.stderr_path = data_dir.parent / f"{data_dir.name}-stderr.log"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """The endpoint the server printed (``http://127.0.0.1:PORT`` unless ``--host``)."""
+        return self.printed or f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
         return [
@@ -140,13 +143,15 @@ class Server:
             except queue.Empty:
                 raise AssertionError(f"server not ready: {self.stderr()}") from None
             if "listening on http://" in line:
-                self.port = int(line.strip().rsplit(":", 1)[1])
+                self.printed = line.strip().split("listening on ", 1)[1]
+                self.port = int(self.printed.rsplit(":", 1)[1])
         wait_for(self.healthy, timeout=READY_TIMEOUT)
         return self
 
     def healthy(self) -> bool:
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            host = urlsplit(self.url).hostname or "127.0.0.1"
+            conn = http.client.HTTPConnection(host, self.port, timeout=5)
             conn.request("GET", "/_keepwarm/health")
             return conn.getresponse().status == 200
         except OSError:

@@ -41,11 +41,12 @@ def _signed(
     secret: str = SECRET,
     when: datetime.datetime | None = None,
     region: str = "us-east-1",
+    token: str | None = None,
 ) -> AWSRequest:
     request = AWSRequest(
         method=method, url=url, data=body, headers={"Content-Type": "application/json"}
     )
-    signer = SigV4Auth(Credentials(key, secret), "lambda", region)
+    signer = SigV4Auth(Credentials(key, secret, token), "lambda", region)
     if when is not None:
         request.context["timestamp"] = when.strftime("%Y%m%dT%H%M%SZ")
         signer._modify_request_before_signing(request)
@@ -123,6 +124,29 @@ def test_bad_requests_get_aws_codes_and_messages(case: str, code: str, message: 
     assert info.value.message.startswith(message)
 
 
+def test_a_session_token_must_be_the_keys_own() -> None:
+    """A long-term key takes no session token (one used to be ignored, and the request let in);
+    a temporary key (one with ``aws_session_token`` in the file) takes exactly its own."""
+    invalid = (
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    )
+    temporary = Verifier({KEY: SECRET, OTHER_KEY: OTHER_SECRET}, tokens={OTHER_KEY: "tok-2"})
+    refused = [
+        (Verifier({KEY: SECRET}), _signed("POST", URL, b"{}", token="FwoGZXIvYXdzE")),
+        (temporary, _signed("POST", URL, b"{}", token="tok-2")),  # the other key's token
+        (temporary, _signed("POST", URL, b"{}", OTHER_KEY, OTHER_SECRET)),  # none
+        (temporary, _signed("POST", URL, b"{}", OTHER_KEY, OTHER_SECRET, token="tok-X")),
+    ]
+    for verifier, request in refused:
+        with pytest.raises(AuthError) as info:
+            _verify(request, verifier)
+        assert (info.value.code, info.value.message) == invalid
+    assert _verify(_signed("POST", URL, b"{}"), temporary) == KEY
+    own = _signed("POST", URL, b"{}", OTHER_KEY, OTHER_SECRET, token="tok-2")
+    assert _verify(own, temporary) == OTHER_KEY
+
+
 def test_expired_and_future_signatures_are_refused_in_awss_words() -> None:
     now = datetime.datetime(2026, 3, 1, 12, 0, 0, tzinfo=datetime.UTC)
     verifier = Verifier({KEY: SECRET}, now=now.timestamp)
@@ -164,16 +188,20 @@ def credentials_file(tmp_path: Path) -> Path:
 
 
 def test_credentials_file_is_read_like_the_aws_one(credentials_file: Path) -> None:
-    assert load_credentials(credentials_file) == {KEY: SECRET, OTHER_KEY: OTHER_SECRET}
+    assert load_credentials(credentials_file) == ({KEY: SECRET, OTHER_KEY: OTHER_SECRET}, {})
+    with credentials_file.open("a") as fh:
+        fh.write("aws_session_token = tok-2\n")  # [ci] holds temporary credentials
+    assert load_credentials(credentials_file)[1] == {OTHER_KEY: "tok-2"}
 
 
-def _client(url: str, key: str = KEY, secret: str = SECRET) -> Any:
+def _client(url: str, key: str = KEY, secret: str = SECRET, token: str | None = None) -> Any:
     return boto3.client(
         "lambda",
         endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id=key,
         aws_secret_access_key=secret,
+        aws_session_token=token,
         config=Config(retries={"max_attempts": 0}),
     )
 
@@ -221,6 +249,7 @@ def test_served_api_with_sigv4(start_server: Any, credentials_file: Path, tmp_pa
     for name, client in {
         "wrong secret": _client(srv.url, KEY, "wrong"),
         "unknown key": _client(srv.url, "AKIAUNKNOWN000000000", SECRET),
+        "long-term key with a session token": _client(srv.url, KEY, SECRET, "FwoGZXIvYXdzE"),
     }.items():
         with pytest.raises(ClientError) as info:
             client.invoke(FunctionName="signed", Payload=b"{}")
@@ -233,6 +262,11 @@ def test_served_api_with_sigv4(start_server: Any, credentials_file: Path, tmp_pa
     assert outcomes == {
         "wrong secret": (403, "InvalidSignatureException", MISMATCH),
         "unknown key": (
+            403,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+        "long-term key with a session token": (
             403,
             "UnrecognizedClientException",
             "The security token included in the request is invalid.",
@@ -281,6 +315,21 @@ def test_served_api_with_sigv4(start_server: Any, credentials_file: Path, tmp_pa
     refused = subprocess.run([*cli, "list-functions"], env=env, capture_output=True, timeout=60)
     assert refused.returncode != 0
     assert b"InvalidSignatureException" in refused.stderr
+
+
+def test_temporary_credentials_from_the_file_pass_with_their_token(
+    start_server: Any, credentials_file: Path
+) -> None:
+    """A profile with ``aws_session_token`` (what SSO and ``assume-role`` write) keeps working:
+    its clients send the token, which must be that one."""
+    with credentials_file.open("a") as fh:
+        fh.write("aws_session_token = tok-2\n")
+    srv = start_server("--auth", "sigv4", "--credentials", str(credentials_file))
+    assert _client(srv.url, OTHER_KEY, OTHER_SECRET, "tok-2").list_functions()["Functions"] == []
+    for token in (None, "tok-X"):
+        with pytest.raises(ClientError) as info:
+            _client(srv.url, OTHER_KEY, OTHER_SECRET, token).list_functions()
+        assert info.value.response["Error"]["Code"] == "UnrecognizedClientException"
 
 
 @pytest.mark.timeout(180)
