@@ -55,5 +55,5 @@ def test_signature_matches_botocores(monkeypatch: pytest.MonkeyPatch, token: str
 def test_the_verifier_accepts_what_the_signer_makes() -> None:
     request, added = _ours("tok")
     headers = [*request.headers, *added.items()]
-    verifier = Verifier({KEY: SECRET}, region="eu-west-3", now=WHEN.timestamp)
+    verifier = Verifier({KEY: SECRET}, region="eu-west-3", now=WHEN.timestamp, tokens={KEY: "tok"})
     assert verifier.verify("POST", request.raw_path, request.raw_query, headers, BODY) == KEY

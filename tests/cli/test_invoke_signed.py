@@ -21,6 +21,7 @@ from tests.lambda_api.kw_server import Server
 KEY, SECRET = "AKIAKEEPWARMCLI00001", "cli/secret/0001"
 CI_KEY, CI_SECRET = "AKIAKEEPWARMCLI00002", "cli/secret/0002"
 CFG_KEY, CFG_SECRET = "AKIAKEEPWARMCLI00003", "cli/secret/0003"
+TEMP_KEY, TEMP_SECRET, TOKEN = "ASIAKEEPWARMCLI00004", "cli/secret/0004", "temporary/token=="
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                 [(KEY, SECRET), (CI_KEY, CI_SECRET), (CFG_KEY, CFG_SECRET)]
             )
         )
+        + f"[temp]\naws_access_key_id = {TEMP_KEY}\naws_secret_access_key = {TEMP_SECRET}\n"
+        f"aws_session_token = {TOKEN}\n"
     )
     credentials = root / "credentials"
     credentials.write_text(
@@ -98,9 +101,18 @@ def assert_echoed(done: subprocess.CompletedProcess[str]) -> None:
 
 
 def test_keys_from_the_environment_sign(signed_server: Server) -> None:
+    """A session token travels signed: the server's temporary key takes its own token, and a
+    long-term key with a token is refused, as AWS refuses it."""
     env = {"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET}
     assert_echoed(invoke(signed_server, env))
-    assert_echoed(invoke(signed_server, {**env, "AWS_SESSION_TOKEN": "temporary/token=="}))
+    temp = {"AWS_ACCESS_KEY_ID": TEMP_KEY, "AWS_SECRET_ACCESS_KEY": TEMP_SECRET}
+    assert_echoed(invoke(signed_server, {**temp, "AWS_SESSION_TOKEN": TOKEN}))
+    refused = invoke(signed_server, {**env, "AWS_SESSION_TOKEN": TOKEN})
+    assert_one_line_error(
+        refused,
+        "keepwarm: UnrecognizedClientException: "
+        "The security token included in the request is invalid.",
+    )
 
 
 def test_a_wrong_secret_gets_the_servers_signature_error(signed_server: Server) -> None:
