@@ -54,15 +54,33 @@ class AuthError(Exception):
         self.message = message
 
 
-def load_credentials(path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """Access key id → secret key, and → session token for the keys that have one (temporary
-    credentials), from an INI file shaped like ``~/.aws/credentials``."""
+def _parse(path: Path) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None)
     try:
         with open(path, encoding="utf-8") as fh:
             parser.read_file(fh)
     except (OSError, configparser.Error) as exc:
         raise ValueError(f"cannot read credentials file {path}: {exc}") from exc
+    return parser
+
+
+def first_profile(path: Path) -> str | None:
+    """The first section of a credentials file with a key pair: a profile clients can name
+    (``--profile``) with the file as their ``AWS_SHARED_CREDENTIALS_FILE``."""
+    parser = _parse(path)
+    for section in parser.sections():
+        if (
+            parser.get(section, "aws_access_key_id", fallback="").strip()
+            and parser.get(section, "aws_secret_access_key", fallback="").strip()
+        ):
+            return section
+    return None
+
+
+def load_credentials(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Access key id → secret key, and → session token for the keys that have one (temporary
+    credentials), from an INI file shaped like ``~/.aws/credentials``."""
+    parser = _parse(path)
     keys: dict[str, str] = {}
     tokens: dict[str, str] = {}
     for section in parser.sections():

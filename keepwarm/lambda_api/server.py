@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import shlex
 import socket
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import Any
 
 import uvicorn
 
+from keepwarm.config import DEFAULT_REGION
 from keepwarm.env import sched
 from keepwarm.lambda_api.app import create_app
 from keepwarm.lambda_api.backend import ServeOptions
@@ -112,20 +114,32 @@ def _protocol() -> Any:
     return BoundedHttpToolsProtocol
 
 
-def try_it(endpoint: str, names: list[str]) -> str:
-    """What to paste next: the served functions and the exact client lines to call one."""
+def try_it(endpoint: str, names: list[str], profile: tuple[Path, str] | None = None) -> str:
+    """What to paste next: the served functions and the exact client lines to call one.
+
+    ``profile``: under ``--auth sigv4``, the credentials file and a section of it; the lines
+    then sign with that section's key (named, never printed), as any credentials would not do.
+    """
     name = "Greeting" if "Greeting" in names else names[0]
     here = Path(sys.executable).parent
     aws = here / "aws" if (here / "aws").exists() else Path("aws")
-    creds = "aws_access_key_id='x', aws_secret_access_key='x'"
+    if profile is None:
+        how, env, flag = "any credentials", "AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x ", ""
+        client = "boto3.client('lambda', "
+    else:
+        path, section = profile
+        how = f"signed with the key of [{section}] in {path}"
+        env = f"AWS_SHARED_CREDENTIALS_FILE={shlex.quote(str(path.resolve()))} "
+        flag = f"--profile {shlex.quote(section)} "
+        client = f"boto3.Session(profile_name={section!r}).client('lambda', "
     return (
         f"keepwarm: serving {len(names)} functions: {', '.join(names)}\n"
-        "Try it (AWS CLI / boto3; any credentials unless --auth sigv4):\n"
-        f"  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x {aws} lambda invoke --region us-east-1 "
+        f"Try it (AWS CLI / boto3, {how}):\n"
+        f"  {env}{aws} lambda invoke {flag}--region {DEFAULT_REGION} "
         f"--endpoint-url {endpoint} --function-name {name} --log-type Tail out.json "
         "&& cat out.json\n"
-        f"  {sys.executable} -c \"import boto3; c = boto3.client('lambda', "
-        f"endpoint_url='{endpoint}', region_name='us-east-1', {creds}); "
+        f'  {env}{sys.executable} -c "import boto3; c = {client}'
+        f"endpoint_url='{endpoint}', region_name='{DEFAULT_REGION}'); "
         f"print(c.invoke(FunctionName='{name}')['Payload'].read())\"\n"
         "  Call twice: the first answer comes from a cold environment, the next from a warm one.\n"
     )
@@ -141,6 +155,16 @@ def serve(options: ServeOptions, log_level: str = "warning") -> None:
         _serve(options, verifier, log_level)
     finally:
         lock.release()
+
+
+def _profile(options: ServeOptions) -> tuple[Path, str] | None:
+    """The credentials file and its first usable section, under ``--auth sigv4``."""
+    if options.auth != "sigv4" or options.credentials is None:
+        return None
+    from keepwarm.lambda_api.auth import first_profile
+
+    section = first_profile(options.credentials)
+    return None if section is None else (options.credentials, section)
 
 
 def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
@@ -159,7 +183,7 @@ def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
             )
         names = sorted(inner.state.backend.service.records) if options.template else []
         if names:
-            sys.stderr.write(try_it(url, names))
+            sys.stderr.write(try_it(url, names, _profile(options)))
         sys.stderr.flush()
 
     inner: Any = create_app(options, on_ready=ready)

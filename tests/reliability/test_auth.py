@@ -354,6 +354,22 @@ def test_template_functions_behind_sigv4(
     assert json.loads(out["Payload"].read()) == {"got": {"a": 1}}
     invoke_url = f"{srv.url}/2015-03-31/functions/Hello/invocations"
     assert _raw(srv.port, AWSRequest(method="POST", url=invoke_url, data=b"{}"))[0] == 403
+    _the_printed_lines_work(srv.stderr(), credentials_file, tmp_path)
+
+
+def _the_printed_lines_work(stderr: str, credentials_file: Path, work: Path) -> None:
+    """The "Try it" lines a signed server prints sign with its file's first key (named, never
+    printed); run as printed, they reach the function. They used to pass key ``x``."""
+    lines = [ln.strip() for ln in stderr.splitlines() if "AWS_SHARED_CREDENTIALS_FILE=" in ln]
+    assert len(lines) == 2 and SECRET not in stderr, stderr
+    assert "--profile default" in lines[0]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    for line in lines:
+        done = subprocess.run(
+            ["bash", "-c", line], cwd=work, env=clean, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert '"got": {}' in done.stdout or "'got': {}" in done.stdout, done.stdout
 
 
 def _head_only(port: int, head: bytes) -> bytes:
