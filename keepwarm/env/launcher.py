@@ -240,7 +240,10 @@ class ForkServer:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         conn = _Conn(ours, loop)
         try:
-            await self._root.request("template", spec, [theirs.fileno()])
+            reply = await self._root.request("template", spec, [theirs.fileno()])
+            theirs.close()  # the template's end is its own now: its exit reaches ``conn`` at once
+            if "error" in reply:  # the fork server could not fork it
+                raise OSError(reply["error"])
             limit = float(spec.get("init_timeout_s", TEMPLATE_INIT_TIMEOUT))
             ready = await asyncio.wait_for(conn.ready, limit)  # past it: ``ready`` is cancelled
         except (TimeoutError, LauncherDied, OSError) as exc:

@@ -279,3 +279,19 @@ def test_a_template_that_did_not_start_leaves_nothing_on_stderr(tmp_path: Path) 
     )
     assert (done.returncode, done.stdout) == (0, "Sandbox.Timedout\n"), done.stderr
     assert done.stderr == ""
+
+
+@pytest.mark.timeout(120)
+def test_a_template_whose_init_exits_falls_back_without_waiting_out_init(tmp_path: Path) -> None:
+    """The server kept its own copy of the template's socket open while it waited, so a
+    template that died in Init (``os._exit``, a segfault) was noticed only at
+    ``init_timeout_s``: here 600 s, past this test's own timeout. Now its exit is seen at once
+    and the function falls back to forks, which give what normal mode gives."""
+    source = "import os\nos._exit(3)\n\ndef handler(e, c):\n    return 1\n"
+    outcomes = []
+    for snapshot in (False, True):
+        cfg = function(tmp_path / str(snapshot), "dies", source, snapshot=snapshot)
+        server = ServerConfig(data_dir=tmp_path / f"d{snapshot}", run_as="root", init_timeout_s=600)
+        with Runtime([cfg], server=server) as rt:
+            outcomes.append(rt.invoke("dies").json()["errorType"])
+    assert outcomes == ["Runtime.ExitError", "Runtime.ExitError"]
