@@ -66,7 +66,7 @@ class EnvHost:
     def place(self, env_id: str, config: FunctionConfig) -> Placement:
         """Where a new environment lives: its own /tmp (owned by its user), the user it runs
         as, and what its mount namespace hides and reveals."""
-        hide = (str(self.data_dir.resolve()),) if self.namespace else ()
+        hide = self._hidden(config) if self.namespace else ()
         user = users.identity(self.run_as) if self.run_as else None
         if user is not None and not users.code_dir_open(config.code_dir):
             self.warn_once(
@@ -82,6 +82,17 @@ class EnvHost:
             os.chown(tmp, *user)
             os.chmod(tmp, 0o700)
         return Placement(env_id, tmp, self.namespace, hide, user, own, self.reveal, self.keep)
+
+    def _hidden(self, config: FunctionConfig) -> tuple[str, ...]:
+        """The data dir at its own path and, when the code directory holds it, where the
+        code's mount shows it again (``/var/task/.keepwarm``): its databases hold every
+        function's environment variables, its logs every function's output."""
+        data = self.data_dir.resolve()
+        try:
+            inside = data.relative_to(Path(config.code_dir).resolve())
+        except ValueError:
+            return (str(data),)
+        return (str(data), str(Path(VAR_TASK) / inside))
 
     def note_active(self, delta: int) -> None:
         self.active += delta

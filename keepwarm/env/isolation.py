@@ -105,9 +105,11 @@ def private_mounts(
 
 
 def _bind(source: str, target: str, read_only: bool) -> None:
+    """Bound with ``nosuid`` and ``nodev``: a setuid file among a function's code or in its
+    /tmp must not raise its privileges (Lambda never runs function code as root)."""
     _mount(source, target, None, MS_BIND | MS_REC)
-    if read_only:
-        _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+    flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_REC
+    _mount(None, target, None, flags | (MS_RDONLY if read_only else 0))
 
 
 def _private_top(path: str) -> str | None:

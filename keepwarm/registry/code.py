@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from keepwarm.errors import InvalidParameterValue
+from keepwarm.errors import InvalidParameterValue, ResourceConflict
 
 UNZIPPED_LIMIT = 262_144_000
 BAD_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
@@ -151,8 +151,11 @@ def store_zip(path: Path, data: bytes) -> None:
 def directory_digest(path: Path, skip: Path | None = None) -> tuple[str, int]:
     """A stand-in CodeSha256 and CodeSize for a template's code directory (no zip exists).
 
-    Hashes names, sizes and mtimes rather than contents: cheap on big trees, and it still
-    changes whenever a file does, which is all a client can observe.
+    Hashes names, sizes, mtimes and ctimes rather than contents: cheap on big trees, and it
+    still changes whenever a file does. The ctime counts because an mtime can be put back
+    (``cp -p``, ``touch -r``, archives with fixed times) while the content or mode changed; no
+    user can set a ctime. Only regular files (or links to them) count, as only they are code
+    (see ``_copy_tree``): a FIFO in the directory must not make every publish look new.
     """
     digest = hashlib.sha256()
     size = 0
@@ -163,14 +166,16 @@ def directory_digest(path: Path, skip: Path | None = None) -> tuple[str, int]:
                 st = os.stat(full)
             except OSError:
                 continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
             size += st.st_size
-            digest.update(
-                f"{os.path.relpath(full, path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
-            )
+            rel = os.path.relpath(full, path)
+            digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\n".encode())
     return base64.b64encode(digest.digest()).decode(), size
 
 
 SNAPSHOT_PREFIX = "snapshot-"
+_SNAPSHOT_TRIES = 3
 
 
 def snapshot(src: Path, root: Path, skip: Path | None = None) -> tuple[Path, str, int]:
@@ -179,18 +184,31 @@ def snapshot(src: Path, root: Path, skip: Path | None = None) -> tuple[Path, str
 
     Copied (never hard-linked: an editor that rewrites a file in place would change both),
     under a temporary name renamed when whole, so a copy cut short is never taken for one.
-    Files keep their modes and mtimes, so the copy's digest is the directory's at the time.
+    The digest is the directory's, read before and after the copy: if the two differ, the
+    directory changed meanwhile and the copy is taken again.
     """
-    sha, size = directory_digest(src, skip)
-    final = root / f"{SNAPSHOT_PREFIX}{hex_digest(sha)}"
-    if final.is_dir():
-        return final, sha, size
+    for _ in range(_SNAPSHOT_TRIES):
+        sha, size = directory_digest(src, skip)
+        final = root / f"{SNAPSHOT_PREFIX}{hex_digest(sha)}"
+        if final.is_dir() or _copy_into(src, root, final, skip, (sha, size)):
+            return final, sha, size
+    raise ResourceConflict(
+        f"The code directory {src} kept changing while it was copied for the new version. "
+        "Please try again."
+    )
+
+
+def _copy_into(
+    src: Path, root: Path, final: Path, skip: Path | None, digest: tuple[str, int]
+) -> bool:
+    """Copy ``src`` to ``final``; False (and nothing left) if it changed during the copy."""
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{SNAPSHOT_PREFIX}", dir=root))
     try:
         _copy_tree(src, staging, skip)
-        sha, size = directory_digest(staging)  # what runs: the files as they were copied
-        final = root / f"{SNAPSHOT_PREFIX}{hex_digest(sha)}"
+        if directory_digest(src, skip) != digest:
+            shutil.rmtree(staging)
+            return False
         if final.is_dir():
             shutil.rmtree(staging)
         else:
@@ -198,7 +216,7 @@ def snapshot(src: Path, root: Path, skip: Path | None = None) -> tuple[Path, str
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return final, sha, size
+    return True
 
 
 def _copy_tree(src: Path, dst: Path, skip: Path | None) -> None:
@@ -219,8 +237,17 @@ def _copy_tree(src: Path, dst: Path, skip: Path | None) -> None:
             full = os.path.join(dirpath, name)
             if os.path.isfile(full):
                 shutil.copy2(full, here / name)
+                _drop_set_id(here / name)
     for original, copy in reversed(dirs):
         shutil.copystat(original, copy)
+
+
+def _drop_set_id(path: Path) -> None:
+    """No setuid/setgid bit survives into a copy: the server (often root) owns the copy, so a
+    user's setuid file would become a setuid-root one (as in a zip, only plain modes count)."""
+    mode = path.stat().st_mode
+    if mode & (stat.S_ISUID | stat.S_ISGID):
+        path.chmod(stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))
 
 
 def _link_target(link: str, root: Path) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,6 +95,42 @@ def test_code_at_var_task_and_data_dir_hidden(tmp_path: Path, server: ServerConf
     assert out["cwd"] == "/var/task" and out["env"]["LAMBDA_TASK_ROOT"] == "/var/task"
     assert out["ls"]["/var/task"] == ["app.py"]
     assert out["ls"][data] in ([], False)
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="mount namespaces need root")
+def test_a_data_dir_inside_the_code_is_hidden_at_var_task_too(tmp_path: Path) -> None:
+    """With ``CodeUri: .`` and the default ``--data-dir .keepwarm`` the data dir lies in the
+    code, which /var/task shows again: it was hidden only at its own path, so a function read
+    every function's environment variables from registry.db there."""
+    fn = function(tmp_path, "probe", PROBE)
+    server = ServerConfig(data_dir=fn.code_dir / ".keepwarm")
+    with Runtime([fn], server=server) as rt:
+        out = rt.invoke("probe", {"ls": ["/var/task/.keepwarm"]}).json()
+    assert any((fn.code_dir / ".keepwarm").iterdir())
+    assert out["ls"]["/var/task/.keepwarm"] == []
+
+
+SET_ID = """
+import subprocess
+
+def handler(event, context):
+    return subprocess.run(["/var/task/myid", "-u"], capture_output=True, text=True).stdout
+"""
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="mount namespaces need root")
+def test_a_setuid_root_file_in_the_code_does_not_make_the_function_root(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    """Code and /tmp are mounted ``nosuid``: a setuid-root copy of ``id`` ran as euid 0."""
+    fn = function(tmp_path, "setid", SET_ID)
+    target = fn.code_dir / "myid"
+    shutil.copy2("/usr/bin/id", target)
+    os.chown(target, 0, 0)
+    target.chmod(0o4755)
+    with Runtime([fn], server=server) as rt:
+        euid = rt.invoke("setid").json()
+    assert euid.strip().isdigit() and euid.strip() != "0", euid
 
 
 def test_each_environment_has_a_private_tmp_that_persists_while_warm(

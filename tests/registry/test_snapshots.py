@@ -250,7 +250,7 @@ def test_a_snapshot_is_a_copy_without_the_data_dir(tmp_path: Path) -> None:
     assert os.readlink(folder / "sub") == "pkg/sub" and (folder / "sub" / "m.py").is_file()
     assert (folder / "app.py").stat().st_mode & 0o777 == 0o750
     assert (folder / "pkg").stat().st_mode & 0o777 == 0o555
-    assert (sha, size) == code.directory_digest(folder)
+    assert (sha, size) == code.directory_digest(src, data)  # the directory's, as published
     os.chmod(folder / "pkg", 0o755)
 
     (src / "app.py").write_text("A = 2\n")
@@ -260,3 +260,32 @@ def test_a_snapshot_is_a_copy_without_the_data_dir(tmp_path: Path) -> None:
     assert sorted(p.name for p in (data / "code" / "fn").iterdir()) == sorted(
         [folder.name, again.name]
     )  # no half-written copy left behind
+
+
+def test_the_digest_sees_content_put_back_under_its_old_mtime_and_ignores_fifos(
+    tmp_path: Path,
+) -> None:
+    """Found by black-box testing: ``cp -p``/``touch -r`` put an mtime back over new content,
+    and publishing returned the old version (the digest hashed names, sizes and mtimes); a
+    FIFO counted for $LATEST but not for the copy, so every publish made a new version."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "v.txt").write_text("v1\n")
+    before = code.directory_digest(src)
+    stamp = (src / "v.txt").stat()
+    (src / "v.txt").write_text("v2\n")  # same size
+    os.utime(src / "v.txt", ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert code.directory_digest(src) != before
+    edited = code.directory_digest(src)
+    os.mkfifo(src / "pipe")
+    assert code.directory_digest(src) == edited
+
+
+def test_a_copy_drops_setuid_and_setgid_bits(tmp_path: Path) -> None:
+    """The server (root) owns the copy: a user's setuid file became a setuid-root one."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "tool").write_bytes(b"#!/bin/sh\n")
+    (src / "tool").chmod(0o6755)
+    folder, _sha, _size = code.snapshot(src, tmp_path / "copies")
+    assert (folder / "tool").stat().st_mode & 0o7777 == 0o755
