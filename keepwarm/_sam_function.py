@@ -23,7 +23,7 @@ from keepwarm.config import (
     check_runtime,
     runtime_family,
 )
-from keepwarm.errors import ServiceError, TemplateError
+from keepwarm.errors import BadFunction, ServiceError
 
 _SERVERLESS = "AWS::Serverless::Function"
 _INLINE_SUFFIX = {"python": ".py", "node": ".js"}
@@ -62,8 +62,9 @@ def _keepwarm_metadata(node: Mapping[str, Any]) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-class Unsupported(TemplateError):
-    """A function Lambda would run and keepwarm cannot: skipped, with a warning."""
+class Unsupported(BadFunction):
+    """A function Lambda would run and keepwarm cannot: skipped with a warning (``keepwarm
+    serve``: listed as Failed)."""
 
 
 _LAMBDA_RUNTIME = re.compile(
@@ -85,8 +86,8 @@ class FunctionReader:
         if resource.get("Type") == _SERVERLESS:
             self.scopes.append(context.globals())
 
-    def error(self, message: str) -> TemplateError:
-        return TemplateError(f"Function {self.id}: {message}")
+    def error(self, message: str, reason_code: str = "InvalidConfiguration") -> BadFunction:
+        return BadFunction(self.id, message, reason_code)
 
     def warn(self, message: str) -> None:
         self.ctx.warnings.append(f"Function {self.id}: {message}")
@@ -98,8 +99,7 @@ class FunctionReader:
             return None
         if self.first("PackageType") == "Image":
             raise Unsupported(
-                f"Function {self.id}: PackageType Image is not supported; keepwarm runs zip "
-                "functions."
+                self.id, "PackageType Image is not supported; keepwarm runs zip functions."
             )
         runtime = self.text("Runtime")
         if runtime is None:
@@ -146,10 +146,12 @@ class FunctionReader:
         except ServiceError as exc:
             if _LAMBDA_RUNTIME.fullmatch(runtime):
                 raise Unsupported(
-                    f"Function {self.id}: runtime {runtime} is not one keepwarm runs (Python "
-                    "3.9-3.14, Node.js 18-24, provided)."
+                    self.id,
+                    f"runtime {runtime} is not one keepwarm runs (Python 3.9-3.14, Node.js "
+                    "18-24, provided).",
+                    "InvalidRuntime",
                 ) from exc
-            raise self.error(exc.message) from exc
+            raise self.error(exc.message, "InvalidRuntime") from exc
 
     def _condition_holds(self) -> bool:
         condition = self.resource.get("Condition")

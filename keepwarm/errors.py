@@ -18,6 +18,7 @@ AWS's REST-JSON error shapes, so the HTTP layer never decides a status code itse
     │   ├── Throttled                 TooManyRequestsException 429 (with a Reason)
     │   └── ServiceFailure            ServiceException 500
     ├── TemplateError                 a SAM template that cannot be loaded (CLI-facing)
+    │   └── BadFunction               one function of it cannot run (serve: that one is Failed)
     └── CredentialsError              AWS credentials the CLI cannot use (CLI-facing)
 
 Function errors (a handler raising, a timeout, an OOM kill, a crash) are *not* exceptions here:
@@ -35,6 +36,23 @@ class KeepwarmError(Exception):
 
 class TemplateError(KeepwarmError):
     """A template that cannot be read or has an invalid function definition."""
+
+
+class BadFunction(TemplateError):
+    """One function of a template cannot run, for a reason of its own.
+
+    Why apart: ``keepwarm serve`` serves the template's other functions and lists this one in
+    Lambda's ``Failed`` state with ``reason`` as its StateReason (``reason_code``, one of
+    Lambda's StateReasonCode values); the other readers of a template refuse it whole.
+    """
+
+    def __init__(
+        self, logical_id: str, reason: str, reason_code: str = "InvalidConfiguration"
+    ) -> None:
+        super().__init__(f"Function {logical_id}: {reason}")
+        self.logical_id = logical_id
+        self.reason = reason
+        self.reason_code = reason_code
 
 
 class CredentialsError(KeepwarmError):

@@ -5,6 +5,12 @@ it as SAM would (Globals merged, intrinsics evaluated where the template alone d
 validates every value through ``FunctionConfig``, so a template, the Python API and CreateFunction
 reject the same values with Lambda's words. Whatever only a deployed stack knows (``!GetAtt``,
 imports) becomes a readable placeholder plus a warning instead of a failure.
+
+What is wrong with one function only (a missing CodeUri, a runtime keepwarm does not run, a
+value Lambda refuses) is that function's problem: ``keep_broken`` returns it as a
+``BrokenFunction`` beside the others, which is how ``keepwarm serve`` reads a template, as
+``sam local start-api``/``start-lambda`` serve the functions they can. What concerns the template
+as a whole (YAML, its shape, two functions with one name) always refuses it.
 """
 
 from __future__ import annotations
@@ -24,12 +30,31 @@ from keepwarm._cfn import (
     template_file,
 )
 from keepwarm._sam_function import FunctionReader, ReadContext, Unsupported
-from keepwarm.config import DEFAULT_REGION, FunctionConfig
-from keepwarm.errors import TemplateError
+from keepwarm.config import DEFAULT_REGION, FunctionConfig, check_function_name
+from keepwarm.errors import BadFunction, ServiceError, TemplateError
 
 log = logging.getLogger("keepwarm.template")
 
 _CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(FunctionConfig))
+
+
+@dataclass(frozen=True)
+class BrokenFunction:
+    """A function of the template that cannot run, and why, in Lambda's terms (its StateReason
+    and StateReasonCode). ``name`` is None when neither its FunctionName nor its logical id is
+    a valid function name to list it under."""
+
+    logical_id: str
+    name: str | None
+    reason: str
+    reason_code: str
+
+    def describe(self) -> str:
+        """How the server reports it: once at start, and when a reload changes it."""
+        label = self.name or self.logical_id
+        if self.name is not None and self.name != self.logical_id:
+            label = f"{self.name} ({self.logical_id} in the template)"
+        return f"keepwarm: function {label} cannot run (State: Failed): {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -40,6 +65,7 @@ class Template:
     functions: list[FunctionConfig]
     warnings: list[str] = field(default_factory=list)
     logical_ids: dict[str, str] = field(default_factory=dict)  # logical id -> FunctionName
+    broken: list[BrokenFunction] = field(default_factory=list)  # only with ``keep_broken``
 
     def name_for(self, requested: str) -> str:
         """The FunctionName ``requested`` stands for: itself, or the FunctionName of a logical
@@ -80,8 +106,13 @@ def read_template(
     parameters: Mapping[str, Any] | None = None,
     region: str = DEFAULT_REGION,
     build_dir: Path | None = None,
+    keep_broken: bool = False,
 ) -> Template:
-    """Like ``load_template`` but returns the warnings instead of logging them."""
+    """Like ``load_template`` but returns the warnings instead of logging them.
+
+    With ``keep_broken``, a function that cannot run is returned in ``broken`` (unsupported
+    ones too, instead of being skipped) rather than refusing the whole template.
+    """
     file = template_file(Path(path))
     document = read_document(file)
     resources = document.get("Resources")
@@ -99,17 +130,18 @@ def read_template(
     )
     context.warnings.extend(_undeclared(document, parameters or {}))
     _name_the_unnamed(resources, context.resolver)
-    read, skipped = _read_functions(resources, context)
+    read, skipped, broken = _read_functions(resources, context, keep_broken)
     functions = list(read.values())
-    if not functions:
+    if not functions and not broken:
         reasons = "".join(f" {reason}" for reason in skipped)
         raise TemplateError(
             f"Template {file} defines no AWS::Serverless::Function or AWS::Lambda::Function "
             f"that keepwarm can run.{reasons}"
         )
-    _check_unique_names(functions)
+    _check_unique_names([c.name for c in functions] + [b.name for b in broken if b.name])
     names = {logical_id: config.name for logical_id, config in read.items()}
-    return Template(file, functions, list(dict.fromkeys(context.warnings)), names)
+    names |= {b.logical_id: b.name for b in broken if b.name}
+    return Template(file, functions, list(dict.fromkeys(context.warnings)), names, broken)
 
 
 def _undeclared(document: dict[str, Any], parameters: Mapping[str, Any]) -> list[str]:
@@ -125,24 +157,42 @@ def _undeclared(document: dict[str, Any], parameters: Mapping[str, Any]) -> list
 
 
 def _read_functions(
-    resources: dict[str, Any], context: ReadContext
-) -> tuple[dict[str, FunctionConfig], list[str]]:
+    resources: dict[str, Any], context: ReadContext, keep_broken: bool
+) -> tuple[dict[str, FunctionConfig], list[str], list[BrokenFunction]]:
     """The runnable functions by logical id; the others (an image, a Java function) are skipped
-    with a warning, as ``sam local invoke`` runs a template's other functions."""
+    with a warning, as ``sam local invoke`` runs a template's other functions, or, with
+    ``keep_broken``, returned as broken with every other function that cannot run."""
     read: dict[str, FunctionConfig] = {}
     skipped: list[str] = []
+    broken: list[BrokenFunction] = []
     for logical_id, resource in resources.items():
         if not _is_function(str(logical_id), resource):
             continue
         try:
             config = FunctionReader(str(logical_id), resource, context).config()
-        except Unsupported as exc:
+        except BadFunction as exc:
+            if keep_broken:
+                broken.append(_broken(exc, context))
+                continue
+            if not isinstance(exc, Unsupported):
+                raise
             skipped.append(str(exc))
             context.warnings.append(f"{exc} Skipped.")
             continue
         if config is not None:
             read[str(logical_id)] = config
-    return read, skipped
+    return read, skipped, broken
+
+
+def _broken(exc: BadFunction, context: ReadContext) -> BrokenFunction:
+    """The name it would have had; its logical id when that name is not a valid one."""
+    for name in (context.resolver.function_name(exc.logical_id), exc.logical_id):
+        try:
+            check_function_name(name)
+        except ServiceError:
+            continue
+        return BrokenFunction(exc.logical_id, name, exc.reason, exc.reason_code)
+    return BrokenFunction(exc.logical_id, None, exc.reason, exc.reason_code)
 
 
 def _name_the_unnamed(resources: dict[str, Any], resolver: Resolver) -> None:
@@ -162,9 +212,9 @@ def _is_function(logical_id: str, resource: Any) -> bool:
     return resource.get("Type") in FUNCTION_TYPES
 
 
-def _check_unique_names(functions: list[FunctionConfig]) -> None:
+def _check_unique_names(names: list[str]) -> None:
     seen: set[str] = set()
-    for config in functions:
-        if config.name in seen:
-            raise TemplateError(f"Two functions in the template are named {config.name}.")
-        seen.add(config.name)
+    for name in names:
+        if name in seen:
+            raise TemplateError(f"Two functions in the template are named {name}.")
+        seen.add(name)

@@ -544,6 +544,62 @@ def test_functions_keepwarm_cannot_run_are_skipped_with_a_warning(tmp_path: Path
         read_template(write(tmp_path, only))
 
 
+def test_keep_broken_returns_what_cannot_run_beside_the_others(tmp_path: Path) -> None:
+    """How ``keepwarm serve`` reads a template: each function's own problem is that function's
+    (served as Failed), not the template's."""
+    body = simple() + (
+        "  Java:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {Runtime: java21, Handler: a.B::handle, CodeUri: src/}\n"
+        "  Missing:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {Runtime: python3.12, Handler: a.handler, CodeUri: missing/}\n"
+        "  Spaced:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {FunctionName: 'has space', Runtime: python3.12, Handler: a.h}\n"
+    )
+    path = write(tmp_path, body)
+    loaded = read_template(path, keep_broken=True)
+    assert [f.name for f in loaded.functions] == ["Fn"]
+    assert [(b.logical_id, b.name, b.reason_code) for b in loaded.broken] == [
+        ("Java", "Java", "InvalidRuntime"),
+        ("Missing", "Missing", "InvalidConfiguration"),
+        ("Spaced", "Spaced", "InvalidConfiguration"),  # its FunctionName is not a valid name
+    ]
+    looked = tmp_path.resolve() / "missing"
+    assert loaded.broken[1].reason == f"CodeUri 'missing/' does not exist (looked for {looked})."
+    assert loaded.broken[1].describe() == (
+        f"keepwarm: function Missing cannot run (State: Failed): {loaded.broken[1].reason}"
+    )
+    assert loaded.warnings == [] and loaded.logical_ids["Missing"] == "Missing"
+    with pytest.raises(TemplateError, match=r"^Function Missing: CodeUri 'missing/' does not"):
+        read_template(path)  # every other reader refuses it whole, as before
+
+
+@pytest.mark.parametrize(
+    ("resources", "message"),
+    [
+        (
+            "  A:\n    Type: AWS::Serverless::Function\n"
+            "    Properties: {FunctionName: same, Runtime: python3.12, Handler: a.h}\n"
+            "  B:\n    Type: AWS::Serverless::Function\n"
+            "    Properties: {FunctionName: same, Runtime: pyhton3.12, Handler: a.h}\n",
+            r"Two functions in the template are named same\.",
+        ),
+        ("  T: {Type: AWS::S3::Bucket}\n", "defines no AWS::Serverless::Function"),
+        ("  T: 3\n", "Resource T must be a mapping"),
+    ],
+)
+def test_keep_broken_still_refuses_the_template_as_a_whole(
+    tmp_path: Path, resources: str, message: str
+) -> None:
+    with pytest.raises(TemplateError, match=message):
+        read_template(write(tmp_path, "Resources:\n" + resources), keep_broken=True)
+
+
+def test_keep_broken_with_no_function_that_runs(tmp_path: Path) -> None:
+    only = simple().replace("python3.12", "java21")
+    loaded = read_template(write(tmp_path, only), keep_broken=True)
+    assert loaded.functions == [] and [b.name for b in loaded.broken] == ["Fn"]
+
+
 def test_missing_runtime_and_handler(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="Function Fn: Runtime is required"):
         read_template(write(tmp_path, simple().replace("      Runtime: python3.12\n", "")))

@@ -146,12 +146,14 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 def _preflight(data_dir: Path, template: Path | None, parameters: dict[str, str]) -> None:
     """What fails inside uvicorn's startup is a traceback and "startup failed" (exit 3), so the
-    data directory and the template are tried first, where failing is one line and exit 2."""
+    data directory and the template are tried first, where failing is one line and exit 2.
+    Only the template as a whole can fail here: a function that cannot run is served as
+    Failed, and the server says why when it starts."""
     from keepwarm.template import read_template
 
     data_dir.mkdir(parents=True, exist_ok=True)
     if template is not None:
-        read_template(template, parameters=parameters)
+        read_template(template, parameters=parameters, keep_broken=True)
 
 
 def _when(epoch: float) -> str:

@@ -14,16 +14,20 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keepwarm.api import AsyncRuntime
 from keepwarm.asyncq.dispatcher import Dispatcher
 from keepwarm.asyncq.policy import RetryPolicy
 from keepwarm.asyncq.store import EventStore
-from keepwarm.config import FunctionConfig, ServerConfig
+from keepwarm.config import ServerConfig
 from keepwarm.lambda_api.endpoint import endpoint
 from keepwarm.registry.invoker import Invoker
 from keepwarm.registry.service import FunctionService
 from keepwarm.registry.store import FunctionStore
+
+if TYPE_CHECKING:
+    from keepwarm.template import Template
 
 log = logging.getLogger("keepwarm.serve")
 
@@ -74,28 +78,35 @@ class Backend:
         self._watch_task: asyncio.Task[None] | None = None
         self._watch_stop = asyncio.Event()
 
-    def templates(self) -> list[FunctionConfig]:
-        """The template's functions, at start-up and at every ``--watch`` reload alike."""
-        if self.options.template is None:
-            return []
+    def template(self) -> Template:
+        """The template (``options.template``) with ``--parameter-overrides``, the functions
+        that cannot run among them (served as Failed): the one loader of start-up and of
+        every ``--watch`` reload, which print its warnings."""
         from keepwarm._cfn import template_file
-        from keepwarm.template import load_template
+        from keepwarm.template import read_template
 
-        return load_template(
-            template_file(self.options.template), parameters=self.options.parameters
+        assert self.options.template is not None  # called only when serving one
+        return read_template(
+            template_file(self.options.template),
+            parameters=self.options.parameters,
+            keep_broken=True,
         )
 
     async def start(self) -> None:
         data = self.options.data_dir
         data.mkdir(parents=True, exist_ok=True)
-        templates = self.templates()
+        template = self.template() if self.options.template is not None else None
         await self.runtime.start()
         store = FunctionStore(data / "registry.db") if self.options.persist else None
         self.service = FunctionService(
             self.runtime, store, activation_delay_s=self.options.activation_delay_s
         )
         self.service.public_url = endpoint(self.options.host, self.options.port)
-        await self.service.load(templates)
+        if template is None:
+            await self.service.load([])
+        else:
+            template.log_warnings()
+            await self.service.load(template.functions, template.broken)
         policy = RetryPolicy.from_env(self.options.async_time_scale)
         self.dispatcher = Dispatcher(
             EventStore(data / "events.db"), self.service, policy, self.options.async_concurrency
@@ -106,9 +117,7 @@ class Backend:
             from keepwarm.registry.watch import watch_template
 
             self._watch_task = asyncio.ensure_future(
-                watch_template(
-                    self.options.template, self.templates, self.service, self._watch_stop
-                )
+                watch_template(self.options.template, self.template, self.service, self._watch_stop)
             )
 
     async def close(self) -> None:

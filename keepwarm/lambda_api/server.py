@@ -24,6 +24,7 @@ from keepwarm.lambda_api.backend import ServeOptions
 from keepwarm.lambda_api.browser_guard import BrowserGuard
 from keepwarm.lambda_api.data_lock import DataDirLock
 from keepwarm.lambda_api.endpoint import connectable, endpoint, is_wildcard, url_host
+from keepwarm.registry.model import FAILED
 
 
 class BindRefused(Exception):
@@ -181,7 +182,8 @@ def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
                 f"keepwarm: listening on every address (--host {options.host}): from another "
                 f"machine, use this machine's name or address instead of {here}\n"
             )
-        names = sorted(inner.state.backend.service.records) if options.template else []
+        records = inner.state.backend.service.records if options.template else {}
+        names = sorted(n for n, r in records.items() if r.state != FAILED)
         if names:
             sys.stderr.write(try_it(url, names, _profile(options)))
         sys.stderr.flush()

@@ -16,7 +16,7 @@ from pathlib import Path
 from keepwarm.api import AsyncRuntime
 from keepwarm.config import ServerConfig
 from keepwarm.errors import FunctionNotFound, ResourceConflict
-from keepwarm.registry.model import LATEST, FunctionRecord, FunctionSpec, api_settings
+from keepwarm.registry.model import FAILED, LATEST, FunctionRecord, FunctionSpec, api_settings
 from keepwarm.registry.names import FunctionRef, is_version
 from keepwarm.registry.store import FunctionStore
 
@@ -93,11 +93,8 @@ class RegistryBase:
         rec = self.records.get(ref.name)
         if rec is None:
             raise FunctionNotFound(self.arn(ref.name, qualifier))
-        if rec.state == "Pending":
-            raise ResourceConflict(
-                "The operation cannot be performed at this time. The function is currently in "
-                "the following state: Pending"
-            )
+        if rec.state != "Active":
+            raise not_active(rec)
         version = qualifier
         if qualifier != LATEST and not is_version(qualifier):
             alias = rec.aliases.get(qualifier)
@@ -133,6 +130,9 @@ class RegistryBase:
         await self.runtime.add(spec.to_config(record.reserved))
 
     async def deploy_all(self, record: FunctionRecord) -> None:
+        """Every version of ``record``; a Failed function has no environments to deploy."""
+        if record.state == FAILED:
+            return
         for spec in (record.latest, *record.versions.values()):
             await self.deploy(record, spec)
 
@@ -168,3 +168,15 @@ class RegistryBase:
                 await task
         if self.store is not None:
             self.store.close()
+
+
+def not_active(record: FunctionRecord) -> ResourceConflict:
+    """What Lambda answers an invocation or an update of a function that is not Active (409, its
+    words); for a Failed one keepwarm adds the StateReason, so the caller learns why."""
+    message = (
+        "The operation cannot be performed at this time. The function is currently in the "
+        f"following state: {record.state}"
+    )
+    if record.state_reason is not None:
+        message += f". StateReason: {record.state_reason[0]}"
+    return ResourceConflict(message)

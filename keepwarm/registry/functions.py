@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keepwarm.config import FunctionConfig, constraint
 from keepwarm.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict
 from keepwarm.registry import code, inputs
+from keepwarm.registry.base import not_active
 from keepwarm.registry.model import (
     LATEST,
     Alias,
@@ -24,28 +27,39 @@ from keepwarm.registry.model import (
     configuration,
 )
 from keepwarm.registry.names import FunctionRef, parse_function
-from keepwarm.registry.records import template_record
+from keepwarm.registry.paging import paginate
+from keepwarm.registry.records import failed_record, template_record
 from keepwarm.registry.snapshots import CodeOps
 
-PAGE_LIMIT = 50
+if TYPE_CHECKING:
+    from keepwarm.template import BrokenFunction
+
+log = logging.getLogger("keepwarm.registry")
 
 
 class FunctionOps(CodeOps):
     # -- start-up ------------------------------------------------------------------------------
-    async def load(self, templates: list[FunctionConfig]) -> None:
+    async def load(
+        self, templates: list[FunctionConfig], broken: Sequence[BrokenFunction] = ()
+    ) -> None:
         """Stored functions, then template functions (a template wins over a stored name) with
-        the versions published before; then AutoPublishAlias, which may publish one more."""
+        the versions published before; then AutoPublishAlias, which may publish one more.
+        ``broken`` ones are listed as Failed, with their reason printed once."""
         stored = await asyncio.to_thread(self.store.load_all) if self.store else []
         for record in stored:
             record.state, record.last_update_status = "Active", "Successful"
             self.records[record.name] = record
         settings = await asyncio.to_thread(self.store.load_settings) if self.store else {}
-        for config in templates:
-            self.shadow(config.name)
-            record = self.records[config.name] = template_record(config, self.server.data_dir)
-            apply_settings(record, settings.get(config.name, {}))
+        records = [template_record(c, self.server.data_dir) for c in templates]
+        for function in broken:
+            log.warning("%s", function.describe())
+        records += [failed_record(b) for b in broken if b.name is not None]
+        for record in records:
+            self.shadow(record.name)
+            self.records[record.name] = record
+            apply_settings(record, settings.get(record.name, {}))
             self.drop_lost_versions(record)
-        await self._forget_settings(set(settings) - {c.name for c in templates})
+        await self._forget_settings(set(settings) - {r.name for r in records})
         for record in self.records.values():
             await self.deploy_all(record)
         async with self.code_lock:
@@ -145,7 +159,11 @@ class FunctionOps(CodeOps):
         record = self.records[ref.name]
         if spec.version == LATEST:
             return configuration(
-                spec, self.server, state=record.state, update_status=record.last_update_status
+                spec,
+                self.server,
+                state=record.state,
+                update_status=record.last_update_status,
+                reason=record.state_reason,
             )
         return configuration(spec, self.server)
 
@@ -179,7 +197,11 @@ class FunctionOps(CodeOps):
         if "/" not in digest and stored.is_file():
             return stored
         for spec in (*record.versions.values(), record.latest):  # a version's code stays put
-            if code.hex_digest(spec.code_sha256) == digest and Path(spec.code_dir).is_dir():
+            if (
+                spec.code_dir
+                and Path(spec.code_dir).is_dir()
+                and code.hex_digest(spec.code_sha256) == digest
+            ):
                 folder, skip = Path(spec.code_dir), self.server.data_dir
                 return await asyncio.to_thread(code.zip_directory, folder, skip)
         raise InvalidParameterValue("No such code package.")
@@ -207,11 +229,8 @@ class FunctionOps(CodeOps):
     def _check_writable(self, record: FunctionRecord, body: dict[str, Any]) -> None:
         """Lambda refuses a change while the function is being created or updated (409), and a
         change made against an older revision than the latest (412)."""
-        if record.state == "Pending":
-            raise ResourceConflict(
-                "The operation cannot be performed at this time. The function is currently in "
-                "the following state: Pending"
-            )
+        if record.state != "Active":
+            raise not_active(record)
         if record.last_update_status == "InProgress":
             raise ResourceConflict(
                 "The operation cannot be performed at this time. An update is in progress for "
@@ -345,49 +364,3 @@ def _spec_fields(spec: FunctionSpec) -> dict[str, Any]:
         "ephemeral_storage": spec.ephemeral_storage, "description": spec.description,
         "logging_config": spec.logging_config,
     }  # fmt: skip
-
-
-def paginate(
-    items: list[FunctionSpec], marker: str | None, max_items: str | None
-) -> tuple[list[FunctionSpec], str | None]:
-    """Marker = ``name:version`` of the first item of the page; at most 50 per page.
-
-    ``items`` come in ``_order``; a page starts at the marker's place in that order, so an item
-    deleted between two pages (the marker's own, say) neither fails the next call nor shifts it.
-    """
-    size = page_size(max_items)
-    start = 0
-    if marker:
-        wanted = _marker_order(marker)
-        start = next((i for i, s in enumerate(items) if _order(s) >= wanted), len(items))
-    end = start + size
-    return items[start:end], _marker(items[end]) if end < len(items) else None
-
-
-def page_size(max_items: str | None) -> int:
-    if max_items in (None, ""):
-        return PAGE_LIMIT
-    try:
-        size = int(max_items)
-    except ValueError:
-        raise constraint(max_items, "maxItems", "be an integer") from None
-    if size < 1:
-        raise constraint(max_items, "maxItems", "have value greater than or equal to 1")
-    if size > 10000:
-        raise constraint(max_items, "maxItems", "have value less than or equal to 10000")
-    return min(size, PAGE_LIMIT)
-
-
-def _marker(spec: FunctionSpec) -> str:
-    return f"{spec.name}:{spec.version}"
-
-
-def _order(spec: FunctionSpec) -> tuple[str, int]:
-    return spec.name, -1 if spec.version == LATEST else int(spec.version)
-
-
-def _marker_order(marker: str) -> tuple[str, int]:
-    name, _, version = marker.rpartition(":")
-    if not name or not (version == LATEST or version.isdigit()):
-        raise InvalidParameterValue(f"Invalid marker: {marker}")
-    return name, -1 if version == LATEST else int(version)

@@ -18,6 +18,7 @@ from keepwarm.config import FunctionConfig, LoggingConfig, ServerConfig
 from keepwarm.observe import logs
 
 LATEST = "$LATEST"
+FAILED = "Failed"  # the State of a template function that cannot run
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_AGE = 21600
 # Fields that make a new published version differ from the last one.
@@ -130,6 +131,8 @@ class FunctionRecord:
     tag_changes: dict[str, str | None] = field(default_factory=dict)
     event_invoke: dict[str, dict[str, Any]] = field(default_factory=dict)
     next_version: int = 1
+    # StateReason and StateReasonCode of a Failed function (a template function that cannot run)
+    state_reason: tuple[str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -229,8 +232,11 @@ def configuration(
     state: str = "Active",
     update_status: str = "Successful",
     listing: bool = False,
+    reason: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """FunctionConfiguration (contract §5.2); ListFunctions omits the state fields (§5.3)."""
+    """FunctionConfiguration (contract §5.2); ListFunctions omits the state fields (§5.3).
+    ``reason``: a Failed function's StateReason and StateReasonCode (its last update failed
+    for the same reason)."""
     qualifier = None if spec.version == LATEST else spec.version
     out: dict[str, Any] = {
         "FunctionName": spec.name,
@@ -260,14 +266,16 @@ def configuration(
         out["DeadLetterConfig"] = {"TargetArn": spec.dead_letter_target}
     if listing:
         return out
-    reason, code = _STATE_REASONS.get(state, (None, None))
+    said, code = reason or _STATE_REASONS.get(state, (None, None))
     out["State"] = state
-    if reason:
-        out["StateReason"], out["StateReasonCode"] = reason, code
+    if said:
+        out["StateReason"], out["StateReasonCode"] = said, code
     out["LastUpdateStatus"] = update_status
     if update_status == "InProgress":
         out["LastUpdateStatusReason"] = "The function is being created."
         out["LastUpdateStatusReasonCode"] = "Creating"
+    elif update_status == "Failed" and said:
+        out["LastUpdateStatusReason"], out["LastUpdateStatusReasonCode"] = said, code
     arn = logs.runtime_version(spec.runtime)[1].format(region=server.region)
     out["RuntimeVersionConfig"] = {"RuntimeVersionArn": arn}
     return out

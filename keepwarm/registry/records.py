@@ -1,4 +1,4 @@
-"""A template's function as a registry record.
+"""A template's function as a registry record: one that runs, and one that cannot (``Failed``).
 
 Why apart from the API's functions: a template function's ``$LATEST`` is its ``FunctionConfig``
 read back in Lambda's words, built again at each start and each --watch reload (the template is
@@ -7,12 +7,26 @@ its source); only what the API added to it, and its published versions, are stor
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keepwarm.config import FunctionConfig
 from keepwarm.registry import code
-from keepwarm.registry.model import LATEST, FunctionRecord, FunctionSpec, event_invoke_config
+from keepwarm.registry.model import (
+    FAILED,
+    LATEST,
+    FunctionRecord,
+    FunctionSpec,
+    event_invoke_config,
+)
 
+if TYPE_CHECKING:
+    from keepwarm.template import BrokenFunction
+
+TEMPLATE_ROLE = "arn:aws:iam::000000000000:role/keepwarm-template"
+_NO_CODE = base64.b64encode(hashlib.sha256(b"").digest()).decode()
 _LAMBDA_FIELDS = frozenset(
     {"name", "handler", "code_dir", "runtime", "memory_mb", "timeout_s", "environment",
      "reserved_concurrency", "ephemeral_storage_mb", "version", "revision", "logging",
@@ -39,7 +53,7 @@ def template_record(config: FunctionConfig, data_dir: Path | None = None) -> Fun
         name=config.name,
         handler=config.handler,
         runtime=config.runtime,
-        role=described.role or "arn:aws:iam::000000000000:role/keepwarm-template",
+        role=described.role or TEMPLATE_ROLE,
         code_dir=str(config.code_dir),
         description=described.description,
         architectures=described.architectures,
@@ -65,3 +79,26 @@ def template_record(config: FunctionConfig, data_dir: Path | None = None) -> Fun
     if config.event_invoke is not None:
         record.event_invoke[LATEST] = event_invoke_config(config.event_invoke)
     return record
+
+
+def failed_record(broken: BrokenFunction) -> FunctionRecord:
+    """A function the template defines that cannot run: listed and readable like any other,
+    in Lambda's ``Failed`` state with the reason; it has no environments and no code, and
+    invoking or updating it is refused with that reason (``base.not_active``)."""
+    assert broken.name is not None
+    spec = FunctionSpec(
+        name=broken.name,
+        handler="",
+        runtime="",
+        role=TEMPLATE_ROLE,
+        code_dir="",
+        code_sha256=_NO_CODE,
+        code_size=0,
+    )
+    return FunctionRecord(
+        latest=spec,
+        origin="template",
+        state=FAILED,
+        last_update_status=FAILED,
+        state_reason=(broken.reason, broken.reason_code),
+    )

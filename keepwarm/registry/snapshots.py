@@ -25,7 +25,10 @@ from keepwarm.registry.model import FunctionRecord, FunctionSpec
 class CodeOps(RegistryBase):
     def live(self, spec: FunctionSpec) -> bool:
         """Whether ``spec`` runs a directory that may still change (a template's own code)
-        rather than code the data dir holds (an unpacked package, a snapshot)."""
+        rather than code the data dir holds (an unpacked package, a snapshot) or no code at all
+        (a Failed template function: its empty ``code_dir`` would be the working directory)."""
+        if not spec.code_dir:
+            return False
         return not Path(spec.code_dir).resolve().is_relative_to(self.code_root.resolve())
 
     async def refresh_digest(self, record: FunctionRecord) -> None:
@@ -58,6 +61,7 @@ class CodeOps(RegistryBase):
             for r in records
             if names is None or r.name in names
             for s in (r.latest, *r.versions.values())
+            if s.code_dir
         }
 
     async def release(self, name: str) -> None:

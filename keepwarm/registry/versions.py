@@ -18,10 +18,11 @@ from keepwarm.errors import (
     ResourceNotFound,
 )
 from keepwarm.registry import inputs
-from keepwarm.registry.functions import FunctionOps, latest_only, page_size, paginate
+from keepwarm.registry.functions import FunctionOps, latest_only
 from keepwarm.registry.model import LATEST, Alias, FunctionRecord, configuration, new_revision
 from keepwarm.registry.model import alias_shape as _alias_shape
 from keepwarm.registry.names import FunctionRef, check_alias_name, is_version
+from keepwarm.registry.paging import page_size, paginate
 
 
 class VersionOps(FunctionOps):

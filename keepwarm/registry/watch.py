@@ -3,25 +3,35 @@
 Why reload on the next cold start only: warm state is the point of keepwarm; a change replaces
 the function's pool (idle environments stop now, busy ones finish their invocation), so the
 *next* invocation is a cold start on the new code, and nothing reloads per request.
+
+Why one function at a time: a function the template breaks becomes Failed and the others
+reload as usual, as at start-up; and the watched directories are recomputed after each reload,
+so a CodeUri that moves, or a new function's code directory, is watched from then on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watchfiles import Change, DefaultFilter, awatch
 
 from keepwarm.config import FunctionConfig
 from keepwarm.errors import KeepwarmError
-from keepwarm.registry.model import LATEST, FunctionRecord, change_tags, tags_after
+from keepwarm.registry.model import FAILED, LATEST, FunctionRecord, change_tags, tags_after
 from keepwarm.registry.names import FunctionRef
-from keepwarm.registry.records import template_record
+from keepwarm.registry.records import failed_record, template_record
 from keepwarm.registry.service import FunctionService
 
+if TYPE_CHECKING:
+    from keepwarm.template import BrokenFunction, Template
+
 log = logging.getLogger("keepwarm.watch")
+RETRY_S = 1.0  # a directory that vanished while a watcher started: try again after this
 
 
 class _Filter(DefaultFilter):
@@ -39,44 +49,80 @@ def _under(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-Load = Callable[[], list[FunctionConfig]]
+Load = Callable[[], "Template"]
 
 
 async def reload(load: Load, service: FunctionService, changed: set[Path]) -> list[str]:
     """Re-read the template (with ``load``, the one start-up used, so ``--parameter-overrides``
-    still apply) and redeploy every template function whose code or definition changed;
-    returns the names redeployed."""
+    still apply) and apply it function by function: redeploy those whose code or definition
+    changed, mark Failed those that cannot run any more, delete those it dropped; returns the
+    names redeployed. Only an error of the template as a whole keeps it all."""
     try:
-        configs = await asyncio.to_thread(load)
+        loaded = await asyncio.to_thread(load)
     except (KeepwarmError, OSError) as exc:
         log.warning("keepwarm: template not reloaded: %s", exc)
         return []
-    redeployed = []
-    for config in configs:
+    redeployed, failed = [], []
+    for config in loaded.functions:
         async with service.code_lock:  # no publish in between: it would miss the swap
             if await _redeploy(service, config, changed):
                 redeployed.append(config.name)
+    for broken in loaded.broken:
+        async with service.code_lock:
+            if await _fail(service, broken):
+                failed.append(broken)
+    kept = {c.name for c in loaded.functions} | {b.name for b in loaded.broken if b.name}
+    removed = await _remove_missing(service, kept)
+    if redeployed or failed or removed:
+        loaded.log_warnings()
+    for broken in failed:
+        log.warning("%s", broken.describe())
     if redeployed:
         log.warning("keepwarm: reloaded %s", ", ".join(redeployed))
-    await _remove_missing(service, {config.name for config in configs})
+    if removed:
+        log.warning("keepwarm: removed %s", ", ".join(removed))
     return redeployed
 
 
 async def _redeploy(service: FunctionService, config: FunctionConfig, changed: set[Path]) -> bool:
-    """One template function again, if its code or definition changed; with
-    AutoPublishAlias, published as a deploy of the stack would (see auto_publish)."""
+    """One runnable template function again, if its code or definition changed (or it was
+    Failed); with AutoPublishAlias, published as a deploy of the stack would (see
+    auto_publish). True when it was redeployed."""
     old = service.records.get(config.name)
+    ours = old if old is not None and old.origin == "template" else None
     touched = any(_under(p, config.code_dir) for p in changed)
     fresh = await asyncio.to_thread(template_record, config, service.server.data_dir)
-    if old is not None and old.origin == "template" and not touched and _same(old, fresh):
+    if ours is not None and ours.state != FAILED and not touched and _same(ours, fresh):
         return False
     service.shadow(config.name)
-    if old is not None and old.origin == "template":
-        _carry_over(old, fresh)
+    if ours is not None:
+        _carry_over(ours, fresh)
     service.records[config.name] = fresh
-    await service.deploy(fresh, fresh.latest)
+    if ours is None or ours.state == FAILED:  # new, or its environments went when it failed
+        await service.deploy_all(fresh)
+    else:
+        await service.deploy(fresh, fresh.latest)
     if config.auto_publish_alias:
         await service.auto_publish(fresh, config)
+    return True
+
+
+async def _fail(service: FunctionService, broken: BrokenFunction) -> bool:
+    """A function that cannot run any more: listed as Failed with the reason from now on (its
+    versions and aliases kept for when it is fixed), its environments stopped. False when it
+    already was, for the same reason (said once)."""
+    if broken.name is None:
+        return True  # nothing to list it under; only said
+    old = service.records.get(broken.name)
+    ours = old if old is not None and old.origin == "template" else None
+    if ours is not None and ours.state_reason == (broken.reason, broken.reason_code):
+        return False
+    failed = failed_record(broken)
+    service.shadow(broken.name)
+    if ours is not None:
+        _carry_over(ours, failed)
+    service.records[broken.name] = failed  # first: invocations now get the reason, not a 404
+    await service.runtime.router.remove(broken.name)
     return True
 
 
@@ -88,8 +134,9 @@ def _carry_over(old: FunctionRecord, fresh: FunctionRecord) -> None:
     fresh.versions, fresh.aliases, fresh.next_version = old.versions, old.aliases, old.next_version
 
 
-async def _remove_missing(service: FunctionService, kept: set[str]) -> None:
-    """Template functions the template no longer defines go, as DeleteFunction would do."""
+async def _remove_missing(service: FunctionService, kept: set[str]) -> list[str]:
+    """Template functions the template no longer defines go, as DeleteFunction would do;
+    returns their names."""
     gone = [n for n, r in service.records.items() if r.origin == "template" and n not in kept]
     for name in gone:
         hidden = service.shadowed.pop(name, None)
@@ -103,8 +150,7 @@ async def _remove_missing(service: FunctionService, kept: set[str]) -> None:
         for version in [v for n, v in list(router.pools) if n == name and v not in versions]:
             await router.remove(name, version)
         await service.release(name)
-    if gone:
-        log.warning("keepwarm: removed %s", ", ".join(gone))
+    return gone
 
 
 _COMPARED = (
@@ -125,14 +171,73 @@ def _same(old: FunctionRecord, fresh: FunctionRecord) -> bool:
     )
 
 
+def watch_roots(template: Path, service: FunctionService) -> set[Path]:
+    """The template's directory and the code directory of every template function that runs,
+    leaving out those inside another and those that do not exist (they cannot be watched)."""
+    roots = {template.resolve().parent if template.is_file() else template.resolve()}
+    roots |= {
+        Path(r.latest.code_dir)
+        for r in service.records.values()
+        if r.origin == "template" and r.state != FAILED
+    }
+    roots = {r for r in roots if r.is_dir()}
+    return {r for r in roots if not any(_under(r, other) for other in roots if other != r)}
+
+
+class _Until:
+    """One watcher's stop signal: the server stopping, or its directories changing (a new
+    watcher then takes over). Read from the watcher's thread too."""
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        self._stop = stop
+        self._replaced = False
+
+    def is_set(self) -> bool:
+        return self._replaced or self._stop.is_set()
+
+    def set(self) -> None:
+        self._replaced = True
+
+
 async def watch_template(
     template: Path, load: Load, service: FunctionService, stop: asyncio.Event
 ) -> None:
-    roots = {template.resolve().parent if template.is_file() else template.resolve()}
-    roots |= {Path(r.latest.code_dir) for r in service.records.values() if r.origin == "template"}
-    roots = {r for r in roots if not any(_under(r, other) for other in roots if other != r)}
+    """Reload (with ``load``) on every change under the watched directories until ``stop``; a
+    new watcher takes over whenever a reload changes which directories those are."""
+    behind = False
+    while not stop.is_set():
+        try:
+            await _watch(template, load, service, stop, behind)
+        except OSError as exc:  # a directory removed while its watcher started
+            log.warning("keepwarm: cannot watch the template's directories: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RETRY_S)
+        behind = True
+
+
+async def _watch(
+    template: Path, load: Load, service: FunctionService, stop: asyncio.Event, behind: bool
+) -> None:
+    """One watcher over the current directories, until they change or ``stop``. ``behind``:
+    no watcher ran for a moment, so the template and the code are compared once it watches
+    (digests and definitions; a change made meanwhile has no event to report it)."""
+    roots = watch_roots(template, service)
+    until = _Until(stop)
     watch_filter = _Filter(service.server.data_dir)
-    async for changes in awatch(
-        *roots, watch_filter=watch_filter, debounce=200, step=50, stop_event=stop
-    ):
-        await reload(load, service, {Path(path).resolve() for _change, path in changes})
+    changes = awatch(*roots, watch_filter=watch_filter, debounce=200, step=50, stop_event=until)
+    batch = asyncio.ensure_future(anext(changes, None))
+    try:
+        await asyncio.sleep(0)  # the watcher's first step watches ``roots``; later changes count
+        if behind:
+            await reload(load, service, set())
+        while watch_roots(template, service) == roots:
+            found = await batch
+            if found is None:
+                return
+            await reload(load, service, {Path(path).resolve() for _change, path in found})
+            batch = asyncio.ensure_future(anext(changes, None))
+    finally:
+        until.set()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await batch
+        await changes.aclose()
