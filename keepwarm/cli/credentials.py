@@ -47,8 +47,19 @@ def signer(profile: str | None, region: str | None, environ: Mapping[str, str]) 
         )
     if chosen is None:
         return None
+    _check_sendable(chosen)
     merged = {**(config_section or {}), **(creds_section or {})}
     return Signer(chosen, _region(region, environ, merged))
+
+
+def _check_sendable(creds: Credentials) -> None:
+    """The key id and token travel in headers, which carry Latin-1 at most; AWS issues ASCII."""
+    for what, value in (("access key id", creds.access_key), ("session token", creds.token)):
+        if value and not value.isascii():
+            raise CredentialsError(
+                f"The AWS {what} holds characters a request header cannot carry "
+                "(AWS access keys and session tokens are ASCII)"
+            )
 
 
 def _region(given: str | None, environ: Mapping[str, str], profile: Profile) -> str:

@@ -16,7 +16,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from keepwarm.errors import InvalidRequestContent, RequestTooLarge, ServiceError, http_status
+from keepwarm.errors import (
+    InvalidRequestContent,
+    RequestTooLarge,
+    ServiceError,
+    http_status,
+    too_large_sync,
+)
 from keepwarm.lambda_api import shapes
 
 JSON = "application/json"
@@ -89,14 +95,19 @@ async def read_limited(
     return b"".join(kept)
 
 
-def _control_too_large() -> ServiceError:
-    return RequestTooLarge(f"Request must be smaller than {CONTROL_LIMIT} bytes for the operation")
+def too_large_for(operation: str | None) -> ServiceError:
+    """AWS's 413 names the operation: "... bytes for the CreateFunction operation" (Invoke's
+    bound is its 6 MB payload)."""
+    if operation in ("Invoke", "InvokeAsync"):
+        return too_large_sync()
+    named = f"the {operation} operation" if operation else "the operation"
+    return RequestTooLarge(f"Request must be smaller than {CONTROL_LIMIT} bytes for {named}")
 
 
 async def read_json(request: Request, operation: str) -> dict[str, Any]:
     """A control-plane request body: a JSON object (empty body → ``{}``) whose members have the
     ``operation``'s types (``shapes``)."""
-    body = await read_body(request, CONTROL_LIMIT, _control_too_large)
+    body = await read_body(request, CONTROL_LIMIT, lambda: too_large_for(operation))
     if not body.strip():
         return {}
     try:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from keepwarm.config import DEFAULT_REGION
+from keepwarm.lambda_api._render import error_response, too_large_for
 from keepwarm.sigv4 import ALGORITHM, AMZ_DATE, SERVICE, Request, signature
 
 MAX_SKEW_S = 300
@@ -59,7 +60,7 @@ def _parse(path: Path) -> configparser.ConfigParser:
     try:
         with open(path, encoding="utf-8") as fh:
             parser.read_file(fh)
-    except (OSError, configparser.Error) as exc:
+    except (OSError, configparser.Error, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read credentials file {path}: {exc}") from exc
     return parser
 
@@ -88,6 +89,11 @@ def load_credentials(path: Path) -> tuple[dict[str, str], dict[str, str]]:
         secret = parser.get(section, "aws_secret_access_key", fallback="").strip()
         token = parser.get(section, "aws_session_token", fallback="").strip()
         if key and secret:
+            if key in keys:  # which secret would win is anyone's guess: refuse the file
+                raise ValueError(
+                    f"cannot read credentials file {path}: access key {key} appears in more "
+                    "than one section"
+                )
             keys[key] = secret
             if token:
                 tokens[key] = token
@@ -282,12 +288,10 @@ class SigV4Middleware:
             claim = self.verifier.precheck({k.lower(): v for k, v in headers})
             body, more = await _read(receive)
             if more:
-                await _reply(
-                    send,
-                    413,
-                    "RequestEntityTooLargeException",
-                    f"Request must be smaller than {MAX_BODY} bytes for the operation",
-                )
+                from keepwarm.lambda_api.routes import operation_at  # the rare path only
+
+                too_large = error_response(too_large_for(operation_at(scope)))
+                await too_large(scope, receive, send)  # as the operation itself answers
                 return
             path = raw_path.partition("?")[0]
             self.verifier.check_signature(claim, scope["method"], path, query, headers, body)

@@ -120,3 +120,12 @@ def allowed_methods(routes: Sequence[BaseRoute], scope: Any) -> str:
         if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
             methods |= route.methods
     return ", ".join(sorted(methods))
+
+
+def operation_at(scope: Any) -> str | None:
+    """The AWS operation a request's method and path name, if any (for errors raised before
+    routing, such as a signed body over the size bound)."""
+    for route in starlette_routes():
+        if route.matches(scope)[0] is Match.FULL:
+            return str(route.name).removesuffix(":alt")
+    return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import shlex
 import socket
 import sys
@@ -120,28 +121,32 @@ def try_it(endpoint: str, names: list[str], profile: tuple[Path, str] | None = N
 
     ``profile``: under ``--auth sigv4``, the credentials file and a section of it; the lines
     then sign with that section's key (named, never printed), as any credentials would not do.
+    Every value is quoted for the shell, whatever the section or file is called.
     """
     name = "Greeting" if "Greeting" in names else names[0]
     here = Path(sys.executable).parent
     aws = here / "aws" if (here / "aws").exists() else Path("aws")
     if profile is None:
         how, env, flag = "any credentials", "AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x ", ""
-        client = "boto3.client('lambda', "
+        client = "boto3.client("
     else:
         path, section = profile
         how = f"signed with the key of [{section}] in {path}"
         env = f"AWS_SHARED_CREDENTIALS_FILE={shlex.quote(str(path.resolve()))} "
         flag = f"--profile {shlex.quote(section)} "
-        client = f"boto3.Session(profile_name={section!r}).client('lambda', "
+        client = f"boto3.Session(profile_name={json.dumps(section)}).client("
+    code = (
+        f'import boto3; c = {client}"lambda", endpoint_url={json.dumps(endpoint)}, '
+        f'region_name="{DEFAULT_REGION}"); '
+        f'print(c.invoke(FunctionName={json.dumps(name)})["Payload"].read())'
+    )
     return (
         f"keepwarm: serving {len(names)} functions: {', '.join(names)}\n"
         f"Try it (AWS CLI / boto3, {how}):\n"
-        f"  {env}{aws} lambda invoke {flag}--region {DEFAULT_REGION} "
-        f"--endpoint-url {endpoint} --function-name {name} --log-type Tail out.json "
-        "&& cat out.json\n"
-        f'  {env}{sys.executable} -c "import boto3; c = {client}'
-        f"endpoint_url='{endpoint}', region_name='{DEFAULT_REGION}'); "
-        f"print(c.invoke(FunctionName='{name}')['Payload'].read())\"\n"
+        f"  {env}{shlex.quote(str(aws))} lambda invoke {flag}--region {DEFAULT_REGION} "
+        f"--endpoint-url {endpoint} --function-name {shlex.quote(name)} --log-type Tail "
+        "out.json && cat out.json\n"
+        f"  {env}{shlex.quote(sys.executable)} -c {shlex.quote(code)}\n"
         "  Call twice: the first answer comes from a cold environment, the next from a warm one.\n"
     )
 

@@ -165,3 +165,14 @@ def test_without_credentials_requests_go_unsigned(
     assert_one_line_error(
         refused, "keepwarm: MissingAuthenticationTokenException: Missing Authentication Token"
     )
+
+
+def test_a_key_a_header_cannot_carry_is_a_clear_error(open_server: Server) -> None:
+    """A non-ASCII key id or token crashed in http.client with a traceback."""
+    for aws in (
+        {"AWS_ACCESS_KEY_ID": "ключ", "AWS_SECRET_ACCESS_KEY": "s"},
+        {"AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "tok✓"},
+    ):
+        done = invoke(open_server, aws)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "characters a request header cannot carry" in done.stderr

@@ -189,6 +189,17 @@ def credentials_file(tmp_path: Path) -> Path:
 
 def test_credentials_file_is_read_like_the_aws_one(credentials_file: Path) -> None:
     assert load_credentials(credentials_file) == ({KEY: SECRET, OTHER_KEY: OTHER_SECRET}, {})
+    twice = credentials_file.with_name("twice")  # which secret counts would be a guess
+    twice.write_text(
+        f"[a]\naws_access_key_id={KEY}\naws_secret_access_key=one\n"
+        f"[b]\naws_access_key_id={KEY}\naws_secret_access_key=two\n"
+    )
+    with pytest.raises(ValueError, match=f"{twice}: access key {KEY} appears in more"):
+        load_credentials(twice)
+    garbled = credentials_file.with_name("garbled")
+    garbled.write_bytes(b"[a]\naws_access_key_id = X\naws_secret_access_key = \xff\xfe\n")
+    with pytest.raises(ValueError, match=f"cannot read credentials file {garbled}"):
+        load_credentials(garbled)
     with credentials_file.open("a") as fh:
         fh.write("aws_session_token = tok-2\n")  # [ci] holds temporary credentials
     assert load_credentials(credentials_file)[1] == {OTHER_KEY: "tok-2"}
@@ -354,15 +365,22 @@ def test_template_functions_behind_sigv4(
     assert json.loads(out["Payload"].read()) == {"got": {"a": 1}}
     invoke_url = f"{srv.url}/2015-03-31/functions/Hello/invocations"
     assert _raw(srv.port, AWSRequest(method="POST", url=invoke_url, data=b"{}"))[0] == 403
-    _the_printed_lines_work(srv.stderr(), credentials_file, tmp_path)
+    _the_printed_lines_work(srv.stderr(), tmp_path)
+    srv.stop()
+    odd = tmp_path / "odd-credentials"  # a section name the shell would expand or split
+    odd.write_text(
+        f'[it\'s $HOME `id` "q"]\naws_access_key_id = {KEY}\naws_secret_access_key = {SECRET}\n'
+    )
+    again = start_server("-t", str(template), "--auth", "sigv4", "--credentials", str(odd))
+    _the_printed_lines_work(again.stderr(), tmp_path)
 
 
-def _the_printed_lines_work(stderr: str, credentials_file: Path, work: Path) -> None:
+def _the_printed_lines_work(stderr: str, work: Path) -> None:
     """The "Try it" lines a signed server prints sign with its file's first key (named, never
-    printed); run as printed, they reach the function. They used to pass key ``x``."""
+    printed, quoted for the shell); run as printed, they reach the function. They used to
+    pass key ``x``, and then to leave a section name unquoted in the boto3 line."""
     lines = [ln.strip() for ln in stderr.splitlines() if "AWS_SHARED_CREDENTIALS_FILE=" in ln]
     assert len(lines) == 2 and SECRET not in stderr, stderr
-    assert "--profile default" in lines[0]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     for line in lines:
         done = subprocess.run(
@@ -438,3 +456,23 @@ def test_without_signatures_requests_from_web_pages_are_refused(
         assert answer.startswith(b"HTTP/1.1 201")
     names = [f["FunctionName"] for f in server.client().list_functions()["Functions"]]
     assert names == ([] if refused else ["planted"])
+
+
+@pytest.mark.timeout(180)
+def test_a_body_over_the_bound_names_its_operation_signed_or_not(
+    start_server: Any, credentials_file: Path
+) -> None:
+    """AWS's text names the operation; the signature middleware's own bound (a little over
+    CreateFunction's) gave its byte count and "the operation"."""
+    want = "Request must be smaller than 69905067 bytes for the CreateFunction operation"
+    open_srv = start_server()
+    url = f"{open_srv.url}/2015-03-31/functions"
+    request = AWSRequest(method="POST", url=url, data=b"{" + b" " * 69_905_067 + b"}")
+    assert _raw(open_srv.port, request) == (413, "RequestEntityTooLargeException", _msg(want))
+    signed = start_server("--auth", "sigv4", "--credentials", str(credentials_file))
+    huge = _signed("POST", f"{signed.url}/2015-03-31/functions", b" " * (74 * 1024 * 1024))
+    assert _raw(signed.port, huge) == (413, "RequestEntityTooLargeException", _msg(want))
+
+
+def _msg(text: str) -> dict[str, Any]:
+    return {"Type": "User", "message": text}
