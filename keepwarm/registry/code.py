@@ -178,20 +178,25 @@ SNAPSHOT_PREFIX = "snapshot-"
 _SNAPSHOT_TRIES = 3
 
 
-def snapshot(src: Path, root: Path, skip: Path | None = None) -> tuple[Path, str, int]:
+def snapshot(
+    src: Path, root: Path, skip: Path | None = None, known: tuple[str, int] | None = None
+) -> tuple[Path, str, int]:
     """A copy of the code directory ``src`` that later edits to it never reach, with its
     CodeSha256 and CodeSize: ``root/snapshot-<digest hex>``, so equal code is kept once.
 
     Copied (never hard-linked: an editor that rewrites a file in place would change both),
     under a temporary name renamed when whole, so a copy cut short is never taken for one.
     The digest is the directory's, read before and after the copy: if the two differ, the
-    directory changed meanwhile and the copy is taken again.
+    directory changed meanwhile and the copy is taken again. ``known``: a digest the caller
+    has just read, taken as the first "before" to spare a walk of the tree; only a digest read
+    here lets an existing copy stand in without copying (and so without the check).
     """
+    digest, trusted = (known, False) if known else (directory_digest(src, skip), True)
     for _ in range(_SNAPSHOT_TRIES):
-        sha, size = directory_digest(src, skip)
-        final = root / f"{SNAPSHOT_PREFIX}{hex_digest(sha)}"
-        if final.is_dir() or _copy_into(src, root, final, skip, (sha, size)):
-            return final, sha, size
+        final = root / f"{SNAPSHOT_PREFIX}{hex_digest(digest[0])}"
+        if (trusted and final.is_dir()) or _copy_into(src, root, final, skip, digest):
+            return final, *digest
+        digest, trusted = directory_digest(src, skip), True
     raise ResourceConflict(
         f"The code directory {src} kept changing while it was copied for the new version. "
         "Please try again."

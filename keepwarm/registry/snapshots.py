@@ -49,7 +49,11 @@ class CodeOps(RegistryBase):
         if not self.live(spec):
             return {}
         folder, sha, size = await asyncio.to_thread(
-            code.snapshot, Path(spec.code_dir), self.code_root / spec.name, self.server.data_dir
+            code.snapshot,
+            Path(spec.code_dir),
+            self.code_root / spec.name,
+            self.server.data_dir,
+            (spec.code_sha256, spec.code_size),  # just read (PublishVersion, a reload)
         )
         return {"code_dir": str(folder), "code_sha256": sha, "code_size": size}
 
