@@ -46,6 +46,20 @@ def function(
     return FunctionConfig(name=name, handler=handler, code_dir=code, **kw)  # type: ignore[arg-type]
 
 
+def echo_template(root: Path, logical_id: str, transform: bool = True) -> Path:
+    """``root/template.yaml``: one Python function, ``logical_id``, answering ``{"got": event}``,
+    its code in ``root/src``."""
+    code = write_code(root / "src", {"app.py": "def handler(e, c):\n    return {'got': e}\n"})
+    head = "AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\n"
+    template = root / "template.yaml"
+    template.write_text(
+        (head if transform else "")
+        + f"Resources:\n  {logical_id}:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        f"      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: {code}\n"
+    )
+    return template
+
+
 def wait_for(predicate: object, timeout: float = 30.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

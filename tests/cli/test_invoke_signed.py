@@ -16,6 +16,7 @@ import pytest
 from keepwarm.lambda_api.auth import MISMATCH
 from tests.cli.run import keepwarm
 from tests.cli.test_cli_errors import assert_one_line_error
+from tests.helpers import echo_template
 from tests.lambda_api.kw_server import Server
 
 KEY, SECRET = "AKIAKEEPWARMCLI00001", "cli/secret/0001"
@@ -28,14 +29,7 @@ TEMP_KEY, TEMP_SECRET, TOKEN = "ASIAKEEPWARMCLI00004", "cli/secret/0004", "tempo
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The server's keys, and the client's shared credentials and config files."""
     root = tmp_path_factory.mktemp("signed")
-    code = root / "code"
-    code.mkdir()
-    (code / "app.py").write_text("def handler(e, c):\n    return {'got': e}\n")
-    template = root / "template.yaml"
-    template.write_text(
-        "Resources:\n  Echo:\n    Type: AWS::Serverless::Function\n    Properties:\n"
-        f"      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: {code}\n"
-    )
+    template = echo_template(root, "Echo", transform=False)
     server_keys = root / "server-credentials"
     server_keys.write_text(
         "".join(

@@ -18,20 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from keepwarm.lambda_api.endpoint import endpoint, from_host_header
+from tests.helpers import echo_template
 from tests.lambda_api.kw_server import create
 
 
 def _template(tmp_path: Path) -> Path:
-    code = tmp_path / "src"
-    code.mkdir()
-    (code / "app.py").write_text("def handler(e, c):\n    return {'got': e}\n")
-    template = tmp_path / "template.yaml"
-    template.write_text(
-        "AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\n"
-        "Resources:\n  Greeting:\n    Type: AWS::Serverless::Function\n    Properties:\n"
-        f"      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: {code}\n"
-    )
-    return template
+    return echo_template(tmp_path, "Greeting")
 
 
 def _download(location: str) -> bytes:

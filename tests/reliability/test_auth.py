@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from keepwarm.lambda_api.auth import MISMATCH, AuthError, Verifier, load_credentials
 from keepwarm.lambda_api.server import BindRefused, check_bind
+from tests.helpers import echo_template
 
 KEY, SECRET = "AKIAKEEPWARMTEST0001", "keepwarm/test/secret/key/0001"
 OTHER_KEY, OTHER_SECRET = "AKIAKEEPWARMTEST0002", "second/secret"
@@ -349,15 +350,7 @@ def test_template_functions_behind_sigv4(
 ) -> None:
     """``-t`` with ``--auth sigv4``: the server starts (its ready message reads the API's state
     through the signature middleware) and a signed call reaches the template's function."""
-    code = tmp_path / "src"
-    code.mkdir()
-    (code / "app.py").write_text("def handler(e, c):\n    return {'got': e}\n")
-    template = tmp_path / "template.yaml"
-    template.write_text(
-        "AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\n"
-        "Resources:\n  Hello:\n    Type: AWS::Serverless::Function\n    Properties:\n"
-        f"      Handler: app.handler\n      Runtime: python3.12\n      CodeUri: {code}\n"
-    )
+    template = echo_template(tmp_path, "Hello")
     srv = start_server(
         "-t", str(template), "--auth", "sigv4", "--credentials", str(credentials_file)
     )
