@@ -1,22 +1,27 @@
-"""Suite-wide fixtures: a fresh data dir per test and a session-end check for leaked processes."""
+"""Suite-wide fixtures: a fresh data dir per test and a session-end check for leaked processes
+(per pytest-xdist worker)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from keepwarm import ServerConfig
-from tests.helpers import keepwarm_processes, wait_for
+from tests.helpers import become_subreaper, keepwarm_processes, wait_for
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_leaked_processes() -> Iterator[None]:
-    before = set(keepwarm_processes())
+    """Each pytest-xdist worker checks its own process tree (see ``become_subreaper``)."""
+    become_subreaper()
+    me = os.getpid()
+    before = set(keepwarm_processes(under=me))
     yield
     wait_for(
-        lambda: not (set(keepwarm_processes()) - before),
+        lambda: not (set(keepwarm_processes(under=me)) - before),
         timeout=15,
         what="keepwarm processes to exit at the end of the session",
     )

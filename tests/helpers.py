@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import textwrap
@@ -78,16 +79,53 @@ def alive(pid: int) -> bool:
         return False
 
 
-def keepwarm_processes() -> list[int]:
-    """Processes that are keepwarm environments or fork servers (for leak checks)."""
+def keepwarm_processes(under: int | None = None) -> list[int]:
+    """Processes that are keepwarm environments or fork servers (for leak checks); with
+    ``under``, only those descending from that process."""
+    parents = _parents()
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in parents:
         try:
-            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"keepwarm.env.zygote" in cmd and alive(int(entry)):
-            found.append(int(entry))
+        mine = under is None or _descends(pid, under, parents)
+        if b"keepwarm.env.zygote" in cmd and alive(pid) and mine:
+            found.append(pid)
     return found
+
+
+def _parents() -> dict[int, int]:
+    out = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                out[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def _descends(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
+    seen = set()
+    while pid in parents and pid not in seen:
+        if pid == ancestor:
+            return True
+        seen.add(pid)
+        pid = parents[pid]
+    return False
+
+
+def become_subreaper() -> None:
+    """Keep every orphaned descendant below this process (``PR_SET_CHILD_SUBREAPER``).
+
+    Why: pytest-xdist runs the suite in parallel workers, and each worker's leak check must
+    see its own leaks only. Without this, a fork server whose server died would move to PID 1
+    and be nobody's; as a subreaper the worker keeps it in its own process tree.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+PR_SET_CHILD_SUBREAPER = 36
