@@ -8,6 +8,7 @@ with NaN is false) and accepts infinity, which later turns into a sleep that nev
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated
 
 import typer
@@ -33,3 +34,17 @@ def scale(value: float | None) -> float | None:
     if value is not None and not (math.isfinite(value) and value > 0):
         raise typer.BadParameter("must be a finite number above 0")
     return value
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration(value: str) -> float:
+    """A relative time as ``aws logs tail --since`` takes one: a number and one unit
+    (``30s``, ``5m``, ``2h``, ``1d``, ``1w``), in seconds."""
+    match = re.fullmatch(r"(\d+)([smhdw])", value.strip())
+    if match is None:
+        raise typer.BadParameter(
+            f"{value!r} is not a number and one unit of s, m, h, d or w (e.g. 10m)"
+        )
+    return int(match[1]) * UNITS[match[2]]

@@ -23,7 +23,7 @@ from keepwarm.env.launcher import ForkServer
 from keepwarm.env.owner import server_tag
 from keepwarm.env.spares import SparePool
 from keepwarm.env.spec import VAR_TASK, Placement
-from keepwarm.observe.logs import HeldLines
+from keepwarm.observe.logs import HeldLines, log_root
 
 log = logging.getLogger("keepwarm")
 
@@ -117,7 +117,7 @@ class EnvHost:
 
     @property
     def log_root(self) -> Path:
-        return self.data_dir / "logs"
+        return log_root(self.data_dir)
 
     async def start(self) -> None:
         self.server.data_dir.mkdir(parents=True, exist_ok=True)

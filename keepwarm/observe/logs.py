@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -18,10 +19,36 @@ CAPTURE_LIMIT = 1 << 20  # function output kept in memory per invocation (the re
 DISK_LIMIT = 16 << 20  # function output written to the stream file per invocation
 
 
+def log_root(data_dir: Path) -> Path:
+    """Where the streams of every function of a data dir are: one directory per function."""
+    return data_dir / "logs"
+
+
 def stream_name(version: str, now: float | None = None) -> str:
     """``YYYY/MM/DD/[$LATEST]<32 hex>``, as Lambda names its streams."""
     day = time.strftime("%Y/%m/%d", time.gmtime(now if now is not None else time.time()))
     return f"{day}/[{version}]{uuid.uuid4().hex}"
+
+
+def stream_file(name: str) -> str:
+    """Where stream ``name`` is written, under its function's directory:
+    ``YYYY/MM/DD/<version>_<32 hex>.log`` (brackets, which globs and shells treat specially,
+    left out)."""
+    return name.replace("[", "").replace("]", "_") + ".log"
+
+
+_STREAM_FILE = re.compile(
+    r"(?P<day>\d{4}/\d{2}/\d{2})/(?P<version>[^/]+)_(?P<id>[0-9a-f]{32})\.log"
+)
+
+
+def stream_of_file(relative: str) -> tuple[str, str] | None:
+    """The stream name and version written to ``relative`` (a path under the function's
+    directory, ``/``-separated), or None for a file that is not a stream."""
+    match = _STREAM_FILE.fullmatch(relative)
+    if match is None:
+        return None
+    return f"{match['day']}/[{match['version']}]{match['id']}", match["version"]
 
 
 def iso_now(now: float | None = None) -> str:
@@ -135,7 +162,7 @@ class LogStream:
     def __init__(self, root: Path, function_name: str, version: str) -> None:
         self.name = stream_name(version)
         self.group = f"/aws/lambda/{function_name}"
-        self.path = root / function_name / (self.name.replace("[", "").replace("]", "_") + ".log")
+        self.path = root / function_name / stream_file(self.name)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         self._capture: bytearray | None = None
