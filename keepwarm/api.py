@@ -13,7 +13,7 @@ import logging
 from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from keepwarm.clock import Clock, SystemClock
 from keepwarm.config import FunctionConfig, ServerConfig
@@ -34,6 +34,9 @@ from keepwarm.observe.metrics import Metrics
 from keepwarm.pool.pool import FunctionPool, Listener
 from keepwarm.pool.router import LATEST, Router
 
+if TYPE_CHECKING:
+    from keepwarm.template import BrokenFunction
+
 T = TypeVar("T")
 log = logging.getLogger("keepwarm")
 
@@ -50,16 +53,17 @@ def encode_event(event: Any) -> bytes:
 
 def _load(
     functions: Iterable[FunctionConfig] | None, template: str | Path | None
-) -> tuple[list[FunctionConfig], dict[str, str]]:
-    """The functions, and the template's logical ids that stand for a FunctionName."""
+) -> tuple[list[FunctionConfig], dict[str, str], dict[str, BrokenFunction]]:
+    """The functions, the template's logical ids that stand for a FunctionName, and its
+    functions that cannot run by name: the others run, as ``sam local invoke`` runs them."""
     configs = list(functions or [])
     if template is None:
-        return configs, {}
+        return configs, {}, {}
     from keepwarm.template import read_template
 
-    loaded = read_template(Path(template))
-    loaded.log_warnings()
-    return configs + loaded.functions, dict(loaded.logical_ids)
+    loaded = read_template(Path(template), keep_broken=True).usable()
+    failed = {b.name or b.logical_id: b for b in loaded.broken}
+    return configs + loaded.functions, dict(loaded.logical_ids), failed
 
 
 def _tee(first: Listener, second: Listener | None) -> Listener:
@@ -89,7 +93,7 @@ class AsyncRuntime:
     ) -> None:
         self.server = server or ServerConfig()
         self.clock = clock or SystemClock()
-        self._configs, self._logical_ids = _load(functions, template)
+        self._configs, self._logical_ids, self._failed = _load(functions, template)
         self._reap_interval = reap_interval
         self._listener = listener
         self.host = EnvHost(self.server, self.clock)
@@ -172,7 +176,9 @@ class AsyncRuntime:
             raise _closed_error()
         if config.snapshot:
             await self._warn_snapshot(config)
-        return await self.router.add(config)
+        pool = await self.router.add(config)
+        self._failed.pop(config.name, None)  # a function of that name now runs
+        return pool
 
     async def _warn_snapshot(self, config: FunctionConfig) -> None:
         drops = bool(getattr(self.host, "run_as", None))
@@ -188,14 +194,24 @@ class AsyncRuntime:
         return await self.router.reclaim()
 
     def pool(self, name: str, version: str = LATEST) -> FunctionPool:
-        """A function version's pool, by name or template logical id (as sam local takes)."""
+        """A function version's pool, by name or template logical id (as sam local takes);
+        a template function that cannot run raises its reason (``BadFunction``)."""
         if (name, version) not in self.router.pools:
-            name = self._logical_ids.get(name, name)
+            if name not in self._failed:  # a FunctionName wins over a logical id
+                name = self._logical_ids.get(name, name)
+            if name in self._failed:
+                raise self._failed[name].error()
         return self.router.pool(name, version)
 
     @property
     def warnings(self) -> list[str]:
         return list(self.host.warnings)
+
+    @property
+    def failed_functions(self) -> dict[str, str]:
+        """The template's functions that cannot run, each name with the reason (as ``keepwarm
+        serve`` gives it in StateReason); the template's other functions run."""
+        return {name: broken.reason for name, broken in self._failed.items()}
 
     async def close(self) -> None:
         """Stop every environment and the fork server; the runtime cannot be used after."""
@@ -221,7 +237,11 @@ class Runtime:
         reap_interval: float | None = None,
     ) -> None:
         self._driver = LoopDriver()
-        self._async = self._call(self._build(functions, template, server, clock, reap_interval))
+        try:
+            self._async = self._call(self._build(functions, template, server, clock, reap_interval))
+        except BaseException:  # a template refused: its loop thread must not outlive it
+            self._driver.close()
+            raise
         self._closed = False
 
     @staticmethod
@@ -296,6 +316,11 @@ class Runtime:
     @property
     def warnings(self) -> list[str]:
         return self._async.warnings
+
+    @property
+    def failed_functions(self) -> dict[str, str]:
+        """See ``AsyncRuntime.failed_functions``."""
+        return self._async.failed_functions
 
     def close(self) -> None:
         if getattr(self, "_closed", True):

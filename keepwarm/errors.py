@@ -18,7 +18,7 @@ AWS's REST-JSON error shapes, so the HTTP layer never decides a status code itse
     │   ├── Throttled                 TooManyRequestsException 429 (with a Reason)
     │   └── ServiceFailure            ServiceException 500
     ├── TemplateError                 a SAM template that cannot be loaded (CLI-facing)
-    │   └── BadFunction               one function of it cannot run (serve: that one is Failed)
+    │   └── BadFunction               one function of it cannot run (the others run)
     └── CredentialsError              AWS credentials the CLI cannot use (CLI-facing)
 
 Function errors (a handler raising, a timeout, an OOM kill, a crash) are *not* exceptions here:
@@ -43,7 +43,9 @@ class BadFunction(TemplateError):
 
     Why apart: ``keepwarm serve`` serves the template's other functions and lists this one in
     Lambda's ``Failed`` state with ``reason`` as its StateReason (``reason_code``, one of
-    Lambda's StateReasonCode values); the other readers of a template refuse it whole.
+    Lambda's StateReasonCode values); ``keepwarm invoke``, the Python API, ``audit --replay``
+    and ``demo`` run the others and raise this when it is the one asked for. ``load_template``
+    still refuses the whole template with it.
     """
 
     def __init__(

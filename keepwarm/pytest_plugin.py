@@ -26,7 +26,7 @@ import pytest
 
 from keepwarm.api import Runtime
 from keepwarm.config import ServerConfig
-from keepwarm.errors import KeepwarmError
+from keepwarm.errors import BadFunction, KeepwarmError, TemplateError
 from keepwarm.invocation import InvocationResult
 
 MARKER_ARGS = frozenset({"reuse", "check_leaks", "max_invocations_per_env", "template"})
@@ -82,8 +82,13 @@ class LambdaRuntime:
         self.results = results
 
     def invoke(self, function: str, event: Any = None, **kwargs: Any) -> InvocationResult:
-        """One invocation; the result (ok or not) is also kept for the failure report."""
-        result = self.runtime.invoke(function, event, **kwargs)
+        """One invocation; the result (ok or not) is also kept for the failure report. A
+        template function that cannot run fails the test with its reason, without a traceback
+        through keepwarm."""
+        try:
+            result = self.runtime.invoke(function, event, **kwargs)
+        except BadFunction as exc:
+            raise _failure(f"keepwarm: {exc}") from None
         self.results.append(result)
         return result
 
@@ -122,6 +127,12 @@ class LambdaRuntime:
             where = f" at {location}" if location else ""
             seen = ", ".join(f"{x.location} ({x.event_field})" for x in result.leaks) or "none"
             raise AssertionError(f"expected a leak of {field}{where}; found: {seen}")
+
+
+def _failure(message: str) -> BaseException:
+    """``pytest.fail`` as an exception to raise ``from None``: the keepwarm error it replaces
+    would otherwise be printed above it, traceback and all."""
+    return pytest.fail.Exception(message, pytrace=False)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -173,7 +184,11 @@ def lambda_runtime(
         pytest.fail(f"keepwarm marker: {exc}", pytrace=False)
     results: list[InvocationResult] = []
     request.node.stash[_RESULTS] = results
-    with Runtime(template=template, server=server) as runtime:
+    try:
+        runtime = Runtime(template=template, server=server)
+    except TemplateError as exc:
+        raise _failure(f"keepwarm: {exc}") from None
+    with runtime:
         yield LambdaRuntime(runtime, server, results)
 
 

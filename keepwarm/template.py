@@ -9,8 +9,10 @@ imports) becomes a readable placeholder plus a warning instead of a failure.
 What is wrong with one function only (a missing CodeUri, a runtime keepwarm does not run, a
 value Lambda refuses) is that function's problem: ``keep_broken`` returns it as a
 ``BrokenFunction`` beside the others, which is how ``keepwarm serve`` reads a template, as
-``sam local start-api``/``start-lambda`` serve the functions they can. What concerns the template
-as a whole (YAML, its shape, two functions with one name) always refuses it.
+``sam local start-api``/``start-lambda`` serve the functions they can; ``Template.usable`` is
+how the readers that run functions (``keepwarm invoke``, the Python API, ``audit --replay``,
+``demo``) then refuse only the function asked for. What concerns the template as a whole (YAML,
+its shape, two functions with one name, nothing in it that runs) always refuses it.
 """
 
 from __future__ import annotations
@@ -48,13 +50,21 @@ class BrokenFunction:
     name: str | None
     reason: str
     reason_code: str
+    runtime: str = ""  # as the template says, "" when unreadable: GetFunction shows them
+    handler: str = ""
+    unsupported: bool = False  # valid on Lambda, not run by keepwarm (an image, Java...)
 
-    def describe(self) -> str:
-        """How the server reports it: once at start, and when a reload changes it."""
+    def describe(self, state: str = "State: Failed") -> str:
+        """How the server reports it (once at start, and when a reload changes it), and, with
+        ``state`` "skipped", the readers that run the template's other functions."""
         label = self.name or self.logical_id
         if self.name is not None and self.name != self.logical_id:
             label = f"{self.name} ({self.logical_id} in the template)"
-        return f"keepwarm: function {label} cannot run (State: Failed): {self.reason}"
+        return f"keepwarm: function {label} cannot run ({state}): {self.reason}"
+
+    def error(self) -> BadFunction:
+        """What asking to run it raises; the strict reader refuses the template with it."""
+        return BadFunction(self.logical_id, self.reason, self.reason_code)
 
 
 @dataclass(frozen=True)
@@ -70,13 +80,44 @@ class Template:
     def name_for(self, requested: str) -> str:
         """The FunctionName ``requested`` stands for: itself, or the FunctionName of a logical
         id (as ``sam local invoke`` accepts); unknown names come back unchanged."""
-        if any(f.name == requested for f in self.functions):
+        named = [f.name for f in self.functions] + [b.name for b in self.broken]
+        if requested in named:
             return requested
         return self.logical_ids.get(requested, requested)
 
     def log_warnings(self) -> None:
         for warning in self.warnings:
             log.warning("%s", warning)
+
+    def failed(self, requested: str) -> BrokenFunction | None:
+        """The function that cannot run that ``requested`` names, as ``name_for`` reads it."""
+        name = self.name_for(requested)
+        if any(f.name == name for f in self.functions):
+            return None
+        for broken in self.broken:
+            if broken.name == name or (broken.name is None and broken.logical_id == requested):
+                return broken
+        return None
+
+    def usable(self, *wanted: str) -> Template:
+        """The template (read with ``keep_broken``) for a reader that runs ``wanted`` or, without
+        names, any of its functions: a wanted function that cannot run raises its own error,
+        and a template of which no function runs raises what the strict reader raises (a
+        Globals error every function inherits is the template's); else its warnings are
+        logged, with one line per function that cannot run."""
+        for name in wanted:
+            broken = self.failed(name)
+            if broken is not None:
+                raise broken.error()
+        if not self.functions:
+            first = next((b for b in self.broken if not b.unsupported), None)
+            if first is not None:
+                raise first.error()
+            raise _nothing_runs(self.path, [str(b.error()) for b in self.broken])
+        self.log_warnings()
+        for broken in self.broken:
+            log.warning("%s", broken.describe("skipped"))
+        return self
 
 
 def load_template(
@@ -87,7 +128,9 @@ def load_template(
     region: str = DEFAULT_REGION,
     build_dir: Path | None = None,
 ) -> list[FunctionConfig]:
-    """The template's functions; warnings go to the ``keepwarm.template`` logger.
+    """The template's functions; warnings go to the ``keepwarm.template`` logger. Strict: a
+    function that cannot run refuses the template (one keepwarm does not run, an image or
+    Java, is skipped with a warning), where ``Runtime(template=...)`` runs the others.
 
     ``overrides`` sets ``FunctionConfig`` fields on every function (e.g. ``{"keep_alive_s": 5}``);
     ``parameters`` overrides template Parameters, like ``sam --parameter-overrides``.
@@ -133,15 +176,19 @@ def read_template(
     read, skipped, broken = _read_functions(resources, context, keep_broken)
     functions = list(read.values())
     if not functions and not broken:
-        reasons = "".join(f" {reason}" for reason in skipped)
-        raise TemplateError(
-            f"Template {file} defines no AWS::Serverless::Function or AWS::Lambda::Function "
-            f"that keepwarm can run.{reasons}"
-        )
+        raise _nothing_runs(file, skipped)
     _check_unique_names([c.name for c in functions] + [b.name for b in broken if b.name])
     names = {logical_id: config.name for logical_id, config in read.items()}
     names |= {b.logical_id: b.name for b in broken if b.name}
     return Template(file, functions, list(dict.fromkeys(context.warnings)), names, broken)
+
+
+def _nothing_runs(file: Path, reasons: list[str]) -> TemplateError:
+    said = "".join(f" {reason}" for reason in reasons)
+    return TemplateError(
+        f"Template {file} defines no AWS::Serverless::Function or AWS::Lambda::Function "
+        f"that keepwarm can run.{said}"
+    )
 
 
 def _undeclared(document: dict[str, Any], parameters: Mapping[str, Any]) -> list[str]:
@@ -172,7 +219,7 @@ def _read_functions(
             config = FunctionReader(str(logical_id), resource, context).config()
         except BadFunction as exc:
             if keep_broken:
-                broken.append(_broken(exc, context))
+                broken.append(_broken(exc, resource, context))
                 continue
             if not isinstance(exc, Unsupported):
                 raise
@@ -184,15 +231,41 @@ def _read_functions(
     return read, skipped, broken
 
 
-def _broken(exc: BadFunction, context: ReadContext) -> BrokenFunction:
+def _broken(exc: BadFunction, resource: Any, context: ReadContext) -> BrokenFunction:
+    runtime, handler = _runtime_and_handler(exc.logical_id, resource, context)
+    name = _listed_name(exc.logical_id, context)
+    unsupported = isinstance(exc, Unsupported)
+    return BrokenFunction(
+        exc.logical_id, name, exc.reason, exc.reason_code, runtime, handler, unsupported
+    )
+
+
+def _runtime_and_handler(logical_id: str, resource: Any, context: ReadContext) -> tuple[str, str]:
+    """Its Runtime and Handler as the template gives them, "" where they cannot be read: what
+    GetFunction shows of a function that cannot run, so that the problem can be told apart."""
+    try:
+        reader = FunctionReader(logical_id, resource, context)
+    except BadFunction:
+        return "", ""
+    return _readable(reader, "Runtime"), _readable(reader, "Handler")
+
+
+def _readable(reader: FunctionReader, key: str) -> str:
+    try:
+        return reader.text(key) or ""
+    except BadFunction:
+        return ""
+
+
+def _listed_name(logical_id: str, context: ReadContext) -> str | None:
     """The name it would have had; its logical id when that name is not a valid one."""
-    for name in (context.resolver.function_name(exc.logical_id), exc.logical_id):
+    for name in (context.resolver.function_name(logical_id), logical_id):
         try:
             check_function_name(name)
         except ServiceError:
             continue
-        return BrokenFunction(exc.logical_id, name, exc.reason, exc.reason_code)
-    return BrokenFunction(exc.logical_id, None, exc.reason, exc.reason_code)
+        return name
+    return None
 
 
 def _name_the_unnamed(resources: dict[str, Any], resolver: Resolver) -> None:

@@ -61,6 +61,37 @@ def echo_template(root: Path, logical_id: str, transform: bool = True) -> Path:
     return template
 
 
+# What keepwarm serve gives as StateReason for ``MemorySize: 1``: Lambda's words.
+TOO_LITTLE_MEMORY = (
+    "1 validation error detected: Value '1' at 'memorySize' failed to satisfy constraint: "
+    "Member must have value greater than or equal to 128"
+)
+
+
+def template_with_a_broken_function(
+    root: Path, names: tuple[str, ...] = ("Good",), problem: str = "MemorySize: 1"
+) -> Path:
+    """``root/template.yaml``: functions ``names`` answering ``{"got": event}`` and ``Broken``
+    (FunctionName ``broken-fn``), which cannot run because of ``problem`` among its
+    Properties; ``problem`` under ``Globals`` when it starts with "Globals"."""
+    code = write_code(root / "src", {"app.py": "def handler(e, c):\n    return {'got': e}\n"})
+    props = f"Handler: app.handler, Runtime: python3.12, CodeUri: {code}"
+    head, own = ("", f", {problem}")
+    if problem.startswith("Globals"):
+        head, own = f"{problem}\n", ""
+    good = "".join(
+        f"  {name}:\n    Type: AWS::Serverless::Function\n    Properties: {{{props}}}\n"
+        for name in names
+    )
+    broken = (
+        "  Broken:\n    Type: AWS::Serverless::Function\n"
+        f"    Properties: {{FunctionName: broken-fn, {props}{own}}}\n"
+    )
+    template = root / "template.yaml"
+    template.write_text(f"{head}Resources:\n{good}{broken}")
+    return template
+
+
 def wait_for(predicate: object, timeout: float = 30.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
+import threading
 from pathlib import Path
 
 import pytest
 
 from keepwarm import AsyncRuntime, FakeClock, FunctionNotFound, Runtime, ServerConfig, StartKind
-from keepwarm.errors import KeepwarmError, RequestTooLarge
-from tests.helpers import REPORT_RE, alive, function
+from keepwarm.errors import BadFunction, KeepwarmError, RequestTooLarge
+from tests.helpers import (
+    REPORT_RE,
+    TOO_LITTLE_MEMORY,
+    alive,
+    function,
+    template_with_a_broken_function,
+)
 
 GREETING = """
 greeting = "hello"
@@ -277,3 +285,46 @@ def test_an_event_over_the_sync_limit_is_refused(tmp_path: Path, server: ServerC
         with pytest.raises(RequestTooLarge, match="smaller than 6291456 bytes"):
             rt.invoke("count", {"x": "a" * (6 * 1024 * 1024)})
         assert rt.invoke("count").json() == 1  # nothing ran
+
+
+def test_a_template_function_that_cannot_run_does_not_stop_the_others(
+    tmp_path: Path, server: ServerConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It used to refuse the whole template, as no reader but ``keepwarm serve`` took it."""
+    template = template_with_a_broken_function(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="keepwarm.template"):
+        rt = Runtime(template=template, server=server)
+    with rt:
+        assert rt.invoke("Good", {"a": 1}).json() == {"got": {"a": 1}}
+        assert rt.failed_functions == {"broken-fn": TOO_LITTLE_MEMORY}
+        for name in ("Broken", "broken-fn"):
+            with pytest.raises(BadFunction) as refused:
+                rt.invoke(name)
+            assert str(refused.value) == f"Function Broken: {TOO_LITTLE_MEMORY}"
+        with pytest.raises(BadFunction):
+            rt.environments("broken-fn")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"keepwarm: function broken-fn (Broken in the template) cannot run (skipped): "
+        f"{TOO_LITTLE_MEMORY}"
+    ]
+
+    async def from_the_async_api() -> tuple[dict[str, str], object]:
+        async with AsyncRuntime(template=template, server=server) as art:
+            with pytest.raises(BadFunction, match=r"^Function Broken: 1 validation error"):
+                await art.invoke("Broken")
+            return art.failed_functions, (await art.invoke("Good")).json()["got"]
+
+    assert asyncio.run(from_the_async_api()) == ({"broken-fn": TOO_LITTLE_MEMORY}, {})
+
+
+def test_a_template_of_which_nothing_runs_is_refused_whole(
+    tmp_path: Path, server: ServerConfig
+) -> None:
+    """As before (a Globals value every function inherits), and no loop thread is left."""
+    template = template_with_a_broken_function(
+        tmp_path, problem="Globals: {Function: {MemorySize: 1}}"
+    )
+    threads = threading.active_count()
+    with pytest.raises(BadFunction, match=r"^Function Good: 1 validation error detected"):
+        Runtime(template=template, server=server)
+    assert threading.active_count() == threads

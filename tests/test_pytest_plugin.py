@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import TOO_LITTLE_MEMORY, template_with_a_broken_function
+
 pytest_plugins = ["pytester"]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -159,3 +161,46 @@ def test_marker_values_are_checked_like_the_api_s(pytester: pytest.Pytester) -> 
         ["*keepwarm marker: max_invocations_per_env must be a whole number, at least 1*"]
     )
     assert "TypeError" not in result.stdout.str()
+
+
+BROKEN_SUITE = """
+def test_good(lambda_runtime):
+    assert lambda_runtime.call("Good", {"a": 1}) == {"got": {"a": 1}}
+
+
+def test_broken(lambda_runtime):
+    lambda_runtime.call("broken-fn")
+"""
+
+
+def test_a_function_that_cannot_run_fails_only_the_tests_that_call_it(
+    pytester: pytest.Pytester,
+) -> None:
+    """It used to be an error in every test of the suite, each with a traceback through
+    keepwarm. The line about it is a captured log, so a passing run prints nothing."""
+    template = template_with_a_broken_function(pytester.path / "project")
+    pytester.makeini(f"[pytest]\nkeepwarm_template = {template}\n")
+    pytester.makepyfile(test_user=BROKEN_SUITE)
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert f"\nkeepwarm: Function Broken: {TOO_LITTLE_MEMORY}\n" in out
+    assert "Traceback" not in out and "BadFunction" not in out and "api.py" not in out
+    quiet = run(pytester, "-k", "test_good")
+    quiet.assert_outcomes(passed=1)
+    assert "cannot run" not in quiet.stdout.str() + quiet.stderr.str()
+
+
+def test_a_template_of_which_nothing_runs_is_one_line_per_test(
+    pytester: pytest.Pytester,
+) -> None:
+    template = template_with_a_broken_function(
+        pytester.path / "project", problem="Globals: {Function: {MemorySize: 1}}"
+    )
+    pytester.makeini(f"[pytest]\nkeepwarm_template = {template}\n")
+    pytester.makepyfile(test_user=BROKEN_SUITE)
+    result = run(pytester)
+    result.assert_outcomes(errors=2)
+    out = result.stdout.str()
+    assert out.count(f"\nkeepwarm: Function Good: {TOO_LITTLE_MEMORY}\n") == 2
+    assert "Traceback" not in out and "_sam_function.py" not in out

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from keepwarm.errors import TemplateError
+from keepwarm.errors import BadFunction, TemplateError
 from keepwarm.template import Template, load_template, read_template
 
 HEADER = """\
@@ -818,3 +818,74 @@ def test_an_unnamed_function_whose_logical_id_another_takes_gets_a_stack_style_n
     )
     assert named.environment == {"PEER": unnamed.name}
     assert loaded.name_for("Other") == "Other"  # the FunctionName wins, as documented
+
+
+# --- the readers that run functions (invoke, the Python API, audit --replay, demo) ---------------
+
+TWO = (
+    "Resources:\n"
+    "  Fn:\n    Type: AWS::Serverless::Function\n"
+    "    Properties: {Runtime: python3.12, Handler: app.handler, CodeUri: src/}\n"
+    "  Missing:\n    Type: AWS::Serverless::Function\n"
+    "    Properties: {FunctionName: gone, Runtime: python3.12, Handler: a.h, CodeUri: x/}\n"
+)
+
+
+def test_usable_refuses_only_the_function_asked_for(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    loaded = read_template(write(tmp_path, TWO), keep_broken=True)
+    with caplog.at_level(logging.WARNING, logger="keepwarm.template"):
+        assert loaded.usable("Fn") is loaded
+    reason = f"CodeUri 'x/' does not exist (looked for {tmp_path.resolve() / 'x'})."
+    assert [r.getMessage() for r in caplog.records] == [
+        f"keepwarm: function gone (Missing in the template) cannot run (skipped): {reason}"
+    ]
+    for name in ("Missing", "gone"):
+        with pytest.raises(BadFunction) as refused:
+            loaded.usable("Fn", name)
+        assert str(refused.value) == f"Function Missing: {reason}"
+    assert loaded.failed("Fn") is None and loaded.failed("nope") is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        TWO.replace("Resources:", "Globals: {Function: {Timeout: 901}}\nResources:"),
+        simple().replace("python3.12", "java21"),
+        simple().replace("python3.12", "java21") + TWO.split("\n", 4)[4],
+    ],
+    ids=["globals", "unsupported", "unsupported-then-broken"],
+)
+def test_usable_refuses_a_template_of_which_nothing_runs_as_before(
+    tmp_path: Path, body: str
+) -> None:
+    """With the message the strict reader gives: what breaks every function is the template's
+    (a function asked for by name still gets its own error first)."""
+    path = write(tmp_path, body)
+    with pytest.raises(TemplateError) as strict:
+        read_template(path)
+    for wanted in ((), ("Nope",)):
+        with pytest.raises(TemplateError) as tolerant:
+            read_template(path, keep_broken=True).usable(*wanted)
+        assert str(tolerant.value) == str(strict.value)
+
+
+def test_a_function_that_cannot_run_keeps_the_runtime_and_handler_it_was_given(
+    tmp_path: Path,
+) -> None:
+    body = TWO + (
+        "  Java:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {Runtime: java21, Handler: a.B::handle, CodeUri: src/}\n"
+        "  Unresolved:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {Runtime: !GetAtt Layer.Runtime, Handler: [a], CodeUri: src/}\n"
+        "  Image:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {PackageType: Image, ImageUri: repo/app:latest}\n"
+    )
+    loaded = read_template(write(tmp_path, body), keep_broken=True)
+    assert [(b.name, b.runtime, b.handler) for b in loaded.broken] == [
+        ("gone", "python3.12", "a.h"),
+        ("Java", "java21", "a.B::handle"),
+        ("Unresolved", "", ""),
+        ("Image", "", ""),
+    ]

@@ -92,13 +92,14 @@ def _replay(
     from keepwarm.chaos.paths import parse_path
     from keepwarm.chaos.replay import read_events, render_text, replay
     from keepwarm.errors import KeepwarmError
-    from keepwarm.template import load_template
+    from keepwarm.template import read_template
 
     try:
         for spec in options["ignore"]:
             parse_path(spec)
         events = read_events(events_file)
-        configs = {c.name: c for c in load_template(template, parameters=parameters)}
+        loaded = read_template(template, parameters=parameters, keep_broken=True)
+        configs = {c.name: c for c in loaded.usable(function).functions}
     except (OSError, ValueError, KeepwarmError) as exc:
         _usage(str(exc))
     if function not in configs:

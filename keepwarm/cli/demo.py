@@ -20,7 +20,7 @@ from keepwarm.api import AsyncRuntime
 from keepwarm.config import FunctionConfig, ServerConfig
 from keepwarm.errors import TemplateError
 from keepwarm.invocation import InvocationResult
-from keepwarm.template import load_template
+from keepwarm.template import read_template
 
 from .render import headline
 
@@ -42,14 +42,15 @@ def demo_functions(
     template: Path, parameters: dict[str, str] | None = None
 ) -> list[FunctionConfig]:
     """Checked before any directory or environment exists, so a wrong template leaves nothing."""
-    functions = load_template(template, parameters=parameters)
-    missing = [name for name in NEEDED if name not in {f.name for f in functions}]
+    loaded = read_template(template, parameters=parameters, keep_broken=True)
+    defined = {f.name for f in loaded.functions} | {b.name for b in loaded.broken}
+    missing = [name for name in NEEDED if name not in defined]
     if missing:
         raise TemplateError(
             f"The demo runs the example functions {', '.join(NEEDED)}; "
             f"{template} has no {', '.join(missing)}."
         )
-    return functions
+    return loaded.usable(*NEEDED).functions
 
 
 async def _reuse_and_cache(console: Console, rt: AsyncRuntime) -> None:

@@ -67,9 +67,8 @@ async def run_local(
     server: ServerConfig,
     parameters: dict[str, str] | None = None,
 ) -> list[InvocationResult]:
-    loaded = read_template(template_file(template), parameters=parameters)
-    loaded.log_warnings()
-    name = loaded.name_for(name)
+    loaded = read_template(template_file(template), parameters=parameters, keep_broken=True)
+    name = loaded.usable(name).name_for(name)
     results: list[InvocationResult] = []
     async with AsyncRuntime(loaded.functions, server=server) as rt:
         for _ in range(times):

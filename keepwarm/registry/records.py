@@ -83,13 +83,14 @@ def template_record(config: FunctionConfig, data_dir: Path | None = None) -> Fun
 
 def failed_record(broken: BrokenFunction) -> FunctionRecord:
     """A function the template defines that cannot run: listed and readable like any other,
-    in Lambda's ``Failed`` state with the reason; it has no environments and no code, and
-    invoking or updating it is refused with that reason (``base.not_active``)."""
+    in Lambda's ``Failed`` state with the reason, and the Runtime and Handler the template gives
+    it; it has no environments and no code, and invoking or updating it is refused with that
+    reason (``base.not_active``)."""
     assert broken.name is not None
     spec = FunctionSpec(
         name=broken.name,
-        handler="",
-        runtime="",
+        handler=broken.handler,
+        runtime=broken.runtime,
         role=TEMPLATE_ROLE,
         code_dir="",
         code_sha256=_NO_CODE,

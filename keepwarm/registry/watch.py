@@ -110,12 +110,15 @@ async def _redeploy(service: FunctionService, config: FunctionConfig, changed: s
 async def _fail(service: FunctionService, broken: BrokenFunction) -> bool:
     """A function that cannot run any more: listed as Failed with the reason from now on (its
     versions and aliases kept for when it is fixed), its environments stopped. False when it
-    already was, for the same reason (said once)."""
+    already was, for the same reason (said once; a new Runtime or Handler is only shown)."""
     if broken.name is None:
         return True  # nothing to list it under; only said
     old = service.records.get(broken.name)
     ours = old if old is not None and old.origin == "template" else None
-    if ours is not None and ours.state_reason == (broken.reason, broken.reason_code):
+    reason = (broken.reason, broken.reason_code)
+    said = ours.state_reason if ours is not None else None
+    shown = (ours.latest.runtime, ours.latest.handler) if ours is not None else None
+    if said == reason and shown == (broken.runtime, broken.handler):
         return False
     failed = failed_record(broken)
     service.shadow(broken.name)
@@ -123,7 +126,7 @@ async def _fail(service: FunctionService, broken: BrokenFunction) -> bool:
         _carry_over(ours, failed)
     service.records[broken.name] = failed  # first: invocations now get the reason, not a 404
     await service.runtime.router.remove(broken.name)
-    return True
+    return said != reason
 
 
 def _carry_over(old: FunctionRecord, fresh: FunctionRecord) -> None:

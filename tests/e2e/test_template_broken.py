@@ -35,12 +35,13 @@ def fn(
     extra: str = "",
     runtime: str = "python3.12",
     name: str | None = None,
+    handler: str = "app.handler",
 ) -> str:
     """One function resource, named ``logical.lower()`` unless ``name``; ``extra`` lines go
     under Properties."""
     return (
         f"  {logical}:\n    Type: AWS::Serverless::Function\n    Properties:\n"
-        f"      FunctionName: {name or logical.lower()}\n      Handler: app.handler\n"
+        f"      FunctionName: {name or logical.lower()}\n      Handler: {handler}\n"
         f"      Runtime: {runtime}\n      CodeUri: {code_uri}\n{extra}"
     )
 
@@ -122,8 +123,17 @@ def test_functions_that_cannot_run_are_failed_and_the_others_serve(
     with pytest.raises(urllib.error.HTTPError) as nothing:
         urllib.request.urlopen(location, timeout=30)
     assert nothing.value.code == 400  # it has no code, and never zips the server's directory
-    listed = sorted(f["FunctionName"] for f in lam.list_functions()["Functions"])
-    assert listed == ["good", "java", "missing", "slow", "typo"]
+    listed = sorted(
+        (f["FunctionName"], f["Runtime"], f["Handler"]) for f in lam.list_functions()["Functions"]
+    )
+    assert listed == [  # what the template gives them: they used to be empty when Failed
+        ("good", "python3.12", "app.handler"),
+        ("java", "java21", "app.handler"),
+        ("missing", "python3.12", "app.handler"),
+        ("slow", "python3.12", "app.handler"),
+        ("typo", "pyhton3.12", "app.handler"),
+    ]
+    assert (typo["Runtime"], slow["Handler"]) == ("pyhton3.12", "app.handler")
     cli = aws(srv, "invoke", "--function-name", "missing", str(tmp_path / "out.json"), check=False)
     assert cli.returncode != 0 and "(ResourceConflictException)" in cli.stderr
     assert missing in cli.stderr
@@ -175,12 +185,12 @@ def test_watch_breaking_one_function_reloads_the_others(start_server: Any, tmp_p
     lam = srv.client()
     steady = answer(lam, "steady")
     assert answer(lam, "hello")["v"] is None and answer(lam, "other")["code"] == "c"
-    write_template(
-        template,
+    functions = [
         fn("Hello", "a/", extra="      Environment: {Variables: {MY_V: '2'}}\n"),
         fn("Steady", "b/"),
         fn("Other", "c/", runtime="pyhton3.12"),
-    )
+    ]
+    write_template(template, *functions)
     broken = NOT_ACTIVE + "Value pyhton3.12 at 'runtime'"  # one reload, applied in turn
 
     def applied() -> bool:
@@ -188,6 +198,15 @@ def test_watch_breaking_one_function_reloads_the_others(start_server: Any, tmp_p
 
     wait_for(applied, timeout=60)
     assert answer(lam, "steady")["pid"] == steady["pid"]
+    functions[2] = fn("Other", "c/", runtime="pyhton3.12", handler="app.other")
+    write_template(template, *functions)  # still Failed, for the same reason: shown, not said
+
+    def handler_shown() -> bool:
+        return str(lam.get_function(FunctionName="other")["Configuration"]["Handler"]) == (
+            "app.other"
+        )
+
+    wait_for(handler_shown, timeout=60)
     write_code(root / "a", "a2")  # another reload: the Failed one is not reported again
     wait_for(lambda: answer(lam, "hello")["code"] == "a2", timeout=60)
     assert srv.stderr().count("keepwarm: function other (Other in the template) cannot run") == 1, (
