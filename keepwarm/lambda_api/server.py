@@ -116,16 +116,21 @@ def _protocol() -> Any:
     return BoundedHttpToolsProtocol
 
 
-def try_it(endpoint: str, names: list[str], profile: tuple[Path, str] | None = None) -> str:
-    """What to paste next: the served functions and the exact client lines to call one.
+def try_it(
+    endpoint: str,
+    names: list[str],
+    profile: tuple[Path, str] | None = None,
+    data_dir: Path = Path(".keepwarm"),
+) -> str:
+    """What to paste next: the served functions, the exact client lines to call one, and the
+    line that follows its log streams (from any directory: the data dir is absolute).
 
     ``profile``: under ``--auth sigv4``, the credentials file and a section of it; the lines
     then sign with that section's key (named, never printed), as any credentials would not do.
     Every value is quoted for the shell, whatever the section or file is called.
     """
     name = "Greeting" if "Greeting" in names else names[0]
-    here = Path(sys.executable).parent
-    aws = here / "aws" if (here / "aws").exists() else Path("aws")
+    aws = _sibling("aws")
     if profile is None:
         how, env, flag = "any credentials", "AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x ", ""
         client = "boto3.client("
@@ -148,7 +153,15 @@ def try_it(endpoint: str, names: list[str], profile: tuple[Path, str] | None = N
         "out.json && cat out.json\n"
         f"  {env}{shlex.quote(sys.executable)} -c {shlex.quote(code)}\n"
         "  Call twice: the first answer comes from a cold environment, the next from a warm one.\n"
+        f"  Follow its logs: {shlex.quote(str(_sibling('keepwarm')))} logs {shlex.quote(name)} "
+        f"--data-dir {shlex.quote(str(data_dir.resolve()))} -f\n"
     )
+
+
+def _sibling(command: str) -> Path:
+    """``command`` from this interpreter's bin directory (a venv's), else from PATH."""
+    here = Path(sys.executable).parent / command
+    return here if here.exists() else Path(command)
 
 
 def serve(options: ServeOptions, log_level: str = "warning") -> None:
@@ -190,7 +203,7 @@ def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
         records = inner.state.backend.service.records if options.template else {}
         names = sorted(n for n, r in records.items() if r.state != FAILED)
         if names:
-            sys.stderr.write(try_it(url, names, _profile(options)))
+            sys.stderr.write(try_it(url, names, _profile(options), options.data_dir))
         sys.stderr.flush()
 
     inner: Any = create_app(options, on_ready=ready)

@@ -150,14 +150,15 @@ def test_bad_values_are_usage_errors(tmp_path: Path) -> None:
 
 
 class Follower:
-    """``keepwarm logs -f`` running, its stdout read line by line on a thread."""
+    """``keepwarm logs ... -f`` running (``argv``, or these ``args`` of it), its stdout read
+    line by line on a thread."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, argv: list[str] | None = None) -> None:
         assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN, (
             "SIGINT is ignored here (a background job?): the command would inherit that"
         )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "keepwarm.cli.main", "logs", *args, "-f"],
+            argv or [sys.executable, "-m", "keepwarm.cli.main", "logs", *args, "-f"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -12,12 +12,19 @@ import hashlib
 import http.client
 import io
 import json
+import os
+import shlex
+import subprocess
 import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from keepwarm.lambda_api.endpoint import endpoint, from_host_header
+from keepwarm.lambda_api.server import try_it
+from tests.cli.test_logs_cli import Follower
 from tests.helpers import echo_template
 from tests.lambda_api.kw_server import create
 
@@ -80,3 +87,39 @@ def test_urls_for_every_kind_of_address() -> None:
     assert from_host_header("kw.example", fallback) == "http://kw.example"
     for odd in (None, "", "a/b", "user@host:1", "host:port", "x y", "h:1?q", "[::1"):
         assert from_host_header(odd, fallback) == fallback, odd
+
+
+def test_the_printed_lines_invoke_and_follow_the_function_from_anywhere(
+    start_server: Any, tmp_path: Path
+) -> None:
+    """Pasted as printed, in another directory: the AWS CLI line invokes the function, and the
+    logs line follows its stream."""
+    srv = start_server("-t", str(_template(tmp_path)))
+    lines = [ln.strip() for ln in srv.stderr().splitlines()]
+    invoke = next(ln for ln in lines if " lambda invoke " in ln)
+    follow = next(ln for ln in lines if ln.startswith("Follow its logs: "))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    done = subprocess.run(
+        ["bash", "-c", invoke], cwd=elsewhere, env=clean, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    argv = shlex.split(follow.removeprefix("Follow its logs: "))
+    assert argv[-1] == "-f"
+    follower = Follower(argv=argv)
+    seen = follower.until(lambda _stream, text: text.startswith("REPORT RequestId:"))
+    assert any(text.startswith("START RequestId:") for _, text in seen)
+    assert follower.interrupt() == (0, "")
+
+
+def test_the_printed_logs_line_names_the_data_dir_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--data-dir .keepwarm`` (the default, relative) would name another directory, or
+    none, wherever the line is pasted."""
+    monkeypatch.chdir(tmp_path)
+    printed = try_it("http://127.0.0.1:9001", ["Fn"], data_dir=Path(".keepwarm"))
+    follow = next(ln.strip() for ln in printed.splitlines() if "Follow its logs" in ln)
+    assert f"--data-dir {shlex.quote(str(tmp_path.resolve() / '.keepwarm'))} -f" in follow
