@@ -10,71 +10,28 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from keepwarm.config import FunctionConfig, constraint
+from keepwarm.config import constraint
 from keepwarm.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict
 from keepwarm.registry import code, inputs
 from keepwarm.registry.base import not_active
 from keepwarm.registry.model import (
     LATEST,
-    Alias,
     FunctionRecord,
     FunctionSpec,
-    apply_settings,
     configuration,
+    new_revision,
 )
 from keepwarm.registry.names import FunctionRef, parse_function
 from keepwarm.registry.paging import paginate
-from keepwarm.registry.records import failed_record, template_record
 from keepwarm.registry.snapshots import CodeOps
-
-if TYPE_CHECKING:
-    from keepwarm.template import BrokenFunction
 
 log = logging.getLogger("keepwarm.registry")
 
 
 class FunctionOps(CodeOps):
-    # -- start-up ------------------------------------------------------------------------------
-    async def load(
-        self, templates: list[FunctionConfig], broken: Sequence[BrokenFunction] = ()
-    ) -> None:
-        """Stored functions, then template functions (a template wins over a stored name) with
-        the versions published before; then AutoPublishAlias, which may publish one more.
-        ``broken`` ones are listed as Failed, with their reason printed once."""
-        stored = await asyncio.to_thread(self.store.load_all) if self.store else []
-        for record in stored:
-            record.state, record.last_update_status = "Active", "Successful"
-            self.records[record.name] = record
-        settings = await asyncio.to_thread(self.store.load_settings) if self.store else {}
-        records = [template_record(c, self.server.data_dir) for c in templates]
-        for function in broken:
-            log.warning("%s", function.describe())
-        records += [failed_record(b) for b in broken if b.name is not None]
-        for record in records:
-            self.shadow(record.name)
-            self.records[record.name] = record
-            apply_settings(record, settings.get(record.name, {}))
-            self.drop_lost_versions(record)
-        await self._forget_settings(set(settings) - {r.name for r in records})
-        for record in self.records.values():
-            await self.deploy_all(record)
-        async with self.code_lock:
-            for config in templates:
-                if config.auto_publish_alias:
-                    await self.auto_publish(self.records[config.name], config)
-        await asyncio.to_thread(self.collect_garbage)
-
-    async def _forget_settings(self, names: set[str]) -> None:
-        """What the API set on template functions the template no longer defines: removing a
-        function from the template deletes it, as its stack would (a --watch reload does)."""
-        for name in names:
-            if self.store is not None:
-                await self.store.delete_settings(name)
-
     # -- create --------------------------------------------------------------------------------
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         fields = inputs.create_fields(body)
@@ -112,7 +69,8 @@ class FunctionOps(CodeOps):
         self, record: FunctionRecord, description: str | None = None, provisioned: int = 0
     ) -> FunctionSpec:
         """Snapshot ``$LATEST`` as the next number (shared with PublishVersion), code and all:
-        a template's directory is copied (see snapshots)."""
+        a template's directory is copied (see snapshots). ``$LATEST`` gets a new RevisionId,
+        as on Lambda: a guard read before the publish no longer passes."""
         frozen = await self.frozen_code(record.latest)
         number = str(record.next_version)
         record.next_version += 1
@@ -124,6 +82,7 @@ class FunctionOps(CodeOps):
                 spec, extras={**spec.extras, "provisioned_concurrency": provisioned}
             )
         record.versions[number] = spec
+        record.latest = dataclasses.replace(record.latest, revision_id=new_revision())
         await self.deploy(record, spec)
         return spec
 
@@ -134,24 +93,6 @@ class FunctionOps(CodeOps):
         if newest is not None and record.versions[newest].same_as(record.latest):
             return record.versions[newest]
         return None
-
-    async def auto_publish(self, record: FunctionRecord, config: FunctionConfig) -> None:
-        """SAM's ``AutoPublishAlias`` (at start-up and at each --watch reload; hold
-        ``code_lock``): ``$LATEST`` published as PublishVersion would, the alias moved to that
-        version, and the template's provisioned concurrency applied to it (as SAM applies it
-        to the alias)."""
-        alias, provisioned = str(config.auto_publish_alias), config.provisioned_concurrency
-        version = self.unchanged(record)
-        if version is None:
-            version = await self._publish(record, provisioned=provisioned)
-        elif version.extras.get("provisioned_concurrency", 0) != provisioned:
-            extras = {**version.extras, "provisioned_concurrency": provisioned}
-            version = record.versions[version.version] = dataclasses.replace(version, extras=extras)
-            await self.deploy(record, version)
-        current = record.aliases.get(alias)
-        if current is None or current.function_version != version.version or current.weights:
-            record.aliases[alias] = Alias(alias, version.version)
-        await self.persist(record)
 
     # -- read ----------------------------------------------------------------------------------
     def get_configuration(self, ref: FunctionRef) -> dict[str, Any]:

@@ -27,6 +27,9 @@ _VERSIONED = (
     "ephemeral_storage", "architectures", "code_sha256", "dead_letter_target", "tracing_mode",
     "layers", "logging_config",
 )  # fmt: skip
+# What GetFunction reports of a function's code and configuration: a change to any of them is
+# an update, with a new RevisionId and LastModified.
+_REPORTED = (*_VERSIONED, "code_size", "description")
 
 
 def now_iso() -> str:
@@ -73,6 +76,17 @@ class FunctionSpec:
 
     def same_as(self, other: FunctionSpec) -> bool:
         return all(getattr(self, k) == getattr(other, k) for k in _VERSIONED)
+
+    def revised_from(self, before: FunctionSpec) -> FunctionSpec:
+        """This spec built anew (a template read again) as an update of ``before``: with
+        ``before``'s RevisionId and LastModified when nothing GetFunction reports changed, so a
+        client's RevisionId guard still passes after a restart or a reload that changed
+        nothing; else as built (a new revision)."""
+        if any(getattr(self, k) != getattr(before, k) for k in _REPORTED):
+            return self
+        return dataclasses.replace(
+            self, revision_id=before.revision_id, last_modified=before.last_modified
+        )
 
     def to_config(self, reserved: int | None) -> FunctionConfig:
         """The runtime's view: what environments of this version are created from."""
@@ -133,6 +147,10 @@ class FunctionRecord:
     next_version: int = 1
     # StateReason and StateReasonCode of a Failed function (a template function that cannot run)
     state_reason: tuple[str, str] | None = None
+    # The alias a template function's AutoPublishAlias made (the others are the API's), and
+    # the EventInvokeConfig its template gives (the template is its source: never stored)
+    template_alias: str | None = None
+    template_event_invoke: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -184,26 +202,52 @@ def event_invoke_config(given: dict[str, Any]) -> dict[str, Any]:
 
 def api_settings(record: FunctionRecord) -> dict[str, Any]:
     """What a template function gained that outlives a restart (see FunctionStore): the API's
-    changes, and its published versions (each runs a snapshot of its code in the data dir)
-    with their aliases."""
+    changes, its published versions (each runs a snapshot of its code in the data dir) with
+    their aliases and which of them the template made, and ``$LATEST`` as last served (its
+    RevisionId is kept at the next start if the template still says the same)."""
     return {
-        "event_invoke": record.event_invoke,
+        "event_invoke": api_event_invoke(record),
         "tag_changes": record.tag_changes,
         "versions": {k: v.to_dict() for k, v in record.versions.items()},
         "aliases": {k: dataclasses.asdict(a) for k, a in record.aliases.items()},
+        "template_alias": record.template_alias,
         "next_version": record.next_version,
+        "latest": record.latest.to_dict(),
+    }
+
+
+def api_event_invoke(record: FunctionRecord) -> dict[str, dict[str, Any]]:
+    """The event-invoke configs the API put, without the one the template gives."""
+    return {
+        k: v
+        for k, v in record.event_invoke.items()
+        if not (k == LATEST and v == record.template_event_invoke)
     }
 
 
 def apply_settings(record: FunctionRecord, settings: dict[str, Any]) -> None:
     """The API's changes over what the template says (the API's win, qualifier by qualifier
-    and tag by tag), and the versions published before."""
+    and tag by tag), the versions published before, and ``$LATEST``'s revision if unchanged."""
     record.event_invoke = {**record.event_invoke, **settings.get("event_invoke", {})}
     change_tags(record, settings.get("tag_changes", {}))
     versions = settings.get("versions", {})
     record.versions.update({k: FunctionSpec.from_dict(v) for k, v in versions.items()})
     record.aliases.update({k: Alias(**a) for k, a in settings.get("aliases", {}).items()})
     record.next_version = max(record.next_version, int(settings.get("next_version", 1)))
+    if "latest" in settings:
+        record.latest = record.latest.revised_from(FunctionSpec.from_dict(settings["latest"]))
+    if "template_alias" in settings:
+        record.template_alias = settings["template_alias"]
+    else:  # stored before keepwarm told them apart
+        record.template_alias = _published_alias(record)
+
+
+def _published_alias(record: FunctionRecord) -> str | None:
+    """The AutoPublishAlias the newest version was published under, if that alias exists:
+    the template's alias, in settings stored before keepwarm recorded which one it is."""
+    newest = max(record.versions, key=int, default=None)
+    named = record.versions[newest].extras.get("auto_publish_alias") if newest else None
+    return named if named in record.aliases else None
 
 
 def change_tags(record: FunctionRecord, changes: dict[str, str | None]) -> None:

@@ -77,7 +77,8 @@ def template_record(config: FunctionConfig, data_dir: Path | None = None) -> Fun
         tags=dict(described.tags),
     )
     if config.event_invoke is not None:
-        record.event_invoke[LATEST] = event_invoke_config(config.event_invoke)
+        given = record.template_event_invoke = event_invoke_config(config.event_invoke)
+        record.event_invoke[LATEST] = given
     return record
 
 

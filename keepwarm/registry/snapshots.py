@@ -11,7 +11,6 @@ environment that ran it is gone (code an invocation still imports from must not 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -33,7 +32,9 @@ class CodeOps(RegistryBase):
 
     async def refresh_digest(self, record: FunctionRecord) -> None:
         """``$LATEST``'s CodeSha256 and CodeSize as its directory is now (without --watch they
-        date from the start), so publishing compares and guards against the code it copies."""
+        date from the start), so publishing compares and guards against the code it copies.
+        New code is an update: a new RevisionId and LastModified, stored at once so that a
+        restart with this code keeps them."""
         latest = record.latest
         if not self.live(latest):
             return
@@ -41,7 +42,8 @@ class CodeOps(RegistryBase):
             code.directory_digest, Path(latest.code_dir), self.server.data_dir
         )
         if record.latest is latest and (sha, size) != (latest.code_sha256, latest.code_size):
-            record.latest = dataclasses.replace(latest, code_sha256=sha, code_size=size)
+            record.latest = latest.changed(code_sha256=sha, code_size=size)
+            await self.persist(record)
 
     async def frozen_code(self, spec: FunctionSpec) -> dict[str, Any]:
         """The code fields a version published from ``spec`` gets: a snapshot of a live

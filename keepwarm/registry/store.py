@@ -3,7 +3,9 @@
 Why documents: the control plane changes a function a few times a minute at most, reads come
 from the in-memory registry, and one row per function makes every change one atomic write.
 A template function is not stored (the template is its source), but what the API set on it
-that a template does not say (event-invoke configs) is, in ``template_settings``.
+that a template does not say (event-invoke configs, tags, versions, aliases) is, in
+``template_settings``, with which alias its AutoPublishAlias made and its ``$LATEST`` as last
+served (whose RevisionId a start keeps when the template still says the same).
 """
 
 from __future__ import annotations

@@ -18,14 +18,15 @@ from keepwarm.errors import (
     ResourceNotFound,
 )
 from keepwarm.registry import inputs
-from keepwarm.registry.functions import FunctionOps, latest_only
+from keepwarm.registry.functions import latest_only
 from keepwarm.registry.model import LATEST, Alias, FunctionRecord, configuration, new_revision
 from keepwarm.registry.model import alias_shape as _alias_shape
 from keepwarm.registry.names import FunctionRef, check_alias_name, is_version
 from keepwarm.registry.paging import page_size, paginate
+from keepwarm.registry.stack import StackOps
 
 
-class VersionOps(FunctionOps):
+class VersionOps(StackOps):
     async def publish_version(self, ref: FunctionRef, body: dict[str, Any]) -> dict[str, Any]:
         """One publish at a time (it may copy a template's code; see snapshots), against
         ``$LATEST`` as its code is now."""
@@ -157,6 +158,8 @@ class VersionOps(FunctionOps):
         record = self.record(ref.name)
         if record.aliases.pop(name, None) is not None:
             record.event_invoke.pop(name, None)
+            if record.template_alias == name:  # an alias created again by name is the API's
+                record.template_alias = None
             await self.persist(record)
 
     def list_aliases(

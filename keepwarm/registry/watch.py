@@ -22,7 +22,14 @@ from watchfiles import Change, DefaultFilter, awatch
 
 from keepwarm.config import FunctionConfig
 from keepwarm.errors import KeepwarmError
-from keepwarm.registry.model import FAILED, LATEST, FunctionRecord, change_tags, tags_after
+from keepwarm.registry.model import (
+    FAILED,
+    LATEST,
+    FunctionRecord,
+    api_event_invoke,
+    change_tags,
+    tags_after,
+)
 from keepwarm.registry.names import FunctionRef
 from keepwarm.registry.records import failed_record, template_record
 from keepwarm.registry.service import FunctionService
@@ -86,8 +93,8 @@ async def reload(load: Load, service: FunctionService, changed: set[Path]) -> li
 
 async def _redeploy(service: FunctionService, config: FunctionConfig, changed: set[Path]) -> bool:
     """One runnable template function again, if its code or definition changed (or it was
-    Failed); with AutoPublishAlias, published as a deploy of the stack would (see
-    auto_publish). True when it was redeployed."""
+    Failed); its AutoPublishAlias applied as a deploy of the stack would (see
+    ``StackOps.auto_publish``). True when it was redeployed."""
     old = service.records.get(config.name)
     ours = old if old is not None and old.origin == "template" else None
     touched = any(_under(p, config.code_dir) for p in changed)
@@ -102,8 +109,8 @@ async def _redeploy(service: FunctionService, config: FunctionConfig, changed: s
         await service.deploy_all(fresh)
     else:
         await service.deploy(fresh, fresh.latest)
-    if config.auto_publish_alias:
-        await service.auto_publish(fresh, config)
+    await service.auto_publish(fresh, config)
+    await service.persist(fresh)
     return True
 
 
@@ -126,15 +133,20 @@ async def _fail(service: FunctionService, broken: BrokenFunction) -> bool:
         _carry_over(ours, failed)
     service.records[broken.name] = failed  # first: invocations now get the reason, not a 404
     await service.runtime.router.remove(broken.name)
+    await service.persist(failed)
     return said != reason
 
 
 def _carry_over(old: FunctionRecord, fresh: FunctionRecord) -> None:
     """What a reloaded template function keeps: its versions (each with its own snapshot of
-    the code) and aliases, and the event-invoke configs and tag changes the API made."""
-    fresh.event_invoke = {**old.event_invoke, **fresh.event_invoke}
+    the code) and aliases (knowing which one the template made), the event-invoke configs and
+    tag changes the API made, and ``$LATEST``'s RevisionId if nothing GetFunction shows
+    changed."""
+    fresh.event_invoke = {**api_event_invoke(old), **fresh.event_invoke}
     change_tags(fresh, old.tag_changes)
     fresh.versions, fresh.aliases, fresh.next_version = old.versions, old.aliases, old.next_version
+    fresh.template_alias = old.template_alias
+    fresh.latest = fresh.latest.revised_from(old.latest)
 
 
 async def _remove_missing(service: FunctionService, kept: set[str]) -> list[str]:

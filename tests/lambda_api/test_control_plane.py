@@ -88,6 +88,23 @@ def test_revision_id_guard(lam: Any) -> None:
     )
 
 
+def test_publishing_gives_latest_a_new_revision(lam: Any) -> None:
+    """As on Lambda (LocalStack's AWS-validated revision tests): a RevisionId read before a
+    PublishVersion no longer guards an update; creating an alias changes no revision."""
+    create(lam, "pubrev")
+    rev = lam.get_function_configuration(FunctionName="pubrev")["RevisionId"]
+    version = lam.publish_version(FunctionName="pubrev", RevisionId=rev)
+    latest = lam.get_function_configuration(FunctionName="pubrev")["RevisionId"]
+    assert len({rev, version["RevisionId"], latest}) == 3
+    with pytest.raises(ClientError) as err:
+        lam.update_function_configuration(FunctionName="pubrev", Timeout=9, RevisionId=rev)
+    assert error_of(err)[:2] == (412, "PreconditionFailedException")
+    lam.create_alias(FunctionName="pubrev", Name="a", FunctionVersion="1")
+    assert lam.get_function_configuration(FunctionName="pubrev")["RevisionId"] == latest
+    assert lam.publish_version(FunctionName="pubrev")["Version"] == "1"  # nothing new
+    assert lam.get_function_configuration(FunctionName="pubrev")["RevisionId"] == latest
+
+
 @pytest.mark.parametrize(
     ("kwargs", "code", "message"),
     [
