@@ -33,6 +33,7 @@ from keepwarm.loop_driver import LoopDriver
 from keepwarm.observe.metrics import Metrics
 from keepwarm.pool.pool import FunctionPool, Listener
 from keepwarm.pool.router import LATEST, Router
+from keepwarm.pool.scheduler import reap_interval
 
 if TYPE_CHECKING:
     from keepwarm.template import BrokenFunction
@@ -107,7 +108,7 @@ class AsyncRuntime:
             await self.add(config)
         interval = self._reap_interval
         if interval is None and isinstance(self.clock, SystemClock):
-            interval = max(0.05, min(1.0, self.server.keep_alive_s / 4))
+            interval = reap_interval(self.server.keep_alive_s)
         if interval:
             self.router.start_reaper(interval)
         return self

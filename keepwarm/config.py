@@ -290,7 +290,7 @@ class FunctionConfig:
         if self.reserved_concurrency is not None:
             check_range(self.reserved_concurrency, "reservedConcurrentExecutions", 0, 1000)
         check_range(self.provisioned_concurrency, "provisionedConcurrentExecutions", 0, 1000)
-        _check_reuse(self.reuse)
+        check_reuse(self.reuse)
         check_lifecycle(self.keep_alive_s, self.max_lifetime_s, self.max_invocations_per_env)
         check_network(self.network, self.runtime_family)
         if not self.code_dir.is_dir():
@@ -305,7 +305,8 @@ class FunctionConfig:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-def _check_reuse(mode: str) -> None:
+def check_reuse(mode: str) -> None:
+    """``always``, ``never`` or ``random:P`` (reuse with probability P)."""
     if mode in REUSE_MODES:
         return
     if mode.startswith("random:"):
@@ -409,7 +410,7 @@ class ServerConfig:
             raise InvalidParameterValue("KEEPWARM_SCHED_POLICY must be batch or normal.")
         if self.python_transport not in ("pipe", "runtime-api"):
             raise InvalidParameterValue("KEEPWARM_PYTHON_TRANSPORT must be pipe or runtime-api.")
-        _check_reuse(self.reuse)
+        check_reuse(self.reuse)
         check_run_as(self.run_as)
 
     def function_arn(self, name: str, qualifier: str | None = None) -> str:

@@ -19,7 +19,8 @@ AWS's REST-JSON error shapes, so the HTTP layer never decides a status code itse
     │   └── ServiceFailure            ServiceException 500
     ├── TemplateError                 a SAM template that cannot be loaded (CLI-facing)
     │   └── BadFunction               one function of it cannot run (the others run)
-    └── CredentialsError              AWS credentials the CLI cannot use (CLI-facing)
+    ├── CredentialsError              AWS credentials the CLI cannot use (CLI-facing)
+    └── SimulationInputError          traffic or a function model ``keepwarm simulate`` cannot use
 
 Function errors (a handler raising, a timeout, an OOM kill, a crash) are *not* exceptions here:
 they are results, returned with ``X-Amz-Function-Error: Unhandled`` and HTTP 200, as on Lambda.
@@ -59,6 +60,11 @@ class BadFunction(TemplateError):
 
 class CredentialsError(KeepwarmError):
     """AWS credentials or profiles configured so that ``keepwarm invoke`` cannot sign with them."""
+
+
+class SimulationInputError(KeepwarmError):
+    """Traffic (a rate, a trace file) or a duration the simulator cannot use; the message names
+    the value, and the file and line for a trace."""
 
 
 class ServiceError(KeepwarmError):

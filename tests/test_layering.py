@@ -2,6 +2,7 @@
 
 `runtimes/` runs inside environments and `orc/` inside user code (also on real Lambda): neither
 may import the server. `audit/` is a static tool. `env/` never imports the pool or the HTTP layer.
+`simulate/` replays traffic through the scheduler's pure functions and starts no process.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ RULES = {
         "keepwarm.invocation",
         "keepwarm.observe",
     },
+}
+RULES["simulate"] = {  # the pool's pure decisions, never what starts processes
+    "keepwarm.simulate",
+    "keepwarm.pool.scheduler",
+    "keepwarm.config",
+    "keepwarm.errors",
+    "keepwarm.invocation",
 }
 LEAVES = {"config.py", "errors.py", "clock.py", "invocation.py", "sigv4.py"}
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keepwarm import __version__
-from keepwarm.cli import audit_cmd, invoke_cmd, logs_cmd, serve_cmd
+from keepwarm.cli import audit_cmd, invoke_cmd, logs_cmd, serve_cmd, simulate_cmd
 from keepwarm.cli.failures import KeepwarmGroup
 from keepwarm.cli.options import seconds
 from keepwarm.cli.parameter_overrides import ParameterOverrides, TemplateCommand, merged
@@ -60,6 +60,7 @@ def demo(
 audit_cmd.register(app)
 serve_cmd.register(app)
 logs_cmd.register(app)
+simulate_cmd.register(app)
 
 if __name__ == "__main__":
     app()

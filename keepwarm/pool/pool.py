@@ -101,12 +101,9 @@ class FunctionPool:
         task.add_done_callback(self._tasks.discard)
 
     # -- placement -----------------------------------------------------------------------------
-    @staticmethod
-    def _mru(view: OrderedDict[str, LocalEnvironment]) -> str | None:
-        return next(reversed(view)) if view else None
-
     def snapshot_parts(self) -> tuple[str | None, str | None, str | None]:
-        return self._mru(self.idle_provisioned), self._mru(self.idle), self._mru(self.reset)
+        mru = scheduler.mru
+        return mru(self.idle_provisioned), mru(self.idle), mru(self.reset)
 
     def take(self, placement: scheduler.Placement) -> LocalEnvironment:
         if placement.action in (Action.WARM, Action.RESET) and placement.env_id is not None:
@@ -128,10 +125,11 @@ class FunctionPool:
 
     # -- provisioned concurrency, reclaim, drain -----------------------------------------------
     async def provision(self) -> None:
-        missing = self.config.provisioned_concurrency - sum(
+        alive = sum(
             1 for e in self.envs.values() if e.provisioned and e.state is not EnvState.STOPPING
         )
-        envs = [self._create(provisioned=True) for _ in range(max(missing, 0))]
+        missing = scheduler.provisioned_missing(self.config.provisioned_concurrency, alive)
+        envs = [self._create(provisioned=True) for _ in range(missing)]
         await asyncio.gather(*(env.initialize() for env in envs))
 
     def views(self) -> list[EnvView]:

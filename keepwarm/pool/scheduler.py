@@ -7,11 +7,14 @@ the number of environments: the pool hands over only the few facts a decision ne
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from keepwarm.errors import Throttled
+
+V = TypeVar("V")
 
 
 class Action(StrEnum):
@@ -63,9 +66,9 @@ def place(s: Snapshot) -> Placement:
     return Placement(Action.COLD)
 
 
-@dataclass(frozen=True)
-class EnvView:
-    """An environment as the reclaim decision sees it."""
+class EnvView(NamedTuple):
+    """An environment as the reclaim decision sees it (a tuple, as ``Snapshot``, for speed: the
+    simulator builds one each time an environment goes idle)."""
 
     env_id: str
     idle: bool
@@ -83,17 +86,53 @@ class KeepAlivePolicy:
     max_lifetime_s: float = 7200.0
 
 
+def expires_at(env: EnvView, policy: KeepAlivePolicy) -> float:
+    """From when an environment counts as expired while it stays idle: its max lifetime's end,
+    or its keep-alive's end after its last use (on-demand only).
+
+    Why a time rather than only ``expired``: the simulator jumps straight to the reaper's next
+    tick that can find something to reclaim instead of running every tick of a day.
+    """
+    lifetime_end = env.created + policy.max_lifetime_s
+    if env.provisioned:
+        return lifetime_end
+    return min(lifetime_end, env.last_used + policy.keep_alive_s)
+
+
 def expired(env: EnvView, now: float, policy: KeepAlivePolicy) -> bool:
     """Idle too long (on-demand only) or alive too long (any idle environment)."""
-    if not env.idle:
-        return False
-    if now - env.created >= policy.max_lifetime_s:
-        return True
-    return not env.provisioned and now - env.last_used >= policy.keep_alive_s
+    return env.idle and now >= expires_at(env, policy)
 
 
 def choose_reclaim(envs: list[EnvView], now: float, policy: KeepAlivePolicy) -> list[str]:
     return [e.env_id for e in envs if expired(e, now, policy)]
+
+
+def reap_interval(keep_alive_s: float) -> float:
+    """How often the reaper looks for expired environments: a quarter of the keep-alive, within
+    [50 ms, 1 s]. An environment is reclaimed at the first look after it expires, so until then
+    an invocation still finds it warm; the simulator ticks on the same grid."""
+    return max(0.05, min(1.0, keep_alive_s / 4))
+
+
+def next_tick(when: float, interval: float) -> float:
+    """The first reaper tick at or after ``when``, ticks falling every ``interval`` from 0
+    (the runtime's start)."""
+    k = max(math.ceil(when / interval), 1)
+    return k * interval if k * interval >= when else (k + 1) * interval
+
+
+def provisioned_missing(target: int, alive: int) -> int:
+    """Provisioned environments to start so that ``target`` are alive (the pool tops up at start
+    and after a reclaim that stopped any environment, never in between)."""
+    return max(target - alive, 0)
+
+
+def mru(view: dict[str, V]) -> str | None:
+    """The most recently used environment of a view kept in the order environments became
+    idle (the last one in): the one a warm start takes, so the least recently used ones age
+    out through the keep-alive."""
+    return next(reversed(view)) if view else None
 
 
 def reuse_allowed(mode: str, coin: float) -> bool:
