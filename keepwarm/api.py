@@ -33,7 +33,6 @@ from keepwarm.loop_driver import LoopDriver
 from keepwarm.observe.metrics import Metrics
 from keepwarm.pool.pool import FunctionPool, Listener
 from keepwarm.pool.router import LATEST, Router
-from keepwarm.pool.scheduler import reap_interval
 
 if TYPE_CHECKING:
     from keepwarm.template import BrokenFunction
@@ -106,11 +105,10 @@ class AsyncRuntime:
         await self.host.start()
         for config in self._configs:
             await self.add(config)
-        interval = self._reap_interval
-        if interval is None and isinstance(self.clock, SystemClock):
-            interval = reap_interval(self.server.keep_alive_s)
-        if interval:
-            self.router.start_reaper(interval)
+        if self._reap_interval is None and isinstance(self.clock, SystemClock):
+            self.router.start_reaper()  # following the functions' keep-alives
+        elif self._reap_interval:
+            self.router.start_reaper(self._reap_interval)
         return self
 
     async def __aenter__(self) -> AsyncRuntime:
@@ -190,9 +188,13 @@ class AsyncRuntime:
                 log.warning(line)
 
     async def reclaim(self) -> int:
+        """Reclaim expired idle environments now; returns once the provisioned environments it
+        stopped are replaced (their Init ran), which the reaper does not wait for."""
         if self._closed:
             raise _closed_error()
-        return await self.router.reclaim()
+        count = await self.router.reclaim()
+        await self.router.settled()
+        return count
 
     def pool(self, name: str, version: str = LATEST) -> FunctionPool:
         """A function version's pool, by name or template logical id (as sam local takes);

@@ -2,7 +2,8 @@
 are warm for a given traffic, predicted by replaying it through the pool's own decisions.
 
 Why no server: the simulator runs the scheduling functions, not processes, so a day of traffic
-takes seconds.
+takes seconds. A function of a SAM template gives the settings it defines (``FunctionModel.of``);
+the options given win.
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from keepwarm._cfn import template_file
+from keepwarm.cli.parameter_overrides import (
+    Entries,
+    ParameterOverrides,
+    TemplateCommand,
+    merged,
+    refuse,
+)
+from keepwarm.config import FunctionConfig
 from keepwarm.errors import SimulationInputError, Throttled
 from keepwarm.simulate import (
     Dist,
@@ -29,6 +39,7 @@ from keepwarm.simulate import (
     read_trace,
     simulate,
 )
+from keepwarm.template import read_template
 
 DEFAULT = FunctionModel()  # the option defaults shown in --help are the model's own
 
@@ -46,6 +57,22 @@ def _parsed(parse: Any) -> Any:
 
 
 def simulate_cmd(
+    function: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="FUNCTION",
+            help="A function of the template (logical id or FunctionName): its settings are "
+            "the defaults.",
+            show_default=False,
+        ),
+    ] = None,
+    template: Annotated[
+        Path | None,
+        typer.Option(
+            "-t", "--template", help="SAM template of FUNCTION.", show_default="template.yaml"
+        ),
+    ] = None,
+    parameter_overrides: ParameterOverrides = None,
     rate: Annotated[
         list[Segment] | None,
         typer.Option(
@@ -152,6 +179,7 @@ def simulate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Predict cold and warm starts, environments and cache hits for a traffic."""
+    found = _template_function(function, template, parameter_overrides)
     traffic, source = _traffic(rate or [], span, trace, seed)
     given: dict[str, Any] = {
         "duration": duration,
@@ -165,13 +193,39 @@ def simulate_cmd(
         "reuse": reuse,
         "max_invocations_per_env": max_invocations,
     }
-    model = FunctionModel(**{k: v for k, v in given.items() if v is not None})
+    options = {k: v for k, v in given.items() if v is not None}
+    model = FunctionModel.of(found[0], **options) if found else FunctionModel(**options)
     prediction = simulate(traffic, model, cache_ttls=cache_ttl or (), seed=seed)
+    of = {"name": found[0].name, "template": str(found[1])} if found else None
     if as_json:
-        out = {"traffic": source, "model": model.describe(), **prediction.to_dict()}
+        head = {"traffic": source} | ({"function": of} if of else {})
+        out = {**head, "model": model.describe(), **prediction.to_dict()}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     else:
-        _show(Console(), source, model, prediction)
+        _show(Console(), source, of, model, prediction)
+
+
+def _template_function(
+    name: str | None, template: Path | None, overrides: list[Entries] | None
+) -> tuple[FunctionConfig, Path] | None:
+    """The function ``name`` of the template, as ``keepwarm invoke`` finds it (a logical id or
+    a FunctionName; one that cannot run is refused with its reason)."""
+    if name is None:
+        if template is not None:
+            raise SimulationInputError(
+                "give the FUNCTION of the template to simulate (its logical id or FunctionName)"
+            )
+        if overrides is not None:
+            refuse("applies to a template's FUNCTION only")
+        return None
+    path = template_file(template or Path("template.yaml"))
+    loaded = read_template(path, parameters=merged(overrides), keep_broken=True)
+    wanted = loaded.usable(name).name_for(name)
+    for config in loaded.functions:
+        if config.name == wanted:
+            return config, path
+    names = ", ".join(sorted(c.name for c in loaded.functions))
+    raise SimulationInputError(f"no function {name!r} in {path} (its functions: {names})")
 
 
 def _traffic(
@@ -188,9 +242,17 @@ def _traffic(
     return traffic, {"poisson": described, "span_s": traffic.span_s, "seed": seed}
 
 
-def _show(console: Console, source: dict[str, Any], model: FunctionModel, p: Prediction) -> None:
+def _show(
+    console: Console,
+    source: dict[str, Any],
+    of: dict[str, str] | None,
+    model: FunctionModel,
+    p: Prediction,
+) -> None:
     what = f"trace {source['trace']}" if "trace" in source else f"Poisson, seed {source['seed']}"
     console.print(f"{p.invocations:,} invocations in {_time(p.span_s)} ({what})", highlight=False)
+    if of is not None:
+        console.print(f"function {of['name']} of {of['template']}", highlight=False, markup=False)
     console.print(_settings(model), highlight=False, style="dim", soft_wrap=True)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
@@ -272,4 +334,4 @@ def _time(s: float) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the ``simulate`` command to ``app``."""
-    app.command("simulate")(simulate_cmd)
+    app.command("simulate", cls=TemplateCommand)(simulate_cmd)

@@ -2,7 +2,9 @@
 
 It decides (through ``scheduler``) and asks environments to act; it never touches a process.
 Its idle and reset views are derived from environment state changes, in most-recently-used
-order, so picking an environment is O(1).
+order, so picking an environment is O(1). Provisioned concurrency is kept at its level from the
+same state changes: a provisioned environment that stops is replaced, one whose process died is
+initialised again, both in the background.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from keepwarm.env.environment import LocalEnvironment
 from keepwarm.env.host import EnvHost
 from keepwarm.env.spec import snapshot_key
 from keepwarm.env.state import EnvState
+from keepwarm.errors import ServiceFailure
 from keepwarm.invocation import Invocation, InvocationResult
 from keepwarm.pool import scheduler
 from keepwarm.pool.scheduler import Action, EnvView, KeepAlivePolicy
@@ -43,6 +46,7 @@ class FunctionPool:
         self._tasks: set[asyncio.Task[None]] = set()
         self._rng = random.Random()
         self._emptied = asyncio.Event()
+        self._unused: set[str] = set()  # provisioned, Init run in the background, not yet taken
 
     @property
     def policy(self) -> KeepAlivePolicy:
@@ -69,22 +73,37 @@ class FunctionPool:
         view = self.idle_provisioned if env.provisioned else self.idle
         view.pop(env.id, None)
         self.reset.pop(env.id, None)
+        unused = env.id in self._unused
+        self._unused.discard(env.id)
         if new is EnvState.IDLE:
             if self._retire_now(env):
                 self._spawn_task(env.shutdown())
             else:
                 view[env.id] = env
+                if old is EnvState.INITIALIZING:  # Init ahead of any call (provisioned)
+                    self._unused.add(env.id)
         elif new is EnvState.RESET:
-            if self.draining:
-                self._spawn_task(env.shutdown())
-            else:
-                self.reset[env.id] = env
+            self._on_reset(env, old, unused)
+        elif new is EnvState.STOPPING:
+            if env.provisioned and not self.draining:
+                self._spawn_task(self._replace())
         elif new is EnvState.DEAD:
             self.envs.pop(env.id, None)
             if not self.envs:
                 self._emptied.set()
         if self._listener is not None:
             self._listener(env, old, new)
+
+    def _on_reset(self, env: LocalEnvironment, old: EnvState, unused: bool) -> None:
+        """Its process is gone (a timeout, a crash, a failed Init)."""
+        if self.draining:
+            self._spawn_task(env.shutdown())
+            return
+        served = old is EnvState.BUSY or (old is EnvState.IDLE and not unused)
+        if scheduler.reinit_now(env.provisioned, served):
+            self._spawn_task(self._initialize(env))
+        else:
+            self.reset[env.id] = env
 
     def _retire_now(self, env: LocalEnvironment) -> bool:
         if self.draining:
@@ -125,12 +144,37 @@ class FunctionPool:
 
     # -- provisioned concurrency, reclaim, drain -----------------------------------------------
     async def provision(self) -> None:
+        """Start the missing provisioned environments and wait for their Init (before traffic)."""
         alive = sum(
             1 for e in self.envs.values() if e.provisioned and e.state is not EnvState.STOPPING
         )
         missing = scheduler.provisioned_missing(self.config.provisioned_concurrency, alive)
         envs = [self._create(provisioned=True) for _ in range(missing)]
         await asyncio.gather(*(env.initialize() for env in envs))
+
+    async def _replace(self) -> None:
+        """A provisioned environment in place of one that stopped. Created here, not when the
+        other stopped, so that a pool that began to drain or close meanwhile starts nothing;
+        once created it is in ``envs``, which ``close`` stops."""
+        if not self.draining:
+            await self._initialize(self._create(provisioned=True))
+
+    async def _initialize(self, env: LocalEnvironment) -> None:
+        """Init a provisioned environment in the background: placements see it once Init ran.
+        One stopped meanwhile (the pool closing) just ends."""
+        if self.draining or env.state not in (EnvState.NEW, EnvState.RESET):
+            return
+        try:
+            await env.initialize()
+        except ServiceFailure:
+            if env.state not in (EnvState.STOPPING, EnvState.DEAD):
+                raise
+
+    async def settled(self) -> None:
+        """Until what the pool started in the background is done: retired environments stopped,
+        provisioned ones replaced or initialised again."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def views(self) -> list[EnvView]:
         return [
@@ -146,11 +190,11 @@ class FunctionPool:
         ]
 
     async def reclaim(self) -> int:
+        """Stop the expired idle environments (a provisioned one's replacement starts as it
+        stops; the reaper does not wait for its Init)."""
         now = self.host.clock.monotonic()
         victims = scheduler.choose_reclaim(self.views(), now, self.policy)
         await asyncio.gather(*(_retire(self.envs[v]) for v in victims if v in self.envs))
-        if victims and self.config.provisioned_concurrency and not self.draining:
-            await self.provision()
         return len(victims)
 
     async def drain(self) -> None:

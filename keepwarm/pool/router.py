@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import defaultdict
 
 from keepwarm.config import FunctionConfig
@@ -19,6 +20,7 @@ from keepwarm.pool.pool import FunctionPool, Listener
 from keepwarm.pool.scheduler import Action, Snapshot
 
 LATEST = "$LATEST"
+log = logging.getLogger("keepwarm")
 
 
 class Router:
@@ -133,11 +135,41 @@ class Router:
             if pool.snapshot_key is not None:
                 self.host.launcher.stop_template(pool.snapshot_key)
 
-    def start_reaper(self, interval: float) -> None:
+    async def settled(self) -> None:
+        """Until the pools' background work is done (see ``FunctionPool.settled``)."""
+        await asyncio.gather(*(p.settled() for p in [*self.pools.values(), *self._retired]))
+
+    def reap_interval(self) -> float:
+        """The reaper's interval for the smallest keep-alive among the functions (the server's
+        when there are none): each function's idle environments are then reclaimed within a
+        quarter of its own keep-alive, as the simulator of that function assumes."""
+        keep_alive = min(
+            (p.policy.keep_alive_s for p in self.pools.values()),
+            default=self.host.server.keep_alive_s,
+        )
+        return scheduler.reap_interval(keep_alive)
+
+    def start_reaper(self, interval: float | None = None) -> None:
+        """Reclaim at every multiple of the interval from now (the runtime's start) on the
+        host's clock: the simulator's ticks. Without ``interval`` it is ``reap_interval()`` at
+        each look, so functions added later count. A reclaim that outlasts an interval skips
+        the ticks it covered; the reaper never catches up with back-to-back reclaims. With a
+        clock that does not follow real time (a ``FakeClock``) it looks every interval."""
+        clock = self.host.clock
+        origin = clock.monotonic()
+
         async def loop() -> None:
+            done = 0.0  # the last tick, in seconds from the origin
             while True:
-                await asyncio.sleep(interval)
-                await self.reclaim()
+                every = interval or self.reap_interval()
+                elapsed = clock.monotonic() - origin
+                tick = scheduler.next_tick(max(elapsed, done + every / 2), every)
+                await asyncio.sleep(min(tick - elapsed, every))
+                done = tick
+                try:
+                    await self.reclaim()
+                except Exception:  # the next look tries again; a dead reaper would reclaim none
+                    log.exception("keepwarm: reclaiming idle environments failed")
 
         self._reaper = asyncio.ensure_future(loop())
 

@@ -111,21 +111,36 @@ def choose_reclaim(envs: list[EnvView], now: float, policy: KeepAlivePolicy) -> 
 def reap_interval(keep_alive_s: float) -> float:
     """How often the reaper looks for expired environments: a quarter of the keep-alive, within
     [50 ms, 1 s]. An environment is reclaimed at the first look after it expires, so until then
-    an invocation still finds it warm; the simulator ticks on the same grid."""
+    an invocation still finds it warm; the simulator ticks on the same grid. A server's reaper
+    takes the smallest keep-alive among its functions (``Router.reap_interval``), so that none
+    of them waits longer than a quarter of its own."""
     return max(0.05, min(1.0, keep_alive_s / 4))
 
 
 def next_tick(when: float, interval: float) -> float:
     """The first reaper tick at or after ``when``, ticks falling every ``interval`` from 0
-    (the runtime's start)."""
+    (the runtime's start). The real reaper sleeps until the tick after its last one, so a
+    reclaim that takes longer than the interval skips ticks rather than shifting the grid."""
     k = max(math.ceil(when / interval), 1)
     return k * interval if k * interval >= when else (k + 1) * interval
 
 
 def provisioned_missing(target: int, alive: int) -> int:
-    """Provisioned environments to start so that ``target`` are alive (the pool tops up at start
-    and after a reclaim that stopped any environment, never in between)."""
+    """Provisioned environments to start so that ``target`` are alive, before traffic starts;
+    afterwards each one that stops is replaced as it stops (retired, reclaimed)."""
     return max(target - alive, 0)
+
+
+def reinit_now(provisioned: bool, served_since_init: bool) -> bool:
+    """After an environment's process died (a timeout, a crash): run Init again now, in the
+    background, or at its next invocation (inside that call's timeout, as Lambda does).
+
+    Now for a provisioned one, so that provisioned concurrency stays at its level, as on Lambda;
+    but not for one that died without serving since its last Init (a runtime that exits of its
+    own accord would otherwise be started again for ever): that one waits, as an on-demand
+    environment does.
+    """
+    return provisioned and served_since_init
 
 
 def mru(view: dict[str, V]) -> str | None:

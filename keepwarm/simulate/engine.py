@@ -3,9 +3,11 @@
 Every decision is the one ``FunctionPool`` and ``Router`` make, by the same functions of
 ``keepwarm.pool.scheduler``: ``place`` (throttle, the most recently used idle environment,
 provisioned first, an environment waiting for re-init, else a cold start), ``should_retire``
-(max invocations per environment, reuse chaos), ``choose_reclaim`` at the reaper's ticks, and
-``provisioned_missing`` after a reclaim. What is simulated is only what the runtime measures
-in real time: how long Init and the handler take (and so the timeout).
+(max invocations per environment, reuse chaos), ``choose_reclaim`` at the reaper's ticks,
+``provisioned_missing`` before traffic and ``reinit_now`` after a timeout; a provisioned
+environment that stops is replaced at once, as the pool replaces it. What is simulated is only
+what the runtime measures in real time: how long Init and the handler take (and so the
+timeout).
 
 Why events and not a clock ticking: a day at 10 requests/s is ~864k arrivals and 86,400 reaper
 ticks; the loop visits each arrival and completion once, and only the ticks at which some idle
@@ -144,7 +146,7 @@ class Engine:
 
     def _tick(self, tick: float) -> None:
         """The reaper at ``tick``: ``choose_reclaim`` over the environments that may have
-        expired (the others cannot be chosen), then provisioned ones topped up."""
+        expired (the others cannot be chosen)."""
         self.now = tick
         found: dict[str, SimEnv] = {}
         while self.expiry and self.expiry[0][0] <= tick:
@@ -158,8 +160,6 @@ class Engine:
             self._stop(found.pop(env_id), tick)
         for env in found.values():
             self._watch(env, tick + self.every)
-        if victims and self.model.provisioned_concurrency:
-            self._provision(tick)
 
     # -- environments --------------------------------------------------------------------------
     def _create(self, provisioned: bool, now: float) -> SimEnv:
@@ -171,14 +171,20 @@ class Engine:
 
     def _provision(self, now: float, initial: bool = False) -> None:
         """Provisioned environments start before traffic (keepwarm initialises them before it
-        serves), and after a reclaim; the latter are idle once their Init has run."""
+        serves), and one in place of each that stops; the latter are idle once their Init has
+        run."""
         target = self.model.provisioned_concurrency
         for _ in range(scheduler.provisioned_missing(target, self.provisioned_alive)):
             env = self._create(True, now)
             if initial:
                 self._ready(env, now)
             else:
-                heapq.heappush(self.ready, (now + self.init(), next(self.seq), env))
+                self._initialize(env, now)
+
+    def _initialize(self, env: SimEnv, now: float) -> None:
+        """Init in the background (a provisioned environment): taken once it has run."""
+        env.state, env.fills = INIT, None
+        heapq.heappush(self.ready, (now + self.init(), next(self.seq), env))
 
     def _ready(self, env: SimEnv, now: float) -> None:
         env.state = IDLE
@@ -192,6 +198,8 @@ class Engine:
         del self.envs[env.id]
         self.provisioned_alive -= env.provisioned
         self.tally.env_ended(env.invocations, now - env.created)
+        if env.provisioned:
+            self._provision(now)
 
     # -- invocations ---------------------------------------------------------------------------
     def _snapshot(self) -> Snapshot:
@@ -246,6 +254,9 @@ class Engine:
         env.last_used = now
         if timed_out:
             self.tally.timeouts += 1
+            if scheduler.reinit_now(env.provisioned, served_since_init=True):
+                self._initialize(env, now)
+                return
             env.state, env.fills = RESET, None
             self.reset[env.id] = env
         elif scheduler.should_retire(

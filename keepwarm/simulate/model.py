@@ -64,6 +64,24 @@ class FunctionModel:
         if every is not None and not (math.isfinite(every) and every > 0):
             raise SimulationInputError(f"reap interval {every!r} must be a finite time above 0")
 
+    @classmethod
+    def of(cls, config: FunctionConfig, **given: Any) -> FunctionModel:
+        """The model of a function (from a template: ``keepwarm.template.load_template``) alone
+        on a server with keepwarm's defaults: its timeout, reserved and provisioned concurrency,
+        and the keep-alive, max lifetime, reuse and max invocations per environment it sets
+        (``Metadata.keepwarm``); ``given`` (fields of the model) win. How long its handler and
+        Init take is not in a function's definition: give ``duration`` and ``init``."""
+        own = {
+            "timeout_s": config.timeout_s,
+            "reserved_concurrency": config.reserved_concurrency,
+            "provisioned_concurrency": config.provisioned_concurrency,
+            "keep_alive_s": config.keep_alive_s,
+            "max_lifetime_s": config.max_lifetime_s,
+            "reuse": config.reuse,
+            "max_invocations_per_env": config.max_invocations_per_env,
+        }
+        return cls(**{k: v for k, v in own.items() if v is not None} | given)
+
     @property
     def policy(self) -> KeepAlivePolicy:
         return KeepAlivePolicy(self.keep_alive_s, self.max_lifetime_s)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
+from typing import Any
 
 from tests.cli.run import assert_one_line_error, assert_usage_error, keepwarm
+from tests.helpers import TOO_LITTLE_MEMORY, template_with_a_broken_function, write_code
 
 
 def test_json_prediction_is_reproducible_and_complete() -> None:
@@ -111,4 +114,109 @@ def test_one_line_errors(tmp_path: Path) -> None:
     assert_one_line_error(
         keepwarm("simulate", "--rate", "1/s", "--for", "1m", "--reuse", "sometimes"),
         "Reuse mode 'sometimes'",
+    )
+
+
+TEMPLATE = """\
+Parameters:
+  Seconds:
+    Type: Number
+    Default: 7
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: my-fn
+      Handler: app.handler
+      Runtime: python3.12
+      CodeUri: src
+      Timeout: !Ref Seconds
+      ReservedConcurrentExecutions: 5
+      ProvisionedConcurrencyConfig:
+        ProvisionedConcurrentExecutions: 2
+    Metadata:
+      keepwarm:
+        keep_alive: 30
+        max_lifetime: 3600
+        reuse: random:0.5
+        max_invocations_per_env: 50
+"""
+TRAFFIC = ("--rate", "1/s", "--for", "10m")
+
+
+def _project(root: Path) -> Path:
+    write_code(root / "src", {"app.py": "def handler(event, context):\n    return 1\n"})
+    template = root / "template.yaml"
+    template.write_text(TEMPLATE)
+    return template
+
+
+def _model(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert done.returncode == 0, done.stderr
+    model: dict[str, Any] = json.loads(done.stdout)["model"]
+    return model
+
+
+def test_a_template_function_gives_its_settings(tmp_path: Path) -> None:
+    template = _project(tmp_path)
+    done = keepwarm("simulate", "Fn", "-t", str(template), *TRAFFIC, "--json")
+    assert json.loads(done.stdout)["function"] == {"name": "my-fn", "template": str(template)}
+    assert _model(done) | {"duration": "-", "init": "-"} == {
+        "duration": "-",
+        "init": "-",
+        "timeout_s": 7,
+        "keep_alive_s": 30.0,
+        "max_lifetime_s": 3600.0,
+        "reserved_concurrency": 5,
+        "provisioned_concurrency": 2,
+        "concurrency_limit": 1000,
+        "max_invocations_per_env": 50,
+        "reuse": "random:0.5",
+        "reap_interval_s": 1.0,
+    }
+
+
+def test_options_and_parameter_overrides_win_over_the_template(tmp_path: Path) -> None:
+    """The FunctionName too; without -t, ./template.yaml, as for keepwarm invoke."""
+    _project(tmp_path)
+    options = ("--keep-alive", "2", "--reserved", "1", "--reuse", "always")
+    overrides = ("--parameter-overrides", "Seconds=9")
+    done = keepwarm("simulate", "my-fn", *TRAFFIC, *options, *overrides, "--json", cwd=tmp_path)
+    model = _model(done)
+    assert (model["timeout_s"], model["keep_alive_s"], model["reap_interval_s"]) == (9, 2.0, 0.5)
+    assert (model["reserved_concurrency"], model["reuse"]) == (1, "always")
+    assert (model["provisioned_concurrency"], model["max_invocations_per_env"]) == (2, 50)
+    text = keepwarm("simulate", "Fn", *TRAFFIC, cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines()[1] == "function my-fn of template.yaml"
+    assert "timeout 7s, keep-alive 30s (reaper every 1s)" in text.stdout.splitlines()[2]
+
+
+def test_a_template_function_that_cannot_run_is_refused_with_its_reason(tmp_path: Path) -> None:
+    template = str(template_with_a_broken_function(tmp_path))
+    assert_one_line_error(
+        keepwarm("simulate", "Broken", "-t", template, *TRAFFIC),
+        f"keepwarm: Function Broken: {TOO_LITTLE_MEMORY}",
+    )
+    runs = keepwarm("simulate", "Good", "-t", template, *TRAFFIC)
+    assert runs.returncode == 0 and "cannot run (skipped)" in runs.stderr
+    assert_one_line_error(
+        keepwarm("simulate", "Nope", "-t", str(_project(tmp_path / "p")), *TRAFFIC),
+        "no function 'Nope' in ",
+        "(its functions: my-fn)",
+    )
+
+
+def test_template_usage_errors(tmp_path: Path) -> None:
+    template = str(_project(tmp_path))
+    assert_one_line_error(
+        keepwarm("simulate", "-t", template, *TRAFFIC), "give the FUNCTION of the template"
+    )
+    assert_usage_error(
+        keepwarm("simulate", *TRAFFIC, "--parameter-overrides", "Seconds=9"),
+        "--parameter-overrides",
+        "applies to a template's FUNCTION only",
+    )
+    assert_one_line_error(
+        keepwarm("simulate", "Fn", *TRAFFIC, cwd=tmp_path / "src"), "Template not found"
     )

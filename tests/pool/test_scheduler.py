@@ -109,3 +109,13 @@ def test_provisioned_missing_and_mru() -> None:
     view_.pop("a")
     view_["a"] = 1  # became idle again: now the most recently used
     assert scheduler.mru(view_) == "a"
+
+
+@pytest.mark.parametrize(
+    ("provisioned", "served", "now"),
+    [(True, True, True), (True, False, False), (False, True, False), (False, False, False)],
+)
+def test_reinit_now(provisioned: bool, served: bool, now: bool) -> None:
+    """A provisioned environment that died runs Init again at once, unless it died without
+    serving since its last Init; an on-demand one at its next call."""
+    assert scheduler.reinit_now(provisioned, served) is now

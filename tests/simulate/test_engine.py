@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from keepwarm.config import FunctionConfig
 from keepwarm.errors import SimulationInputError, Throttled
 from keepwarm.simulate import Dist, FunctionModel, Prediction, Traffic, simulate
 
@@ -70,6 +72,44 @@ def test_provisioned_environments_are_replaced_at_max_lifetime_after_their_init(
     p = run([0, 8.5, 9.5], max_lifetime_s=8, init=Dist.fixed(1), provisioned_concurrency=1)
     # e1 reclaimed at the 8 s tick; its replacement e2 is in Init until 9 s, so 8.5 s is cold
     assert p.starts == (("provisioned", "e1"), ("cold", "e3"), ("provisioned", "e2"))
+
+
+def test_a_retired_provisioned_environment_is_replaced_at_once() -> None:
+    # reuse never: e1 retires at 0.25 s, e2 starts its Init (1.5 s) then, and is ready at 1.75 s
+    p = run([0, 1, 2, 4], reuse="never", init=Dist.fixed(1.5), provisioned_concurrency=1)
+    assert p.starts is not None and kinds(p) == "pcpp"
+    assert [e for _, e in p.starts] == ["e1", "e3", "e2", "e4"]  # e3 on demand: not replaced
+    assert p.environments == 5  # e5 replaced e4 at 4.25 s
+    capped = run([0, 1, 2, 3], max_invocations_per_env=2, provisioned_concurrency=1)
+    assert kinds(capped) == "pppp" and capped.environments == 3
+
+
+def test_a_provisioned_environment_that_timed_out_runs_init_again_at_once() -> None:
+    """The same environment, provisioned again once its Init ran (not a cold start at its next
+    call, as an on-demand one's is); its cache is empty again."""
+    p = run(
+        [0, 1.5, 3.5], [5, 0.25, 0.25], timeout_s=1, init=Dist.fixed(1), provisioned_concurrency=1
+    )
+    # e1 times out at 1 s and is in Init until 2 s: a call at 1.5 s is cold in e2, 3.5 s finds e1
+    assert p.starts == (("provisioned", "e1"), ("cold", "e2"), ("provisioned", "e1"))
+    assert p.timeouts == 1 and (p.caches[0].hits, p.caches[0].misses) == (0, 3)
+
+
+def test_the_model_of_a_function() -> None:
+    config = FunctionConfig(
+        "f",
+        "app.handler",
+        Path(__file__).parent,
+        timeout_s=9,
+        reserved_concurrency=4,
+        provisioned_concurrency=1,
+        keep_alive_s=30,
+        reuse="never",
+    )
+    model = FunctionModel.of(config, timeout_s=5)
+    assert (model.timeout_s, model.reserved_concurrency, model.provisioned_concurrency) == (5, 4, 1)
+    assert (model.keep_alive_s, model.reuse, model.reap_every_s) == (30, "never", 1.0)
+    assert (model.max_lifetime_s, model.max_invocations_per_env) == (7200, None)  # defaults
 
 
 def test_a_busy_environment_past_its_lifetime_goes_at_the_first_tick_once_idle() -> None:
