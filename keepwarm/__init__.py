@@ -19,9 +19,11 @@ _EXPORTS = {
     "SystemClock": "keepwarm.clock",
     "FunctionConfig": "keepwarm.config",
     "ServerConfig": "keepwarm.config",
+    "BadFunction": "keepwarm.errors",
     "FunctionNotFound": "keepwarm.errors",
     "KeepwarmError": "keepwarm.errors",
     "ServiceError": "keepwarm.errors",
+    "TemplateError": "keepwarm.errors",
     "Throttled": "keepwarm.errors",
     "InvocationResult": "keepwarm.invocation",
     "StartKind": "keepwarm.invocation",
@@ -30,6 +32,7 @@ _EXPORTS = {
 
 __all__ = [
     "AsyncRuntime",
+    "BadFunction",
     "FakeClock",
     "FunctionConfig",
     "FunctionNotFound",
@@ -40,6 +43,7 @@ __all__ = [
     "ServiceError",
     "StartKind",
     "SystemClock",
+    "TemplateError",
     "Throttled",
     "__version__",
     "load_template",
@@ -49,7 +53,14 @@ if TYPE_CHECKING:
     from keepwarm.api import AsyncRuntime, Runtime
     from keepwarm.clock import FakeClock, SystemClock
     from keepwarm.config import FunctionConfig, ServerConfig
-    from keepwarm.errors import FunctionNotFound, KeepwarmError, ServiceError, Throttled
+    from keepwarm.errors import (
+        BadFunction,
+        FunctionNotFound,
+        KeepwarmError,
+        ServiceError,
+        TemplateError,
+        Throttled,
+    )
     from keepwarm.invocation import InvocationResult, StartKind
     from keepwarm.template import load_template
 
