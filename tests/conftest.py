@@ -1,9 +1,11 @@
-"""Suite-wide fixtures: a fresh data dir per test and a session-end check for leaked processes
-(per pytest-xdist worker)."""
+"""Suite-wide fixtures: a fresh data dir per test, a directory function code can write to, and a
+session-end check for leaked processes (per pytest-xdist worker)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,3 +32,15 @@ def no_leaked_processes() -> Iterator[None]:
 @pytest.fixture
 def server(tmp_path: Path) -> ServerConfig:
     return ServerConfig(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def side_dir() -> Iterator[Path]:
+    """A directory function code can write to: outside /tmp (private per environment) and
+    outside the data dir (hidden from environments)."""
+    path = Path(tempfile.mkdtemp(prefix="keepwarm-test-", dir="/var/tmp"))
+    path.chmod(0o777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

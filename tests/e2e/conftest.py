@@ -4,6 +4,6 @@ Named ``serve_proc``/``serve_lam`` here so the suite-wide ``server`` fixture kee
 for the other end-to-end tests in this directory.
 """
 
-from tests.lambda_api.kw_server import serve_lam, serve_proc, side_dir, start_server
+from tests.lambda_api.kw_server import serve_lam, serve_proc, start_server
 
-__all__ = ["serve_lam", "serve_proc", "side_dir", "start_server"]
+__all__ = ["serve_lam", "serve_proc", "start_server"]

@@ -10,11 +10,9 @@ import http.client
 import io
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import zipfile
@@ -207,18 +205,6 @@ def wait_for_gone(pids: set[int], timeout: float = 15.0) -> set[int]:
                     os.kill(pid, signal.SIGKILL)
             return left
         time.sleep(0.02)
-
-
-@pytest.fixture
-def side_dir() -> Iterator[Path]:
-    """A directory function code can write to: outside /tmp (private per environment) and
-    outside the data dir (hidden from environments)."""
-    path = Path(tempfile.mkdtemp(prefix="keepwarm-test-", dir="/var/tmp"))
-    path.chmod(0o777)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

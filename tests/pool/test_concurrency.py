@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,10 +18,10 @@ seen = []
 
 def handler(event, context):
     seen.append(event["n"])
-    gate = event["gate"]
-    open(os.path.join(gate, context.aws_request_id), "w").close()
+    side_dir = event["side_dir"]
+    open(os.path.join(side_dir, context.aws_request_id), "w").close()
     deadline = time.time() + 20
-    while len(os.listdir(gate)) < event["parties"] and time.time() < deadline:
+    while len(os.listdir(side_dir)) < event["parties"] and time.time() < deadline:
         time.sleep(0.005)
     if event.get("hold"):
         while not os.path.exists(event["hold"]) and time.time() < deadline:
@@ -33,22 +30,12 @@ def handler(event, context):
 """
 
 
-@pytest.fixture
-def gate() -> Iterator[Path]:
-    """A directory every environment can see (outside the private /tmp and the data dir)."""
-    path = Path("/var/tmp") / f"keepwarm-test-{uuid.uuid4().hex}"
-    path.mkdir()
-    path.chmod(0o777)  # functions run as an unprivileged user of their own
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def test_eight_concurrent_calls_get_eight_environments(
-    tmp_path: Path, server: ServerConfig, gate: Path
+    tmp_path: Path, server: ServerConfig, side_dir: Path
 ) -> None:
     async def main() -> list[InvocationResult]:
         async with AsyncRuntime([function(tmp_path, "b", BARRIER)], server=server) as rt:
-            events = [{"n": i, "gate": str(gate), "parties": 8} for i in range(8)]
+            events = [{"n": i, "side_dir": str(side_dir), "parties": 8} for i in range(8)]
             return await asyncio.gather(*(rt.invoke("b", e) for e in events))
 
     results = asyncio.run(main())
@@ -79,21 +66,21 @@ def test_post_credit_card_example_concurrently(tmp_path: Path, server: ServerCon
     assert [r.json()["card_last4"] for r in results] == [c[-4:] for c in cards]
 
 
-def _held(tmp: Path, server: ServerConfig, gate: Path, **config: object) -> tuple[object, ...]:
-    hold = gate / "release"
-    parties_dir = gate / "parties"
+def _held(tmp: Path, server: ServerConfig, side_dir: Path, **config: object) -> tuple[object, ...]:
+    hold = side_dir / "release"
+    parties_dir = side_dir / "parties"
     parties_dir.mkdir()
     parties_dir.chmod(0o777)
 
     async def main() -> tuple[object, ...]:
         fn = function(tmp, "held", BARRIER, **config)
         async with AsyncRuntime([fn], server=server) as rt:
-            event = {"n": 0, "gate": str(parties_dir), "parties": 1, "hold": str(hold)}
+            event = {"n": 0, "side_dir": str(parties_dir), "parties": 1, "hold": str(hold)}
             first = asyncio.ensure_future(rt.invoke("held", event))
             while not any(parties_dir.iterdir()):
                 await asyncio.sleep(0.01)
             try:
-                await rt.invoke("held", {"n": 1, "gate": str(parties_dir), "parties": 1})
+                await rt.invoke("held", {"n": 1, "side_dir": str(parties_dir), "parties": 1})
             except Throttled as exc:
                 outcome: tuple[object, ...] = (exc.reason, exc.message, exc.body())
             else:
@@ -105,16 +92,18 @@ def _held(tmp: Path, server: ServerConfig, gate: Path, **config: object) -> tupl
     return asyncio.run(main())
 
 
-def test_reserved_concurrency_throttles(tmp_path: Path, server: ServerConfig, gate: Path) -> None:
-    reason, message, body = _held(tmp_path, server, gate, reserved_concurrency=1)
+def test_reserved_concurrency_throttles(
+    tmp_path: Path, server: ServerConfig, side_dir: Path
+) -> None:
+    reason, message, body = _held(tmp_path, server, side_dir, reserved_concurrency=1)
     assert reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
     assert message == "Rate Exceeded."
     assert body == {"Type": "User", "message": "Rate Exceeded.", "Reason": reason}
 
 
-def test_account_limit_throttles(tmp_path: Path, gate: Path) -> None:
+def test_account_limit_throttles(tmp_path: Path, side_dir: Path) -> None:
     server = ServerConfig(data_dir=tmp_path / "data", concurrency_limit=1)
-    reason, _, _ = _held(tmp_path, server, gate)
+    reason, _, _ = _held(tmp_path, server, side_dir)
     assert reason == "ConcurrentInvocationLimitExceeded"
 
 

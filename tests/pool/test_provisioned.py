@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
-import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +37,6 @@ def handler(event, context):
     mark = open("/tmp/mark").read() if os.path.exists("/tmp/mark") else None
     return {"init": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"], "pid": os.getpid(), "mark": mark}
 """
-
-
-@pytest.fixture
-def gate() -> Iterator[Path]:
-    path = Path("/var/tmp") / f"keepwarm-prov-{uuid.uuid4().hex}"
-    path.mkdir()
-    path.chmod(0o777)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _ready(rt: Runtime, count: int, not_in: Collection[str] = ()) -> list[dict[str, Any]]:
@@ -169,12 +158,12 @@ def test_a_closing_runtime_starts_no_replacement(
 
 
 def test_a_draining_deployment_starts_no_replacement(
-    tmp_path: Path, server: ServerConfig, gate: Path
+    tmp_path: Path, server: ServerConfig, side_dir: Path
 ) -> None:
     """Its provisioned environment retires after the redeploy: the new deployment has its own,
     and the old one starts none."""
     seen: list[tuple[str, int, EnvState]] = []
-    hold = gate / "release"
+    hold = side_dir / "release"
 
     async def main() -> None:
         fn = function(tmp_path, "p", SOURCE, provisioned_concurrency=1, reuse="never")

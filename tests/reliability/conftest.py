@@ -1,6 +1,6 @@
 """Fixtures for the reliability suites: the real ``keepwarm serve`` helpers of tests/lambda_api.
 
-Only ``start_server`` and ``side_dir`` are taken from there: its ``server`` fixture would shadow
+Only ``start_server`` is taken from there: its ``server`` fixture would shadow
 the suite-wide ``server`` (a ServerConfig) that the Python-API suites here use.
 """
 
@@ -11,4 +11,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda_api"))
 
-from kw_server import side_dir, start_server  # noqa: F401
+from kw_server import start_server  # noqa: F401

@@ -19,9 +19,6 @@ simulated time here (the fake clock stands still while real processes start), so
 from __future__ import annotations
 
 import asyncio
-import shutil
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,16 +139,6 @@ SCENARIOS = {
 }
 
 
-@pytest.fixture
-def gate() -> Iterator[Path]:
-    """Release files every environment can see (outside private /tmp and the data dir)."""
-    path = Path("/var/tmp") / f"keepwarm-sim-{uuid.uuid4().hex}"
-    path.mkdir()
-    path.chmod(0o777)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def _events(s: Scenario, interval: float) -> list[tuple[float, int, int]]:
     """(time, kind, invocation) in the simulator's order; ticks up to the last end."""
     events = [(t, ARRIVE, i) for i, t in enumerate(s.starts)]
@@ -174,7 +161,7 @@ async def _placed(task: asyncio.Future[Any], rt: AsyncRuntime, before: int) -> N
 
 
 async def _drive(
-    s: Scenario, tmp: Path, gate: Path, template: Path | None = None
+    s: Scenario, tmp: Path, side_dir: Path, template: Path | None = None
 ) -> tuple[list[tuple[str, str | None]], int]:
     """The runtime on the scenario's traffic: its function from ``s.fn``, or from ``template``."""
     clock = FakeClock(start=0.0)
@@ -202,11 +189,13 @@ async def _drive(
                 await rt.reclaim()
             elif kind == ARRIVE:
                 before = rt.router.account_inflight
-                event = {"release": str(gate / f"r{i}")}
+                event = {"release": str(side_dir / f"r{i}")}
                 tasks[i] = asyncio.ensure_future(rt.invoke("held", event))
                 await _placed(tasks[i], rt, before)
             else:
-                starts[i] = await _finish(tasks[i], gate / f"r{i}", s.durations[i] >= s.timeout_s)
+                starts[i] = await _finish(
+                    tasks[i], side_dir / f"r{i}", s.durations[i] >= s.timeout_s
+                )
                 await rt.router.settled()
     return starts, len(created)
 
@@ -226,10 +215,12 @@ async def _finish(
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_simulator_predicts_what_the_runtime_does(name: str, tmp_path: Path, gate: Path) -> None:
+def test_simulator_predicts_what_the_runtime_does(
+    name: str, tmp_path: Path, side_dir: Path
+) -> None:
     s = SCENARIOS[name]
     predicted = simulate(Traffic(s.starts, s.durations), s.model(), record=True)
-    real, created = asyncio.run(_drive(s, tmp_path, gate))
+    real, created = asyncio.run(_drive(s, tmp_path, side_dir))
     assert predicted.starts is not None
     assert [k for k, _ in predicted.starts] == [k for k, _ in real]
     pairs = {(p, r) for (_, p), (_, r) in zip(predicted.starts, real, strict=True) if p is not None}
@@ -273,7 +264,7 @@ def _template(tmp: Path, s: Scenario) -> Path:
 
 
 @pytest.mark.timeout(300)
-def test_a_template_function_means_the_same_to_both(tmp_path: Path, gate: Path) -> None:
+def test_a_template_function_means_the_same_to_both(tmp_path: Path, side_dir: Path) -> None:
     """``FunctionModel.of`` a template's function is what the runtime runs from that template
     (its settings as ``keepwarm simulate -t`` reads them)."""
     template = _template(tmp_path, TEMPLATED)
@@ -281,7 +272,7 @@ def test_a_template_function_means_the_same_to_both(tmp_path: Path, gate: Path) 
     model = FunctionModel.of(config, duration=Dist.fixed(0), init=Dist.fixed(0))
     assert model == TEMPLATED.model()
     predicted = simulate(Traffic(TEMPLATED.starts, TEMPLATED.durations), model, record=True)
-    real, created = asyncio.run(_drive(TEMPLATED, tmp_path, gate, template))
+    real, created = asyncio.run(_drive(TEMPLATED, tmp_path, side_dir, template))
     assert predicted.starts is not None
     assert [k for k, _ in predicted.starts] == [k for k, _ in real]
     assert predicted.environments == created
