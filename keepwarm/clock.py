@@ -10,6 +10,9 @@ import threading
 import time as _time
 from typing import Protocol
 
+# Seconds per unit of the lengths of time commands take (``--since 10m``, ``--for 1d``).
+TIME_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
 
 class Clock(Protocol):
     def monotonic(self) -> float: ...

@@ -41,6 +41,7 @@ RULES = {
 RULES["simulate"] = {  # the pool's pure decisions, never what starts processes
     "keepwarm.simulate",
     "keepwarm.pool.scheduler",
+    "keepwarm.clock",
     "keepwarm.config",
     "keepwarm.errors",
     "keepwarm.invocation",

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from keepwarm.clock import TIME_UNITS
+
 HostPackages = Annotated[
     bool,
     typer.Option(
@@ -36,9 +38,6 @@ def scale(value: float | None) -> float | None:
     return value
 
 
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def duration(value: str) -> float:
     """A relative time as ``aws logs tail --since`` takes one: a number and one unit
     (``30s``, ``5m``, ``2h``, ``1d``, ``1w``), in seconds."""
@@ -47,4 +46,4 @@ def duration(value: str) -> float:
         raise typer.BadParameter(
             f"{value!r} is not a number and one unit of s, m, h, d or w (e.g. 10m)"
         )
-    return int(match[1]) * UNITS[match[2]]
+    return int(match[1]) * TIME_UNITS[match[2]]

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from random import Random
 
+from keepwarm.clock import TIME_UNITS
 from keepwarm.errors import SimulationInputError
 
-TIME_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _TIME = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h|d|w)?")
 SHAPES = "SECONDS, exp:MEAN, uniform:LOW:HIGH or lognormal:MEDIAN:SIGMA"
 

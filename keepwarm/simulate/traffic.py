@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from random import Random
 
+from keepwarm.clock import TIME_UNITS
 from keepwarm.errors import SimulationInputError
-from keepwarm.simulate.dist import TIME_UNITS, parse_time
+from keepwarm.simulate.dist import parse_time
 
 MAX_INVOCATIONS = 20_000_000  # ~ 1.6 GB of start times: far beyond what one run should hold
 _RATE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(?:/(s|m|h|d))?")
