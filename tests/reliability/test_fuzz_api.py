@@ -48,7 +48,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 def _takes_input(label: str) -> bool:
     method, path = label.split(" ", 1)
-    item = document()["paths"][path]
+    item = DOCUMENT["paths"][path]
     operation = item[method.lower()]
     return bool(
         item.get("parameters") or operation.get("parameters") or operation.get("requestBody")
@@ -57,7 +57,8 @@ def _takes_input(label: str) -> bool:
 
 # The very document the server serves (checked below): generated from the route table, so it
 # can be loaded at collection time, before any server runs.
-schema = schemathesis.openapi.from_dict(document())
+DOCUMENT = document()
+schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 
 def test_openapi_is_generated_from_the_route_table(served: Any) -> None:
