@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from keepwarm.clock import Clock, SystemClock
 from keepwarm.config import FunctionConfig, ServerConfig
+from keepwarm.env.base import Environment
 from keepwarm.env.environment import LocalEnvironment
 from keepwarm.env.host import EnvHost
 from keepwarm.env.state import EnvState
@@ -35,6 +36,7 @@ from keepwarm.pool.pool import FunctionPool, Listener
 from keepwarm.pool.router import LATEST, Router
 
 if TYPE_CHECKING:
+    from keepwarm.cluster.nodes import RayCluster
     from keepwarm.template import BrokenFunction
 
 T = TypeVar("T")
@@ -66,12 +68,20 @@ def _load(
     return configs + loaded.functions, dict(loaded.logical_ids), failed
 
 
+def _cluster(server: ServerConfig) -> RayCluster | None:
+    if server.backend != "ray":
+        return None
+    from keepwarm.cluster.nodes import RayCluster
+
+    return RayCluster(server)
+
+
 def _tee(first: Listener, second: Listener | None) -> Listener:
     """Metrics see every state change; the caller's listener, if any, sees it too."""
     if second is None:
         return first
 
-    def both(env: LocalEnvironment, old: EnvState, new: EnvState) -> None:
+    def both(env: Environment, old: EnvState, new: EnvState) -> None:
         first(env, old, new)
         second(env, old, new)
 
@@ -98,11 +108,20 @@ class AsyncRuntime:
         self._listener = listener
         self.host = EnvHost(self.server, self.clock)
         self.metrics = Metrics()
-        self.router = Router(self.host, _tee(self.metrics.on_state, listener))
+        self.cluster = _cluster(self.server)
+        self.router = Router(
+            self.host,
+            _tee(self.metrics.on_state, listener),
+            self.cluster.environment if self.cluster else LocalEnvironment,
+        )
         self._closed = False
 
     async def start(self) -> AsyncRuntime:
-        await self.host.start()
+        if self.cluster is not None:  # environments run on the cluster's nodes, not here
+            self.server.data_dir.mkdir(parents=True, exist_ok=True)
+            await self.cluster.start()
+        else:
+            await self.host.start()
         for config in self._configs:
             await self.add(config)
         if self._reap_interval is None and isinstance(self.clock, SystemClock):
@@ -224,7 +243,10 @@ class AsyncRuntime:
         try:
             await self.router.close()
         finally:
-            await self.host.close()
+            if self.cluster is not None:
+                await self.cluster.close()
+            else:
+                await self.host.close()
 
 
 class Runtime:
@@ -306,7 +328,7 @@ class Runtime:
                     "provisioned": e.provisioned,
                     "invocations": e.invocations,
                     "pid": e.pid,
-                    "tmp": str(e.placement.tmp_dir),
+                    "tmp": e.tmp_path,
                     "log_stream": e.stream.name,
                     "log_path": str(e.stream.path),
                     "orc": dict(e.orc_stats),

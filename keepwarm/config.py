@@ -389,6 +389,8 @@ class ServerConfig:
         default_factory=lambda: os.environ.get("KEEPWARM_SCHED_POLICY", "batch")
     )
     host_packages: bool = False  # Python functions may import the server's packages
+    backend: str = "local"  # "ray": environments run on the machines of a Ray cluster
+    ray_address: str | None = None  # None: a Ray instance of its own on this machine
 
     def __post_init__(self) -> None:
         # Absolute: environments chdir and bind mounts resolve paths on their own.
@@ -410,6 +412,8 @@ class ServerConfig:
             raise InvalidParameterValue("KEEPWARM_SCHED_POLICY must be batch or normal.")
         if self.python_transport not in ("pipe", "runtime-api"):
             raise InvalidParameterValue("KEEPWARM_PYTHON_TRANSPORT must be pipe or runtime-api.")
+        if self.backend not in ("local", "ray"):
+            raise InvalidParameterValue("backend must be local or ray.")
         check_reuse(self.reuse)
         check_run_as(self.run_as)
 

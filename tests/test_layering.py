@@ -2,6 +2,7 @@
 
 `runtimes/` runs inside environments and `orc/` inside user code (also on real Lambda): neither
 may import the server. `audit/` is a static tool. `env/` never imports the pool or the HTTP layer.
+`cluster/` runs environments on a Ray cluster's nodes below the pool, as `env/` runs them here.
 `simulate/` replays traffic through the scheduler's pure functions and starts no process.
 """
 
@@ -37,6 +38,15 @@ RULES = {
         "keepwarm.invocation",
         "keepwarm.observe",
     },
+}
+RULES["cluster"] = {  # environments on other machines: the env layer's peer, below the pool
+    "keepwarm.cluster",
+    "keepwarm.env",
+    "keepwarm.config",
+    "keepwarm.errors",
+    "keepwarm.clock",
+    "keepwarm.invocation",
+    "keepwarm.observe",
 }
 RULES["simulate"] = {  # the pool's pure decisions, never what starts processes
     "keepwarm.simulate",

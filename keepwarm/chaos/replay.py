@@ -26,7 +26,7 @@ from typing import Any
 
 from keepwarm.api import AsyncRuntime, encode_event
 from keepwarm.config import FunctionConfig, ServerConfig
-from keepwarm.env.environment import LocalEnvironment
+from keepwarm.env.base import Environment
 from keepwarm.env.state import EnvState
 from keepwarm.invocation import Invocation, InvocationResult
 from keepwarm.pool.pool import FunctionPool
@@ -129,8 +129,8 @@ def compare(outcomes: dict[str, list[Any]], events: int) -> list[EventDiff]:
 
 
 async def _invoke_on(
-    rt: AsyncRuntime, pool: FunctionPool, env: LocalEnvironment, event: Any
-) -> tuple[InvocationResult, LocalEnvironment]:
+    rt: AsyncRuntime, pool: FunctionPool, env: Environment, event: Any
+) -> tuple[InvocationResult, Environment]:
     """Invoke ``event`` on this lane's environment (a new one if it was shut down)."""
     if env.state in (EnvState.STOPPING, EnvState.DEAD):
         env = pool.take(Placement(Action.COLD))

@@ -21,6 +21,27 @@ from keepwarm.cli.parameter_overrides import ParameterOverrides, TemplateCommand
 EXIT_USAGE = 2
 
 
+def _check_backend(backend: str, ray_address: str | None) -> None:
+    import importlib.util
+
+    if backend not in ("local", "ray"):
+        raise typer.BadParameter(f"must be local or ray, not {backend!r}", param_hint="'--backend'")
+    if ray_address is not None and backend != "ray":
+        raise typer.BadParameter("needs --backend ray", param_hint="'--ray-address'")
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise typer.BadParameter(
+            "ray needs Ray on this machine: pip install 'keepwarm[ray]'", param_hint="'--backend'"
+        )
+    if backend == "ray":
+        from keepwarm.cluster.nodes import check_reachable
+
+        try:
+            check_reachable(ray_address)
+        except ConnectionError as exc:
+            typer.echo(f"keepwarm: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[
@@ -91,6 +112,20 @@ def serve(
         typer.Option("--max-invocations-per-env", min=1, help="Retire environments after N."),
     ] = None,
     host_packages: HostPackages = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend", help="Where environments run: local, or ray (the Ray cluster's machines)."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="The Ray cluster to join (e.g. auto, or ray://head:10001); "
+            "without it, a Ray instance of its own on this machine.",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "warning",
 ) -> None:
     """Serve AWS Lambda's API (Invoke, functions, versions, aliases, async events)."""
@@ -106,6 +141,7 @@ def serve(
     if template is None and parameter_overrides is not None:
         refuse("needs -t/--template: there are no template Parameters to override")
     parameters = merged(parameter_overrides)
+    _check_backend(backend, ray_address)
     _preflight(data_dir, template, parameters)
     options = ServeOptions(
         data_dir=data_dir,
@@ -126,6 +162,8 @@ def serve(
         reuse=reuse,
         max_invocations_per_env=max_invocations_per_env,
         host_packages=host_packages,
+        backend=backend,
+        ray_address=ray_address,
     )
     try:
         run(options, log_level=log_level.lower())

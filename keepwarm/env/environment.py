@@ -105,6 +105,10 @@ class LocalEnvironment:
     def pid(self) -> int | None:
         return self.process.pid
 
+    @property
+    def tmp_path(self) -> str:
+        return str(self.placement.tmp_dir)
+
     # -- process -------------------------------------------------------------------------------
     async def _spawn(self) -> None:
         await self.process.start(self, self.provisioned, self._checks_leaks)

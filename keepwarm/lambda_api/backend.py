@@ -53,10 +53,14 @@ class ServeOptions:
     reuse: str = "always"
     max_invocations_per_env: int | None = None
     host_packages: bool = False
+    backend: str = "local"  # "ray": environments on a Ray cluster's nodes
+    ray_address: str | None = None
 
     def server_config(self) -> ServerConfig:
         config = ServerConfig(
             data_dir=self.data_dir,
+            backend=self.backend,
+            ray_address=self.ray_address,
             check_leaks=self.check_leaks,
             reuse=self.reuse,
             max_invocations_per_env=self.max_invocations_per_env,

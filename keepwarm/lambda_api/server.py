@@ -200,6 +200,9 @@ def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
                 f"keepwarm: listening on every address (--host {options.host}): from another "
                 f"machine, use this machine's name or address instead of {here}\n"
             )
+        cluster = inner.state.backend.runtime.cluster
+        if cluster is not None:
+            sys.stderr.write(f"keepwarm: environments run on {cluster.describe()}\n")
         records = inner.state.backend.service.records if options.template else {}
         names = sorted(n for n, r in records.items() if r.state != FAILED)
         if names:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from keepwarm.config import FunctionConfig
+from keepwarm.env.base import EnvFactory, Environment
 from keepwarm.env.environment import LocalEnvironment
 from keepwarm.env.host import EnvHost
 from keepwarm.env.spec import snapshot_key
@@ -26,20 +27,25 @@ from keepwarm.invocation import Invocation, InvocationResult
 from keepwarm.pool import scheduler
 from keepwarm.pool.scheduler import Action, EnvView, KeepAlivePolicy
 
-Listener = Callable[[LocalEnvironment, EnvState, EnvState], None]
+Listener = Callable[[Environment, EnvState, EnvState], None]
 
 
 class FunctionPool:
     def __init__(
-        self, config: FunctionConfig, host: EnvHost, listener: Listener | None = None
+        self,
+        config: FunctionConfig,
+        host: EnvHost,
+        listener: Listener | None = None,
+        make_env: EnvFactory = LocalEnvironment,
     ) -> None:
         self.config = config
         self.host = host
+        self._make_env = make_env
         self._env_config = _deployment(config)
-        self.envs: dict[str, LocalEnvironment] = {}
-        self.idle: OrderedDict[str, LocalEnvironment] = OrderedDict()
-        self.idle_provisioned: OrderedDict[str, LocalEnvironment] = OrderedDict()
-        self.reset: OrderedDict[str, LocalEnvironment] = OrderedDict()
+        self.envs: dict[str, Environment] = {}
+        self.idle: OrderedDict[str, Environment] = OrderedDict()
+        self.idle_provisioned: OrderedDict[str, Environment] = OrderedDict()
+        self.reset: OrderedDict[str, Environment] = OrderedDict()
         self.inflight = 0
         self.draining = False
         self._listener = listener
@@ -69,7 +75,7 @@ class FunctionPool:
         return self.config.max_invocations_per_env or self.host.server.max_invocations_per_env
 
     # -- views derived from environment state --------------------------------------------------
-    def _on_state(self, env: LocalEnvironment, old: EnvState, new: EnvState) -> None:
+    def _on_state(self, env: Environment, old: EnvState, new: EnvState) -> None:
         view = self.idle_provisioned if env.provisioned else self.idle
         view.pop(env.id, None)
         self.reset.pop(env.id, None)
@@ -94,7 +100,7 @@ class FunctionPool:
         if self._listener is not None:
             self._listener(env, old, new)
 
-    def _on_reset(self, env: LocalEnvironment, old: EnvState, unused: bool) -> None:
+    def _on_reset(self, env: Environment, old: EnvState, unused: bool) -> None:
         """Its process is gone (a timeout, a crash, a failed Init)."""
         if self.draining:
             self._spawn_task(env.shutdown())
@@ -105,7 +111,7 @@ class FunctionPool:
         else:
             self.reset[env.id] = env
 
-    def _retire_now(self, env: LocalEnvironment) -> bool:
+    def _retire_now(self, env: Environment) -> bool:
         if self.draining:
             return True
         if env.invocations == 0:
@@ -124,18 +130,18 @@ class FunctionPool:
         mru = scheduler.mru
         return mru(self.idle_provisioned), mru(self.idle), mru(self.reset)
 
-    def take(self, placement: scheduler.Placement) -> LocalEnvironment:
+    def take(self, placement: scheduler.Placement) -> Environment:
         if placement.action in (Action.WARM, Action.RESET) and placement.env_id is not None:
             return self.envs[placement.env_id]
         return self._create(provisioned=False)
 
-    def _create(self, provisioned: bool) -> LocalEnvironment:
+    def _create(self, provisioned: bool) -> Environment:
         env_id = secrets.token_hex(8)
-        env = LocalEnvironment(env_id, self._env_config, self.host, self._on_state, provisioned)
+        env = self._make_env(env_id, self._env_config, self.host, self._on_state, provisioned)
         self.envs[env_id] = env
         return env
 
-    async def run(self, env: LocalEnvironment, invocation: Invocation) -> InvocationResult:
+    async def run(self, env: Environment, invocation: Invocation) -> InvocationResult:
         self.inflight += 1
         try:
             return await env.invoke(invocation)
@@ -159,7 +165,7 @@ class FunctionPool:
         if not self.draining:
             await self._initialize(self._create(provisioned=True))
 
-    async def _initialize(self, env: LocalEnvironment) -> None:
+    async def _initialize(self, env: Environment) -> None:
         """Init a provisioned environment in the background: placements see it once Init ran.
         One stopped meanwhile (the pool closing) just ends."""
         if self.draining or env.state not in (EnvState.NEW, EnvState.RESET):
@@ -226,7 +232,7 @@ class FunctionPool:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-async def _retire(env: LocalEnvironment) -> None:
+async def _retire(env: Environment) -> None:
     """Stop a reclaim victim unless an invocation took it since the decision (gather starts
     its tasks a loop turn later; the check and the move to STOPPING happen in one step)."""
     if env.state in (EnvState.IDLE, EnvState.RESET):

@@ -12,6 +12,8 @@ import logging
 from collections import defaultdict
 
 from keepwarm.config import FunctionConfig
+from keepwarm.env.base import EnvFactory
+from keepwarm.env.environment import LocalEnvironment
 from keepwarm.env.host import EnvHost
 from keepwarm.errors import FunctionNotFound, Throttled
 from keepwarm.invocation import Invocation, InvocationResult
@@ -24,8 +26,14 @@ log = logging.getLogger("keepwarm")
 
 
 class Router:
-    def __init__(self, host: EnvHost, listener: Listener | None = None) -> None:
+    def __init__(
+        self,
+        host: EnvHost,
+        listener: Listener | None = None,
+        make_env: EnvFactory = LocalEnvironment,
+    ) -> None:
         self.host = host
+        self._make_env = make_env
         self.pools: dict[tuple[str, str], FunctionPool] = {}
         self.reserved: dict[str, int] = {}
         self.reserved_total = 0  # sum(self.reserved.values()), kept incrementally: O(1) placement
@@ -41,7 +49,7 @@ class Router:
         """Add or replace a function version; a replaced one drains (never killed mid-call)."""
         key = (config.name, config.version)
         old = self.pools.get(key)
-        pool = FunctionPool(config, self.host, self._listener)
+        pool = FunctionPool(config, self.host, self._listener, self._make_env)
         self.pools[key] = pool
         if config.version == LATEST:
             self.set_reserved(config.name, config.reserved_concurrency)

@@ -1,0 +1,211 @@
+"""``RayCluster``: the server's view of the Ray cluster: one ``NodeAgent`` per live node.
+
+Why one agent per node rather than an actor per environment: a Ray worker process costs
+about a hundred megabytes and a second to start, an environment forked on the node a few
+megabytes and milliseconds. Agents take no CPU from Ray's accounting (``num_cpus=0``); each is
+pinned to its node, and new environments go to the node with the fewest, so concurrent
+invocations spread over the machines. Nodes that join are found at the next placement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keepwarm import errors
+from keepwarm.cluster import code
+from keepwarm.cluster.agent import NodeAgent
+from keepwarm.cluster.code import CodePackage
+from keepwarm.cluster.remote_env import RayEnvironment, StateCallback
+from keepwarm.config import FunctionConfig, ServerConfig
+from keepwarm.env.host import EnvHost
+
+log = logging.getLogger("keepwarm")
+REFRESH_S = 5.0  # how often placement looks for nodes that joined
+CALL_MARGIN_S = 30.0  # beyond an environment's own deadlines, before a node counts as lost
+
+
+REACH_TIMEOUT_S = 5.0
+
+
+def check_reachable(address: str | None) -> None:
+    """Fail fast on a cluster address nothing answers at: ``ray.init`` would retry for minutes.
+
+    Only ``host:port`` (and ``ray://host:port``) can be tried; ``auto`` is left to Ray."""
+    if not address or ("://" in address and not address.startswith("ray://")):
+        return
+    where = address.removeprefix("ray://")
+    host, sep, port = where.rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), REACH_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConnectionError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}"
+        ) from None
+
+
+def _not_main_thread_notice(record: logging.LogRecord) -> bool:
+    """Ray says it set no SIGTERM handler off the main thread: keepwarm connects from another
+    thread on purpose, so that the server's own SIGTERM handling (a graceful stop) stays."""
+    return "SIGTERM handler is not set" not in record.getMessage()
+
+
+@dataclass(eq=False)
+class AgentSlot:
+    """One node's agent, and how many environments the server placed there."""
+
+    node_id: str
+    handle: Any
+    members: set[RayEnvironment] = field(default_factory=set)
+    lost: bool = False
+
+    async def call(self, method: str, budget: float, *args: Any) -> Any:
+        import ray.exceptions
+
+        try:
+            ref = getattr(self.handle, method).remote(*args)
+            return await asyncio.wait_for(ref, budget + CALL_MARGIN_S)
+        except ray.exceptions.RayTaskError as exc:
+            cause = exc.cause
+            if isinstance(cause, errors.ServiceFailure):
+                raise errors.ServiceFailure(str(cause)) from None
+            raise errors.ServiceFailure(
+                f"keepwarm's agent on node {self.node_id}: {cause}"
+            ) from exc
+        except (ray.exceptions.RayError, TimeoutError) as exc:
+            self.mark_lost()
+            raise errors.ServiceFailure(
+                f"The Ray node {self.node_id} running this environment is gone "
+                f"({exc.__class__.__name__})."
+            ) from exc
+
+    def mark_lost(self) -> None:
+        """The node is gone: so are its environments; the waiting ones end now, the busy
+        ones as their call fails."""
+        self.lost = True
+        for env in list(self.members):
+            env.node_lost()
+
+
+@dataclass
+class RayCluster:
+    server: ServerConfig
+    slots: dict[str, AgentSlot] = field(default_factory=dict)
+    _owns_ray: bool = False
+    _looked: float = -REFRESH_S
+    _packages: dict[tuple[Path, str], CodePackage] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._connect)
+        self._refresh()
+        if not self.slots:
+            raise RuntimeError("the Ray cluster has no live node")
+
+    def _connect(self) -> None:
+        import ray
+
+        if ray.is_initialized():
+            return
+        check_reachable(self.server.ray_address)
+        own = self.server.ray_address is None
+        if own:  # a single-machine instance of its own: no reports to Ray's usage statistics
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        # SIGTERM is the server's graceful stop, not a crash to print a stack trace for.
+        os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
+        logging.getLogger("ray._private.worker").addFilter(_not_main_thread_notice)
+        ray.init(
+            address=self.server.ray_address,
+            _node_ip_address="127.0.0.1" if own else None,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            namespace="keepwarm",
+        )
+        self._owns_ray = True
+
+    def _refresh(self) -> None:
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        self._looked = time.monotonic()
+        actor = ray.remote(NodeAgent)
+        for node in ray.nodes():  # type: ignore[no-untyped-call]
+            node_id = node["NodeID"]
+            known = self.slots.get(node_id)
+            if not node["Alive"] and known is not None and not known.lost:
+                known.mark_lost()
+            if node["Alive"] and (known is None or known.lost):
+                handle = actor.options(
+                    num_cpus=0,
+                    max_concurrency=10_000,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+                ).remote(self.server)
+                self.slots[node_id] = AgentSlot(node_id, handle)
+
+    def place(self) -> AgentSlot:
+        """The live node with the fewest environments."""
+        if time.monotonic() - self._looked > REFRESH_S or not self._live():
+            self._refresh()
+        live = self._live()
+        if not live:
+            raise errors.ServiceFailure("The Ray cluster has no live node to run an environment.")
+        return min(live, key=lambda s: len(s.members))
+
+    def describe(self) -> str:
+        nodes = f"{len(self._live())} node{'s' if len(self._live()) != 1 else ''}"
+        if self._owns_ray and self.server.ray_address is None:
+            return f"a Ray instance of their own on this machine ({nodes})"
+        return f"the Ray cluster at {self.server.ray_address or 'this driver'} ({nodes})"
+
+    def _live(self) -> list[AgentSlot]:
+        return [s for s in self.slots.values() if not s.lost]
+
+    def environment(
+        self,
+        env_id: str,
+        config: FunctionConfig,
+        host: EnvHost,
+        on_state: StateCallback,
+        provisioned: bool = False,
+    ) -> RayEnvironment:
+        return RayEnvironment(env_id, config, host, on_state, provisioned, self)
+
+    async def package(self, config: FunctionConfig) -> CodePackage:
+        """The function's code as it is on disk now (packed again only when it changed)."""
+        root = Path(config.code_dir)
+        mark = await asyncio.to_thread(code.fingerprint, root)
+        key = (root, mark)
+        if key not in self._packages:
+            import ray
+
+            data = await asyncio.to_thread(code.pack, root)
+            digest = hashlib.sha256(data).hexdigest()[:32]
+            self._packages[key] = CodePackage(digest, (ray.put(data),))
+        return self._packages[key]
+
+    async def close(self) -> None:
+        import ray
+
+        live = self._live()
+        results = await asyncio.gather(
+            *(asyncio.wait_for(s.handle.close.remote(), 60) for s in live),
+            return_exceptions=True,
+        )
+        for slot, result in zip(live, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning(
+                    "keepwarm: the agent on Ray node %s did not close: %s", slot.node_id, result
+                )
+            ray.kill(slot.handle)
+        self.slots.clear()
+        if self._owns_ray:
+            await asyncio.to_thread(ray.shutdown)
