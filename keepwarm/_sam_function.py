@@ -24,6 +24,7 @@ from keepwarm.config import (
     runtime_family,
 )
 from keepwarm.errors import BadFunction, ServiceError
+from keepwarm.lambda_runtimes import not_run
 
 _SERVERLESS = "AWS::Serverless::Function"
 _INLINE_SUFFIX = {"python": ".py", "node": ".js"}
@@ -145,12 +146,7 @@ class FunctionReader:
             check_runtime(runtime)
         except ServiceError as exc:
             if _LAMBDA_RUNTIME.fullmatch(runtime):
-                raise Unsupported(
-                    self.id,
-                    f"runtime {runtime} is not one keepwarm runs (Python 3.9-3.14, Node.js "
-                    "18-24, provided).",
-                    "InvalidRuntime",
-                ) from exc
+                raise Unsupported(self.id, not_run(runtime), "InvalidRuntime") from exc
             raise self.error(exc.message, "InvalidRuntime") from exc
 
     def _condition_holds(self) -> bool:

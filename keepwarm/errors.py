@@ -7,6 +7,7 @@ AWS's REST-JSON error shapes, so the HTTP layer never decides a status code itse
     ├── ServiceError                  (the call itself failed; never a function result)
     │   ├── FunctionNotFound          ResourceNotFoundException 404
     │   ├── ResourceNotFound          ResourceNotFoundException 404
+    │   ├── UnknownOperation          UnknownOperationException 404 (an operation not served)
     │   ├── InvalidParameterValue     InvalidParameterValueException 400
     │   ├── ValidationError           ValidationException 400
     │   ├── InvalidRequestContent     InvalidRequestContentException 400
@@ -95,6 +96,17 @@ class ResourceNotFound(ServiceError):
     error_type = "User"
 
 
+class UnknownOperation(ServiceError):
+    """A Lambda operation keepwarm does not implement (a routing miss that names one)."""
+
+    code = "UnknownOperationException"
+    error_type = "User"
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"keepwarm does not implement {operation} (see docs/api-compatibility.md)")
+        self.operation = operation
+
+
 class InvalidParameterValue(ServiceError):
     code = "InvalidParameterValueException"
     error_type = "User"
@@ -175,6 +187,7 @@ HTTP_STATUS: dict[type[ServiceError], int] = {
     AccessDenied: 403,
     FunctionNotFound: 404,
     ResourceNotFound: 404,
+    UnknownOperation: 404,
     InvalidParameterValue: 400,
     ValidationError: 400,
     InvalidRequestContent: 400,

@@ -19,7 +19,7 @@ from rich.console import Console
 from keepwarm._cfn import template_file
 from keepwarm.api import AsyncRuntime
 from keepwarm.cli import credentials
-from keepwarm.cli.options import HostPackages
+from keepwarm.cli.options import HostPackages, check_data_dir
 from keepwarm.cli.parameter_overrides import ParameterOverrides, merged
 from keepwarm.config import ServerConfig
 from keepwarm.invocation import InvocationResult
@@ -137,6 +137,7 @@ def invoke(
         raise SystemExit(_remote(console, endpoint, function, body, times, quiet, signer))
     if profile is not None or region is not None:
         raise typer.BadParameter("--profile and --region apply with --endpoint only")
+    check_data_dir(data_dir)
     server = ServerConfig(
         data_dir=data_dir,
         reuse=reuse,
@@ -176,9 +177,10 @@ def _local_only(
         if set_
     ]
     if given:
+        named = given[0] if len(given) == 1 else f"{', '.join(given[:-1])} and {given[-1]}"
         raise typer.BadParameter(
-            f"{', '.join(given)} apply to local runs only; with --endpoint the server's own "
-            "settings apply (give them to keepwarm serve)"
+            f"{named} {'applies' if len(given) == 1 else 'apply'} to local runs only; with "
+            "--endpoint the server's own settings apply (give them to keepwarm serve)"
         )
 
 

@@ -7,8 +7,10 @@ with NaN is false) and accepts infinity, which later turns into a sleep that nev
 
 from __future__ import annotations
 
+import errno
 import math
 import re
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -47,3 +49,10 @@ def duration(value: str) -> float:
             f"{value!r} is not a number and one unit of s, m, h, d or w (e.g. 10m)"
         )
     return int(match[1]) * TIME_UNITS[match[2]]
+
+
+def check_data_dir(path: Path) -> None:
+    """An existing ``--data-dir`` that is not a directory: creating it would fail with only
+    "File exists", which does not say what is wrong."""
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "--data-dir is not a directory", str(path))

@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from keepwarm.errors import ServiceError, ServiceFailure
-from keepwarm.lambda_api import _render
+from keepwarm.lambda_api import _render, unimplemented
 from keepwarm.lambda_api.backend import Backend, ServeOptions
 from keepwarm.lambda_api.fast_invoke import FastInvoke
 from keepwarm.lambda_api.routes import allowed_methods, starlette_routes
@@ -31,6 +31,9 @@ async def _service_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    missing = unimplemented.error_at(request.scope) if exc.status_code == 404 else None
+    if missing is not None:
+        return _render.error_response(missing)
     routes = request.app.router.routes
     allow = allowed_methods(routes, request.scope) if exc.status_code == 405 else None
     return _render.http_error_response(exc, allow)

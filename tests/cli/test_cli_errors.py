@@ -120,6 +120,13 @@ def test_invoke_errors_are_one_line(tmp_path: Path, args: list[str], expected: s
     assert_one_line_error(done, expected)
 
 
+def test_a_data_dir_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
+    """It said only "File exists: PATH" (mkdir's error), which does not say what is wrong."""
+    path = template(tmp_path)
+    done = keepwarm("invoke", "F", "-t", str(path), "--data-dir", str(path))
+    assert_one_line_error(done, f"keepwarm: --data-dir is not a directory: {path}")
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
@@ -258,4 +265,10 @@ def test_invoke_through_an_endpoint(served: Server) -> None:
 def test_local_only_options_are_refused_with_an_endpoint(local: list[str]) -> None:
     """The server decides these for itself: given with --endpoint they were silently ignored."""
     done = keepwarm("invoke", "Greeting", "--endpoint", "http://127.0.0.1:1", *local)
-    assert_usage_error(done, local[0], "apply to local runs only")
+    assert_usage_error(done, f"{local[0]} applies to local runs only")
+
+
+def test_several_local_only_options_are_named_together() -> None:
+    local = ["--check-leaks", "--reuse", "never", "--concurrency", "2"]
+    done = keepwarm("invoke", "Greeting", "--endpoint", "http://127.0.0.1:1", *local)
+    assert_usage_error(done, "--reuse, --check-leaks and --concurrency apply to local runs only")

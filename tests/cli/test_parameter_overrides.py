@@ -212,7 +212,7 @@ def test_overrides_are_refused_where_no_template_is_read(tmp_path: Path) -> None
     remote = keepwarm(
         "invoke", "Fn", "--endpoint", "http://127.0.0.1:1", "--parameter-overrides", "A=1"
     )
-    assert_usage_error(remote, "--parameter-overrides apply to local runs only")
+    assert_usage_error(remote, "--parameter-overrides applies to local runs only")
     serve = keepwarm(
         "serve", "--port", "0", "--data-dir", str(tmp_path / "d"), "--parameter-overrides", "A=1"
     )

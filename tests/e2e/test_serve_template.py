@@ -91,6 +91,40 @@ def test_watch_reloads_on_the_next_cold_start(start_server: Any, tmp_path: Path)
     assert call(serve_lam) == {**fresh, "count": 2}  # and warm again afterwards
 
 
+def test_api_updates_to_a_template_function_last_until_the_next_reload(
+    start_server: Any, tmp_path: Path
+) -> None:
+    """As ``sam deploy`` overwrites what was changed outside the stack: any reload redeploys
+    the template's definition, even one for an edit of another function."""
+    template = project(tmp_path / "proj", "v1")
+    template.write_text(template.read_text() + GONE)
+    data = tmp_path / "data"
+    srv: Server = start_server("-t", str(template), "--watch", data_dir=data)
+    lam = srv.client()
+    _update_through_the_api(lam)
+    template.write_text(template.read_text() + "      Timeout: 7\n")  # only Gone's Timeout
+    wait_for(lambda: call(lam)["code"] == "v1", timeout=30)
+    assert lam.get_function_configuration(FunctionName="hello")["Timeout"] == 3
+    _update_through_the_api(lam)
+    srv.stop()
+    lam = start_server("-t", str(template), data_dir=data).client()
+    assert call(lam)["code"] == "v1"
+    assert lam.get_function_configuration(FunctionName="hello")["Timeout"] == 3
+
+
+def _update_through_the_api(lam: Any) -> None:
+    waiter = lam.get_waiter("function_updated_v2")
+    lam.update_function_configuration(FunctionName="hello", Timeout=10)
+    waiter.wait(FunctionName="hello", WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as zf:
+        zf.writestr("app.py", CODE % "api")
+    lam.update_function_code(FunctionName="hello", ZipFile=package.getvalue())
+    waiter.wait(FunctionName="hello", WaiterConfig={"Delay": 0.05, "MaxAttempts": 400})
+    assert call(lam)["code"] == "api"
+    assert lam.get_function_configuration(FunctionName="hello")["Timeout"] == 10
+
+
 GREETING_TEMPLATE = (
     TEMPLATE
     + """      Environment:

@@ -109,9 +109,9 @@ def test_publishing_gives_latest_a_new_revision(lam: Any) -> None:
     ("kwargs", "code", "message"),
     [
         (
-            {"Runtime": "python2.7"},
+            {"Runtime": "cobol9"},
             "InvalidParameterValueException",
-            "Value python2.7 at 'runtime'",
+            "Value cobol9 at 'runtime' failed to satisfy constraint: Member must satisfy enum",
         ),
         ({"Timeout": 901}, "ValidationException", "have value less than or equal to 900"),
         ({"MemorySize": 20000}, "ValidationException", "less than or equal to 10240"),

@@ -15,7 +15,8 @@ from botocore.exceptions import ClientError
 from tests.lambda_api.kw_server import COUNTER, ROLE, Server, create, make_zip
 from tests.lambda_api.test_invoke import error_of
 
-ZIP = base64.b64encode(make_zip({"app.py": COUNTER})).decode()
+ZIP_BYTES = make_zip({"app.py": COUNTER})
+ZIP = base64.b64encode(ZIP_BYTES).decode()
 CREATE = {"FunctionName": "typed", "Role": ROLE, "Runtime": "python3.12", "Handler": "app.handler"}
 
 
@@ -309,6 +310,19 @@ def test_an_arn_of_another_region_is_not_a_function_here(lam: Any) -> None:
     assert lam.invoke(FunctionName=home)["StatusCode"] == 200
 
 
+def test_an_arn_of_any_account_names_the_local_function(lam: Any) -> None:
+    """The server answers for every account (documented in api-compatibility.md)."""
+    create(lam, "anyacct")
+    arn = "arn:aws:lambda:us-east-1:111122223333:function:anyacct"
+    shown = lam.get_function_configuration(FunctionName=arn)["FunctionArn"]
+    assert shown == "arn:aws:lambda:us-east-1:000000000000:function:anyacct"
+    assert lam.invoke(FunctionName="111122223333:function:anyacct")["StatusCode"] == 200
+    lam.delete_function(FunctionName=arn)
+    with pytest.raises(ClientError) as excinfo:
+        lam.get_function(FunctionName="anyacct")
+    assert error_of(excinfo)[:2] == (404, "ResourceNotFoundException")
+
+
 def test_create_alias_without_name_or_version_says_null(server: Server, lam: Any) -> None:
     create(lam, "aliasnull")
     path = "/2015-03-31/functions/aliasnull/aliases"
@@ -399,3 +413,48 @@ def test_max_items_bounds_are_named_as_lambda_names_them(server: Server) -> None
     status, _, answer = _raw(server, "GET", "/2015-03-31/functions?MaxItems=0", {})
     assert status == 400
     assert answer["message"].endswith("Member must have value greater than or equal to 1")
+
+
+NOT_RUN = "is not one keepwarm runs (Python 3.9-3.14, Node.js 18-24, provided)."
+
+
+def _no_longer(runtime: str, newer: str) -> str:
+    return (
+        f"The runtime parameter of {runtime} is no longer supported for creating or updating AWS "
+        f"Lambda functions. We recommend you use the new runtime ({newer}) while creating or "
+        "updating functions."
+    )
+
+
+@pytest.mark.parametrize(
+    ("runtime", "message"),
+    [
+        ("java17", f"Runtime java17 {NOT_RUN}"),
+        ("dotnet8", f"Runtime dotnet8 {NOT_RUN}"),
+        ("ruby3.3", f"Runtime ruby3.3 {NOT_RUN}"),
+        ("python3.7", _no_longer("python3.7", "python3.14")),
+        ("python2.7", _no_longer("python2.7", "python3.14")),
+        ("nodejs12.x", _no_longer("nodejs12.x", "nodejs24.x")),
+    ],
+)
+def test_a_lambda_runtime_keepwarm_does_not_take_is_named_as_such(
+    lam: Any, runtime: str, message: str
+) -> None:
+    """Such runtimes got Lambda's enum message, as if Lambda had no such value: a real runtime
+    keepwarm cannot run says so, and one Lambda refuses for new functions gets Lambda's words."""
+    create(lam, "rt")
+    calls = (
+        lambda: lam.create_function(**{**CREATE, "Runtime": runtime}, Code={"ZipFile": ZIP_BYTES}),
+        lambda: lam.update_function_configuration(FunctionName="rt", Runtime=runtime),
+    )
+    for call in calls:
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        assert error_of(excinfo) == (400, "InvalidParameterValueException", message)
+    assert lam.get_function_configuration(FunctionName="rt")["Runtime"] == "python3.12"
+    with pytest.raises(ClientError) as excinfo:
+        lam.update_function_configuration(FunctionName="rt", Runtime="cobol9")
+    assert error_of(excinfo)[2].startswith(
+        "Value cobol9 at 'runtime' failed to satisfy constraint: Member must satisfy enum value "
+        "set: [nodejs18.x, "
+    )
