@@ -24,7 +24,7 @@ class DecodeRefused(Exception):
 
 def _msgpack() -> Any:
     try:
-        import msgpack  # type: ignore[import-not-found,unused-ignore]
+        import msgpack  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError:
         return None
     return msgpack
