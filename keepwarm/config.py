@@ -80,6 +80,9 @@ def check_function_name(name: str) -> None:
 
 
 def check_runtime(runtime: str) -> None:
+    from keepwarm.lambda_runtimes import check_lambda_runtime  # it reads this module's tables
+
+    check_lambda_runtime(runtime)  # Lambda's, keepwarm does not run it: say that
     if runtime not in RUNTIMES:
         allowed = ", ".join(sorted(RUNTIMES))
         raise InvalidParameterValue(

@@ -56,7 +56,7 @@ RULES["simulate"] = {  # the pool's pure decisions, never what starts processes
     "keepwarm.errors",
     "keepwarm.invocation",
 }
-LEAVES = {"config.py", "errors.py", "clock.py", "invocation.py", "sigv4.py"}
+LEAVES = {"config.py", "errors.py", "clock.py", "invocation.py", "sigv4.py", "lambda_runtimes.py"}
 
 
 def imported(path: Path) -> set[str]:

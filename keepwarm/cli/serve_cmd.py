@@ -15,7 +15,7 @@ import simplejson  # type: ignore[import-untyped,unused-ignore]
 import typer
 from simplejson.raw_json import RawJSON  # type: ignore[import-untyped,unused-ignore]
 
-from keepwarm.cli.options import HostPackages, scale, seconds
+from keepwarm.cli.options import HostPackages, check_data_dir, scale, seconds
 from keepwarm.cli.parameter_overrides import ParameterOverrides, TemplateCommand, merged, refuse
 
 EXIT_USAGE = 2
@@ -189,6 +189,7 @@ def _preflight(data_dir: Path, template: Path | None, parameters: dict[str, str]
     Failed, and the server says why when it starts."""
     from keepwarm.template import read_template
 
+    check_data_dir(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     if template is not None:
         read_template(template, parameters=parameters, keep_broken=True)

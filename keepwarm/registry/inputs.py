@@ -17,7 +17,6 @@ from typing import Any
 
 from keepwarm.config import FunctionConfig, LoggingConfig, constraint
 from keepwarm.errors import InvalidParameterValue, ValidationError
-from keepwarm.lambda_runtimes import check_lambda_runtime
 
 ROLE_PATTERN = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
 ARCHITECTURES = ("x86_64", "arm64")
@@ -227,7 +226,6 @@ def validate(fields: dict[str, Any], scratch_dir: Path) -> None:
     for key in ("timeout", "memory", "ephemeral_storage"):
         if key in fields and not isinstance(fields[key], int):
             raise constraint(fields[key], key, "be an integer")
-    check_lambda_runtime(fields["runtime"])
     FunctionConfig(
         name=fields["name"],
         handler=fields["handler"],

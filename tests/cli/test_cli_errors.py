@@ -120,10 +120,11 @@ def test_invoke_errors_are_one_line(tmp_path: Path, args: list[str], expected: s
     assert_one_line_error(done, expected)
 
 
-def test_a_data_dir_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [("invoke", "F"), ("serve", "--port", "0")])
+def test_a_data_dir_that_is_a_file_is_named_as_such(tmp_path: Path, command: tuple[str]) -> None:
     """It said only "File exists: PATH" (mkdir's error), which does not say what is wrong."""
     path = template(tmp_path)
-    done = keepwarm("invoke", "F", "-t", str(path), "--data-dir", str(path))
+    done = keepwarm(*command, "-t", str(path), "--data-dir", str(path))
     assert_one_line_error(done, f"keepwarm: --data-dir is not a directory: {path}")
 
 
