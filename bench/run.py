@@ -70,7 +70,10 @@ def main() -> None:
     )
     results["elapsed_s"] = time.perf_counter() - started
     save("keepwarm", results)
-    colleague = {"ORC cache": _colleague_section("orc_bench")}
+    colleague = {
+        "ORC cache": _colleague_section("orc_bench"),
+        "Ray backend": _colleague_section("cluster_bench"),
+    }
     if os.path.exists(os.path.join(os.path.dirname(__file__), "http_bench.py")):
         colleague["HTTP invoke"] = _colleague_section("http_bench")
     images = plot.draw(*report.plot_series(results))

@@ -29,6 +29,7 @@ from keepwarm.env.state import EnvState
 from keepwarm.invocation import Invocation, InvocationResult
 
 NODES_DIR = "keepwarm-nodes"
+Deployment = tuple[FunctionConfig, CodePackage]  # what an environment's first call carries
 
 
 @dataclass(frozen=True)
@@ -75,33 +76,31 @@ class NodeAgent:
         return self._host
 
     async def _env(
-        self, env_id: str, config: FunctionConfig, provisioned: bool, code: CodePackage | None
+        self, env_id: str, first: Deployment | None, provisioned: bool
     ) -> LocalEnvironment:
         env = self.envs.get(env_id)
         if env is None:
-            if code is None:  # a bug in the server: the first call carries the code
+            if first is None:  # a bug in the server: the first call carries the definition
                 raise RuntimeError(f"environment {env_id} is not on this node")
+            config, code = first
             host = await self._ready_host()
             local = config.with_changes(code_dir=await self.code.path(code))
             env = LocalEnvironment(env_id, local, host, _ignore, provisioned)
             self.envs[env_id] = env
         return env
 
-    async def initialize(
-        self, env_id: str, config: FunctionConfig, provisioned: bool, code: CodePackage | None
-    ) -> Reply:
-        env = await self._env(env_id, config, provisioned, code)
+    async def initialize(self, env_id: str, first: Deployment | None, provisioned: bool) -> Reply:
+        env = await self._env(env_id, first, provisioned)
         return self._reply(env, ready=await env.initialize())
 
     async def invoke(
         self,
         env_id: str,
-        config: FunctionConfig,
+        first: Deployment | None,
         provisioned: bool,
-        code: CodePackage | None,
         invocation: Invocation,
     ) -> Reply:
-        env = await self._env(env_id, config, provisioned, code)
+        env = await self._env(env_id, first, provisioned)
         return self._reply(env, result=await env.invoke(invocation))
 
     async def shutdown(self, env_id: str) -> Reply | None:

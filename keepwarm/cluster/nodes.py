@@ -30,8 +30,6 @@ from keepwarm.env.host import EnvHost
 log = logging.getLogger("keepwarm")
 REFRESH_S = 5.0  # how often placement looks for nodes that joined
 CALL_MARGIN_S = 30.0  # beyond an environment's own deadlines, before a node counts as lost
-
-
 REACH_TIMEOUT_S = 5.0
 
 
@@ -61,7 +59,7 @@ def _not_main_thread_notice(record: logging.LogRecord) -> bool:
 
 @dataclass(eq=False)
 class AgentSlot:
-    """One node's agent, and how many environments the server placed there."""
+    """One node's agent, and the environments the server placed there."""
 
     node_id: str
     handle: Any

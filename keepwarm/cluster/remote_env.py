@@ -116,13 +116,13 @@ class RayEnvironment:
         return reply.result
 
     async def _call(self, method: str, *args: Any) -> Reply:
-        """One call to the node; a node that is gone ends this environment. The code goes
-        with the first call only: the node keeps the environment, and its code, after it."""
-        code = None if self._on_node else await self._cluster.package(self.config)
+        """One call to the node; a node that is gone ends this environment. The definition
+        and the code go with the first call only: the node keeps the environment after it."""
+        first = None if self._on_node else (self.config, await self._cluster.package(self.config))
         budget = self.config.timeout_s + self.host.server.init_timeout_s
         try:
             reply: Reply = await self.slot.call(
-                method, budget, self.id, self.config, self.provisioned, code, *args
+                method, budget, self.id, first, self.provisioned, *args
             )
             self._on_node = True
             return reply
