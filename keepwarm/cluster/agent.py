@@ -13,7 +13,6 @@ It imports nothing from Ray: ``RayCluster`` makes it an actor, and tests can dri
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -61,9 +60,6 @@ class NodeAgent:
         self._sent: dict[str, int] = {}  # log bytes already in a reply, per environment
         self._host: EnvHost | None = None
         self._starting: asyncio.Lock | None = None
-
-    def node(self) -> dict[str, Any]:
-        return {"pid": os.getpid(), "root": str(self.root), "hostname": os.uname().nodename}
 
     async def _ready_host(self) -> EnvHost:
         if self._starting is None:
