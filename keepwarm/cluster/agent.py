@@ -61,6 +61,11 @@ class NodeAgent:
         self._host: EnvHost | None = None
         self._starting: asyncio.Lock | None = None
 
+    async def start(self) -> list[str]:
+        """Start the node's fork server before the first cold start needs it; returns what
+        the node's isolation lacks, for the server to say."""
+        return list((await self._ready_host()).warnings)
+
     async def _ready_host(self) -> EnvHost:
         if self._starting is None:
             self._starting = asyncio.Lock()

@@ -4,17 +4,18 @@ Why one agent per node rather than an actor per environment: a Ray worker proces
 about a hundred megabytes and a second to start, an environment forked on the node a few
 megabytes and milliseconds. Agents take no CPU from Ray's accounting (``num_cpus=0``); each is
 pinned to its node, and new environments go to the node with the fewest, so concurrent
-invocations spread over the machines. Nodes that join are found at the next placement.
+invocations spread over the machines. The node list is read every few seconds: a node that
+joins gets an agent, one that leaves takes its environments with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
 import socket
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from keepwarm.config import FunctionConfig, ServerConfig
 from keepwarm.env.host import EnvHost
 
 log = logging.getLogger("keepwarm")
-REFRESH_S = 5.0  # how often placement looks for nodes that joined
+REFRESH_S = 5.0  # how often the node list is read (nodes that joined or left)
 CALL_MARGIN_S = 30.0  # beyond an environment's own deadlines, before a node counts as lost
 REACH_TIMEOUT_S = 5.0
 
@@ -99,14 +100,44 @@ class RayCluster:
     server: ServerConfig
     slots: dict[str, AgentSlot] = field(default_factory=dict)
     _owns_ray: bool = False
-    _looked: float = -REFRESH_S
+    _watcher: asyncio.Task[None] | None = None
+    _refused: set[str] = field(default_factory=set)
     _packages: dict[tuple[Path, str], CodePackage] = field(default_factory=dict)
 
     async def start(self) -> None:
         await asyncio.to_thread(self._connect)
-        self._refresh()
-        if not self.slots:
+        await self._look()
+        if not self._live():
             raise RuntimeError("the Ray cluster has no live node")
+        self._watcher = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """Nodes that joined get an agent, and the environments of nodes that left are
+        dropped, within ``REFRESH_S``: a call routed to a node known gone would fail."""
+        while True:
+            await asyncio.sleep(REFRESH_S)
+            try:
+                await self._look()
+            except Exception:  # a GCS hiccup: the next look may work
+                log.warning("keepwarm: could not read the Ray cluster's nodes", exc_info=True)
+
+    async def _look(self) -> None:
+        import ray
+
+        nodes = await asyncio.to_thread(ray.nodes)
+        started = self._apply(nodes)
+        await asyncio.gather(*(self._start_agent(slot) for slot in started))
+
+    async def _start_agent(self, slot: AgentSlot) -> None:
+        try:
+            warnings: list[str] = await slot.call("start", 60.0)
+        except errors.ServiceFailure as exc:
+            log.warning("keepwarm: Ray node %s cannot run environments: %s", slot.node_id, exc)
+            self._refused.add(slot.node_id)  # not asked again while the server runs
+            slot.mark_lost()
+            return
+        for line in warnings:
+            log.warning("keepwarm: on Ray node %s: %s", slot.node_id[:12], line)
 
     def _connect(self) -> None:
         import ray
@@ -130,29 +161,30 @@ class RayCluster:
         )
         self._owns_ray = True
 
-    def _refresh(self) -> None:
+    def _apply(self, nodes: list[dict[str, Any]]) -> list[AgentSlot]:
+        """Agents for live nodes without one; returns them (not started yet)."""
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        self._looked = time.monotonic()
         actor = ray.remote(NodeAgent)
-        for node in ray.nodes():  # type: ignore[no-untyped-call]
+        started = []
+        for node in nodes:
             node_id = node["NodeID"]
             known = self.slots.get(node_id)
             if not node["Alive"] and known is not None and not known.lost:
                 known.mark_lost()
-            if node["Alive"] and (known is None or known.lost):
+            if node["Alive"] and (known is None or known.lost) and node_id not in self._refused:
                 handle = actor.options(
                     num_cpus=0,
                     max_concurrency=10_000,
                     scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
                 ).remote(self.server)
                 self.slots[node_id] = AgentSlot(node_id, handle)
+                started.append(self.slots[node_id])
+        return started
 
     def place(self) -> AgentSlot:
         """The live node with the fewest environments."""
-        if time.monotonic() - self._looked > REFRESH_S or not self._live():
-            self._refresh()
         live = self._live()
         if not live:
             raise errors.ServiceFailure("The Ray cluster has no live node to run an environment.")
@@ -192,6 +224,11 @@ class RayCluster:
 
     async def close(self) -> None:
         import ray
+
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
 
         live = self._live()
         results = await asyncio.gather(
