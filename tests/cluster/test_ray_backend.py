@@ -42,6 +42,8 @@ def handler(event, context):
             time.sleep(0.005)
     if "sleep" in event:
         time.sleep(event["sleep"])
+    if "mark" in event:
+        pathlib.Path(event["mark"]).write_text(str(os.getppid()))
     if "megabytes" in event:
         hog = bytearray(event["megabytes"] << 20)
         for i in range(0, len(hog), 4096):
@@ -119,6 +121,22 @@ def test_concurrent_invocations_get_their_own_environments_on_both_nodes(
     assert sorted(r["count"] for r in again) == [2, 2, 2, 2]
 
 
+def test_an_async_event_runs_on_the_cluster(
+    ray_server: Callable[..., Server], side_dir: Path
+) -> None:
+    server = ray_server("--async-time-scale", "0.001")
+    lam = server.client()
+    mark = side_dir / "event-ran"
+    out = lam.invoke(
+        FunctionName="Fn", InvocationType="Event", Payload=json.dumps({"mark": str(mark)})
+    )
+    assert out["StatusCode"] == 202
+    wait_for(lambda: "REPORT RequestId" in _streams(server), timeout=60)  # it ended, on a node
+    assert mark.exists()
+    answer, _ = call(lam, {})
+    assert answer["count"] == 2 and str(answer["node"]) == mark.read_text()  # the same environment
+
+
 def test_a_timeout_kills_the_environment_and_the_next_call_is_cold(
     ray_server: Callable[..., Server], tmp_path: Path
 ) -> None:
@@ -193,6 +211,10 @@ def test_a_lost_node_takes_its_environments_with_it(
     assert [a["count"] for a in answers] == [2, 3, 4]  # the survivor, warm
     ray_cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")  # for the module's next test
     ray_cluster.wait_for_nodes()
+
+
+def _streams(server: Server) -> str:
+    return "".join(p.read_text() for p in (server.data_dir / "logs").rglob("*.log"))
 
 
 def _idle(server: Server) -> int:
