@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from bench import floors
-from bench.common import BOTO3, NOOP, code_dir, scratch, summary
+from bench.common import BOTO3, NOOP, code_dir, scratch, summary, timed_invokes
 from keepwarm import FunctionConfig, Runtime, ServerConfig
 from keepwarm.api import AsyncRuntime
 
@@ -46,8 +46,8 @@ def warm(rounds: int, per_round: int) -> dict[str, Any]:
         floors.pipe_rtt(peer, 200)
         for _ in range(rounds):
             pipe += floors.pipe_rtt(peer, per_round)
-            api += _timed(rt, per_round)
-            nospin += _timed(plain, per_round)
+            api += timed_invokes(rt, "noop", per_round)
+            nospin += timed_invokes(plain, "noop", per_round)
         async_ms = asyncio.run(_warm_async(fn, rounds * per_round))
         pipe_after = floors.pipe_rtt(peer, rounds * per_round)
     pinned = {}
@@ -65,15 +65,6 @@ def warm(rounds: int, per_round: int) -> dict[str, Any]:
         "async_warm": summary(async_ms),
         "samples": {"pipe_rtt": pipe, "api_warm": api, "async_warm": async_ms},
     }
-
-
-def _timed(rt: Runtime, n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t = time.perf_counter_ns()
-        rt.invoke("noop")
-        out.append((time.perf_counter_ns() - t) / 1e6)
-    return out
 
 
 async def _warm_async(fn: FunctionConfig, n: int) -> list[float]:

@@ -17,21 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import NOOP, code_dir, machine, scratch, summary
+from bench.common import NOOP, code_dir, machine, scratch, summary, timed_invokes
 from keepwarm import FunctionConfig, Runtime, ServerConfig
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cluster.json"
 ROOT = Path(__file__).resolve().parents[1]
 ROUNDS, PER_ROUND, COLD = 5, 300, 30
-
-
-def _timed(rt: Runtime, name: str, n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t = time.perf_counter_ns()
-        rt.invoke(name)
-        out.append((time.perf_counter_ns() - t) / 1e6)
-    return out
 
 
 def measure() -> dict[str, Any]:
@@ -45,14 +36,14 @@ def measure() -> dict[str, Any]:
     with Runtime([warm, cold], server=local) as here, Runtime([warm, cold], server=ray) as there:
         echo = _echo_actor()
         for rt in (here, there):
-            _timed(rt, "noop", 200)
+            timed_invokes(rt, "noop", 200)
         asyncio.run(_ray_calls(echo, 200))
         for _ in range(ROUNDS):
-            samples["local"] += _timed(here, "noop", PER_ROUND)
-            samples["ray"] += _timed(there, "noop", PER_ROUND)
+            samples["local"] += timed_invokes(here, "noop", PER_ROUND)
+            samples["ray"] += timed_invokes(there, "noop", PER_ROUND)
             samples["ray_call"] += asyncio.run(_ray_calls(echo, PER_ROUND))
-            samples["local_cold"] += _timed(here, "cold", COLD // ROUNDS)
-            samples["ray_cold"] += _timed(there, "cold", COLD // ROUNDS)
+            samples["local_cold"] += timed_invokes(here, "cold", COLD // ROUNDS)
+            samples["ray_cold"] += timed_invokes(there, "cold", COLD // ROUNDS)
     return {"machine": machine(), **{k: summary(v) for k, v in samples.items()}}
 
 
@@ -65,7 +56,7 @@ def _echo_actor() -> Any:
         async def echo(self, data: bytes) -> bytes:
             return data
 
-    return ray.remote(Echo).options(num_cpus=0).remote()  # type: ignore[attr-defined]
+    return ray.remote(Echo).options(num_cpus=0).remote()
 
 
 async def _ray_calls(actor: Any, n: int) -> list[float]:
@@ -95,14 +86,9 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _private_network() -> bool:
-    lines = Path("/proc/self/net/dev").read_text().splitlines()[2:]
-    return [line.split(":", 1)[0].strip() for line in lines] == ["lo"]
-
-
 def main() -> None:
     if "--inner" in sys.argv:
-        if not _private_network():
+        if os.environ.get("KEEPWARM_PRIVATE_NETWORK") != "1":  # set by scripts/in_netns.py
             raise SystemExit("cluster_bench: no private network namespace (needs root)")
         result = measure()
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

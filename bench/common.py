@@ -14,6 +14,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,16 @@ def summary(ms: list[float]) -> dict[str, float]:
         "min_ms": ordered[0],
         "n": len(ordered),
     }
+
+
+def timed_invokes(rt: Any, name: str, n: int) -> list[float]:
+    """Milliseconds of ``n`` blocking ``Runtime.invoke`` calls, one by one."""
+    out = []
+    for _ in range(n):
+        t = time.perf_counter_ns()
+        rt.invoke(name)
+        out.append((time.perf_counter_ns() - t) / 1e6)
+    return out
 
 
 def scratch(prefix: str) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.common import NOOP, code_dir, scratch, summary
+from bench.common import NOOP, code_dir, scratch, summary, timed_invokes
 from keepwarm import FunctionConfig, Runtime, ServerConfig
 
 
@@ -36,15 +36,6 @@ def _runtime(functions: int) -> Runtime:
     return Runtime(configs, server=ServerConfig(data_dir=data)).start()
 
 
-def _timed(rt: Runtime, name: str, n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t = time.perf_counter_ns()
-        rt.invoke(name)
-        out.append((time.perf_counter_ns() - t) / 1e6)
-    return out
-
-
 def run(
     functions: int = 1000, envs: int = 500, rounds: int = 5, per_round: int = 400
 ) -> dict[str, Any]:
@@ -60,8 +51,8 @@ def run(
         one: list[float] = []
         many: list[float] = []
         for _ in range(rounds):
-            one += _timed(small, "f0", per_round)
-            many += _timed(big, f"f{envs // 2}", per_round)
+            one += timed_invokes(small, "f0", per_round)
+            many += timed_invokes(big, f"f{envs // 2}", per_round)
     finally:
         big.close()
         small.close()
