@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import socket
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,7 @@ class RayCluster:
     _owns_ray: bool = False
     _watcher: asyncio.Task[None] | None = None
     _refused: set[str] = field(default_factory=set)
+    _discards: set[asyncio.Future[None]] = field(default_factory=set)
     _packages: dict[tuple[Path, str], CodePackage] = field(default_factory=dict)
 
     async def start(self) -> None:
@@ -209,6 +211,12 @@ class RayCluster:
     ) -> RayEnvironment:
         return RayEnvironment(env_id, config, host, on_state, provisioned, self)
 
+    def discard(self, slot: AgentSlot, env_id: str) -> None:
+        """Stop an environment on its node without waiting (its last call failed)."""
+        task = asyncio.ensure_future(_quietly(slot.call("shutdown", 60.0, env_id)))
+        self._discards.add(task)
+        task.add_done_callback(self._discards.discard)
+
     async def package(self, config: FunctionConfig) -> CodePackage:
         """The function's code as it is on disk now (packed again only when it changed)."""
         root = Path(config.code_dir)
@@ -229,6 +237,7 @@ class RayCluster:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
+        await asyncio.gather(*self._discards)
 
         live = self._live()
         results = await asyncio.gather(
@@ -244,3 +253,8 @@ class RayCluster:
         self.slots.clear()
         if self._owns_ray:
             await asyncio.to_thread(ray.shutdown)
+
+
+async def _quietly(call: Coroutine[Any, Any, Any]) -> None:
+    with contextlib.suppress(errors.ServiceFailure):
+        await call

@@ -116,8 +116,8 @@ class RayEnvironment:
         return reply.result
 
     async def _call(self, method: str, *args: Any) -> Reply:
-        """One call to the node; a node that is gone ends this environment. The definition
-        and the code go with the first call only: the node keeps the environment after it."""
+        """One call to the node; one that fails ends this environment. The definition and the
+        code go with the first call only: the node keeps the environment after it."""
         first = None if self._on_node else (self.config, await self._cluster.package(self.config))
         budget = self.config.timeout_s + self.host.server.init_timeout_s
         try:
@@ -127,8 +127,9 @@ class RayEnvironment:
             self._on_node = True
             return reply
         except errors.ServiceFailure:
-            if self.slot.lost:
-                self._end()
+            if not self.slot.lost and self.state not in _GONE:  # its node stops it, unwaited
+                self._cluster.discard(self.slot, self.id)
+            self._end()  # the pool must not wait for, or reuse, an environment in doubt
             raise
 
     def _settle(self, reply: Reply) -> None:
