@@ -33,10 +33,10 @@ def _check_backend(backend: str, ray_address: str | None) -> None:
             "ray needs Ray on this machine: pip install 'keepwarm[ray]'", param_hint="'--backend'"
         )
     if backend == "ray":
-        from keepwarm.cluster.nodes import check_reachable
+        from keepwarm.cluster.nodes import check_reachable, joined_address
 
         try:
-            check_reachable(ray_address)
+            check_reachable(joined_address(ray_address))
         except ConnectionError as exc:
             typer.echo(f"keepwarm: {exc}", err=True)
             raise typer.Exit(1) from None
@@ -132,7 +132,7 @@ def serve(
     from keepwarm.lambda_api.backend import ServeOptions
     from keepwarm.lambda_api.data_lock import DataDirInUse
     from keepwarm.lambda_api.endpoint import url_host
-    from keepwarm.lambda_api.server import BindRefused
+    from keepwarm.lambda_api.server import BindRefused, StartupRefused
     from keepwarm.lambda_api.server import serve as run
 
     if log_level.lower() not in LOG_LEVELS:
@@ -170,7 +170,7 @@ def serve(
     except BindRefused as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    except DataDirInUse as exc:
+    except (DataDirInUse, StartupRefused) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     except OSError as exc:

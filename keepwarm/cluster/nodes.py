@@ -35,6 +35,14 @@ CALL_MARGIN_S = 30.0  # beyond an environment's own deadlines, before a node cou
 REACH_TIMEOUT_S = 5.0
 
 
+def joined_address(address: str | None) -> str | None:
+    """The cluster ``ray.init`` would join: ``RAY_ADDRESS`` stands in for none or ``auto``, as
+    Ray reads it; None means a Ray instance of keepwarm's own."""
+    if address in (None, "auto") and os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"]
+    return address
+
+
 def check_reachable(address: str | None) -> None:
     """Fail fast on a cluster address nothing answers at: ``ray.init`` would retry for minutes.
 
@@ -146,21 +154,27 @@ class RayCluster:
 
         if ray.is_initialized():
             return
-        check_reachable(self.server.ray_address)
-        own = self.server.ray_address is None
-        if own:  # a single-machine instance of its own: no reports to Ray's usage statistics
+        address = joined_address(self.server.ray_address)
+        check_reachable(address)
+        if address is None:  # a single-machine instance of its own: no usage statistics sent
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         # SIGTERM is the server's graceful stop, not a crash to print a stack trace for.
         os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
         logging.getLogger("ray._private.worker").addFilter(_not_main_thread_notice)
-        ray.init(
-            address=self.server.ray_address,
-            _node_ip_address="127.0.0.1" if own else None,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-            namespace="keepwarm",
-        )
+        try:
+            ray.init(
+                address=address,
+                _node_ip_address="127.0.0.1" if address is None else None,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                namespace="keepwarm",
+            )
+        except ConnectionError as exc:
+            raise ConnectionError(
+                f"cannot join the Ray cluster at {address}: {str(exc).split('. ')[0]}. Start "
+                "one with `ray start --head`, or give --ray-address HOST:PORT."
+            ) from None
         self._owns_ray = True
 
     def _apply(self, nodes: list[dict[str, Any]]) -> list[AgentSlot]:
@@ -194,9 +208,10 @@ class RayCluster:
 
     def describe(self) -> str:
         nodes = f"{len(self._live())} node{'s' if len(self._live()) != 1 else ''}"
-        if self._owns_ray and self.server.ray_address is None:
+        address = joined_address(self.server.ray_address)
+        if self._owns_ray and address is None:
             return f"a Ray instance of their own on this machine ({nodes})"
-        return f"the Ray cluster at {self.server.ray_address or 'this driver'} ({nodes})"
+        return f"the Ray cluster at {address or 'this driver'} ({nodes})"
 
     def _live(self) -> list[AgentSlot]:
         return [s for s in self.slots.values() if not s.lost]

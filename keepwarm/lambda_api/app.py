@@ -58,7 +58,11 @@ def create_app(options: ServeOptions, on_ready: object = None) -> FastInvoke:
         backend = Backend(options)
         app.state.backend = backend
         try:
-            await backend.start()
+            try:
+                await backend.start()
+            except ConnectionError as exc:  # a service it needs (a Ray cluster) is not there
+                app.state.refused = str(exc)
+                raise
             if callable(on_ready):
                 on_ready()
             yield

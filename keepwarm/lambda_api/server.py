@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import logging
 import shlex
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ from keepwarm.registry.model import FAILED
 
 class BindRefused(Exception):
     """Listening beyond loopback without authentication."""
+
+
+class StartupRefused(Exception):
+    """The backend could not start for a reason one line says (no Ray cluster at the address):
+    said instead of uvicorn's traceback and "Application startup failed"."""
 
 
 def is_loopback(host: str) -> bool:
@@ -228,4 +234,20 @@ def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
         server_header=False,
         proxy_headers=False,
     )
-    _Server(config, inner).run(sockets=[sock])
+    refused = _quiet_refusal(inner)
+    try:
+        _Server(config, inner).run(sockets=[sock])
+    except SystemExit:  # uvicorn's exit after a failed startup
+        if refused():
+            raise StartupRefused(f"keepwarm: {refused()}") from None
+        raise
+
+
+def _quiet_refusal(inner: Any) -> Callable[[], str | None]:
+    """What the lifespan refused to start for, if anything; uvicorn's report of it is dropped."""
+
+    def reason() -> str | None:
+        return getattr(inner.state, "refused", None)
+
+    logging.getLogger("uvicorn.error").addFilter(lambda _: reason() is None)
+    return reason

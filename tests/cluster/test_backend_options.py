@@ -26,15 +26,21 @@ def test_bad_backend_options_are_usage_errors(
     assert_usage_error(done, expected)
 
 
-def test_a_cluster_nobody_answers_at_fails_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("given", ["option", "RAY_ADDRESS"])
+def test_a_cluster_nobody_answers_at_fails_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """Without the check, ``ray.init`` retried for minutes (13 seen, SIGTERM ignored)."""
     with socket.socket() as sock:  # a port that was free a moment ago: refused
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     address = f"127.0.0.1:{port}"
-    data = str(tmp_path / "d")
-    done = keepwarm(
-        "serve", "--port", "0", "--data-dir", data, "--backend", "ray", "--ray-address", address
-    )
+    args = ["serve", "--port", "0", "--data-dir", str(tmp_path / "d"), "--backend", "ray"]
+    if given == "option":
+        args += ["--ray-address", address]
+    else:  # read as Ray reads it, for no address (or auto)
+        monkeypatch.setenv("RAY_ADDRESS", address)
+    done = keepwarm(*args)
     assert done.returncode == 1
     assert (
         done.stderr == f"keepwarm: cannot reach the Ray cluster at {address}: Connection refused\n"
