@@ -145,6 +145,7 @@ class RayCluster:
             log.warning("keepwarm: Ray node %s cannot run environments: %s", slot.node_id, exc)
             self._refused.add(slot.node_id)  # not asked again while the server runs
             slot.mark_lost()
+            _kill(slot.handle)
             return
         for line in warnings:
             log.warning("keepwarm: on Ray node %s: %s", slot.node_id[:12], line)
@@ -190,6 +191,8 @@ class RayCluster:
             if not node["Alive"] and known is not None and not known.lost:
                 known.mark_lost()
             if node["Alive"] and (known is None or known.lost) and node_id not in self._refused:
+                if known is not None:  # its node is back, or only a call timed out: a new agent
+                    _kill(known.handle)
                 handle = actor.options(
                     num_cpus=0,
                     max_concurrency=10_000,
@@ -264,7 +267,7 @@ class RayCluster:
                 log.warning(
                     "keepwarm: the agent on Ray node %s did not close: %s", slot.node_id, result
                 )
-            ray.kill(slot.handle)
+            _kill(slot.handle)
         self.slots.clear()
         if self._owns_ray:
             await asyncio.to_thread(ray.shutdown)
@@ -273,3 +276,11 @@ class RayCluster:
 async def _quietly(call: Coroutine[Any, Any, Any]) -> None:
     with contextlib.suppress(errors.ServiceFailure):
         await call
+
+
+def _kill(handle: Any) -> None:
+    """End an agent the server gave up on, with whatever environments it still runs."""
+    import ray
+
+    with contextlib.suppress(Exception):  # already dead with its node
+        ray.kill(handle)
