@@ -100,7 +100,9 @@ def _replay(
         events = read_events(events_file)
         loaded = read_template(template, parameters=parameters, keep_broken=True)
         configs = {c.name: c for c in loaded.usable(function).functions}
-    except (OSError, ValueError, KeepwarmError) as exc:
+    except OSError as exc:  # not Python's "[Errno 2] ..." form
+        _usage(f"cannot read {exc.filename}: {exc.strerror}" if exc.filename else str(exc))
+    except (ValueError, KeepwarmError) as exc:
         _usage(str(exc))
     if function not in configs:
         _usage(f"no function {function!r} in {template} (found: {', '.join(sorted(configs))})")

@@ -105,6 +105,10 @@ def test_function_errors_compare_without_request_ids(tmp_path: Path) -> None:
         (["--replay", "events.jsonl"], "--replay needs -f/--function"),
         (["--replay", "events.jsonl", "-f", "Nope"], "no function 'Nope'"),
         (["--replay", "bad.jsonl", "-f", "Greeting"], "bad.jsonl:2: not valid JSON"),
+        (
+            ["--replay", "none.jsonl", "-f", "Greeting"],
+            "error: cannot read none.jsonl: No such file or directory\n",
+        ),
         (["--replay", "events.jsonl", "-f", "Greeting", "--ignore-field", "a..b"], "bad field"),
         (["--replay", "events.jsonl", "-f", "Greeting", "--format", "sarif"], "not sarif"),
         ([], "give handler files or directories"),
