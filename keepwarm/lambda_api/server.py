@@ -235,12 +235,32 @@ def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
         proxy_headers=False,
     )
     refused = _quiet_refusal(inner)
+    logging.getLogger("uvicorn.error").addFilter(_ShutdownNotice(options.shutdown_timeout_s))
     try:
         _Server(config, inner).run(sockets=[sock])
     except SystemExit:  # uvicorn's exit after a failed startup
         if refused():
             raise StartupRefused(f"keepwarm: {refused()}") from None
         raise
+
+
+class _ShutdownNotice(logging.Filter):
+    """uvicorn's "Cancel N running task(s), timeout graceful shutdown exceeded" said as keepwarm
+    says things, with what it means for the callers."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()
+        self.timeout_s = timeout_s
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Cancel %s running task"):
+            return True
+        n = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+        sys.stderr.write(
+            f"keepwarm: {n} request(s) still running after --shutdown-timeout "
+            f"{self.timeout_s:g} s were cancelled; their callers got ServiceException\n"
+        )
+        return False
 
 
 def _quiet_refusal(inner: Any) -> Callable[[], str | None]:

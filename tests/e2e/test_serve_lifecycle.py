@@ -87,6 +87,12 @@ def test_shutdown_timeout_gives_a_clear_error(start_server: Any, side_dir: Path)
     thread.join(30)
     assert out and out[0]["Error"]["Code"] == "ServiceException"
     assert "shutting down" in out[0]["Error"]["Message"]
+    said = srv.stderr()
+    assert "Cancel 1 running task" not in said  # uvicorn's words, said as keepwarm's:
+    assert (
+        "keepwarm: 1 request(s) still running after --shutdown-timeout 1 s were cancelled; "
+        "their callers got ServiceException\n" in said
+    )
 
 
 def test_invoke_remote(serve_proc: Server, serve_lam: Any) -> None:
