@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from keepwarm.cluster.code import CodePackage, CodeStore
 from keepwarm.config import FunctionConfig, ServerConfig
@@ -57,7 +57,7 @@ class NodeAgent:
         self.server = replace(server, data_dir=self.root / "data", backend="local")
         self.code = CodeStore(self.root / "code")
         self.envs: dict[str, LocalEnvironment] = {}
-        self._sent: dict[str, int] = {}  # log bytes already in a reply, per environment
+        self._streams: dict[str, BinaryIO] = {}  # each at what the last reply carried
         self._host: EnvHost | None = None
         self._starting: asyncio.Lock | None = None
 
@@ -111,16 +111,15 @@ class NodeAgent:
         await env.shutdown()
         reply = self._reply(env)
         del self.envs[env_id]
-        self._sent.pop(env_id, None)
+        self._streams.pop(env_id).close()
         env.stream.path.unlink(missing_ok=True)  # the server holds its copy
         return reply
 
     def _reply(self, env: LocalEnvironment, **outcome: Any) -> Reply:
         env.stream.flush()
-        with open(env.stream.path, "rb") as stream:
-            stream.seek(self._sent.get(env.id, 0))
-            data = stream.read()
-        self._sent[env.id] = self._sent.get(env.id, 0) + len(data)
+        if env.id not in self._streams:
+            self._streams[env.id] = open(env.stream.path, "rb")  # noqa: SIM115
+        data = self._streams[env.id].read()
         rel = str(env.stream.path.relative_to(env.host.log_root))
         return Reply(
             env.state, rel, data, pid=env.pid, tmp=env.tmp_path, orc=dict(env.orc_stats), **outcome
@@ -129,6 +128,8 @@ class NodeAgent:
     async def close(self) -> None:
         await asyncio.gather(*(env.shutdown() for env in self.envs.values()))
         self.envs.clear()
+        for stream in self._streams.values():
+            stream.close()
         if self._host is not None:
             await self._host.close()
         shutil.rmtree(self.root, ignore_errors=True)

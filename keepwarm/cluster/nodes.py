@@ -112,6 +112,7 @@ class RayCluster:
     _watcher: asyncio.Task[None] | None = None
     _refused: set[str] = field(default_factory=set)
     _discards: set[asyncio.Future[None]] = field(default_factory=set)
+    _actor: Any = None
     _packages: dict[tuple[Path, str], CodePackage] = field(default_factory=dict)
 
     async def start(self) -> None:
@@ -180,10 +181,9 @@ class RayCluster:
 
     def _apply(self, nodes: list[dict[str, Any]]) -> list[AgentSlot]:
         """Agents for live nodes without one; returns them (not started yet)."""
-        import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        actor = ray.remote(NodeAgent)
+        actor = self._agent_class()
         started = []
         for node in nodes:
             node_id = node["NodeID"]
@@ -201,6 +201,14 @@ class RayCluster:
                 self.slots[node_id] = AgentSlot(node_id, handle)
                 started.append(self.slots[node_id])
         return started
+
+    def _agent_class(self) -> Any:
+        """``NodeAgent`` as a Ray actor class, made once (the watcher looks every few seconds)."""
+        import ray
+
+        if self._actor is None:
+            self._actor = ray.remote(NodeAgent)
+        return self._actor
 
     def place(self) -> AgentSlot:
         """The live node with the fewest environments."""

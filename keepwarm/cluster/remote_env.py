@@ -28,25 +28,29 @@ StateCallback = Callable[[Any, EnvState, EnvState], None]
 
 
 class MirrorStream:
-    """The server's copy of a node's log stream, appended from each reply."""
+    """The server's copy of a node's log stream, appended from each reply (one descriptor for
+    the environment's life, as ``LogStream`` holds one)."""
 
     def __init__(self, log_root: Path) -> None:
         self._root = log_root
         self.path = log_root
         self.name = ""
+        self._fd = -1  # -2: closed for good (the environment ended)
 
     def append(self, reply: Reply) -> None:
-        if not reply.stream:
+        if not reply.logs or self._fd == -2:
             return
-        self.path = self._root / reply.stream
-        self.name = self.path.name
-        if reply.logs:
+        if self._fd < 0:
+            self.path = self._root / reply.stream
+            self.name = self.path.name
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-            try:
-                os.write(fd, reply.logs)
-            finally:
-                os.close(fd)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        os.write(self._fd, reply.logs)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd = -2
 
 
 class RayEnvironment:
@@ -153,6 +157,7 @@ class RayEnvironment:
         if self.state not in _GONE:
             self._to(EnvState.STOPPING)
         if self.state is EnvState.STOPPING:
+            self.stream.close()
             self._to(EnvState.DEAD)
             self.slot.members.discard(self)
 

@@ -13,7 +13,7 @@ import logging
 import shlex
 import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -234,25 +234,36 @@ def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
         server_header=False,
         proxy_headers=False,
     )
-    refused = _quiet_refusal(inner)
-    logging.getLogger("uvicorn.error").addFilter(_ShutdownNotice(options.shutdown_timeout_s))
+    notices = _UvicornNotices(inner, options.shutdown_timeout_s)
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addFilter(notices)
     try:
         _Server(config, inner).run(sockets=[sock])
     except SystemExit:  # uvicorn's exit after a failed startup
-        if refused():
-            raise StartupRefused(f"keepwarm: {refused()}") from None
+        if notices.refused():
+            raise StartupRefused(f"keepwarm: {notices.refused()}") from None
         raise
+    finally:
+        uvicorn_log.removeFilter(notices)
 
 
-class _ShutdownNotice(logging.Filter):
-    """uvicorn's "Cancel N running task(s), timeout graceful shutdown exceeded" said as keepwarm
-    says things, with what it means for the callers."""
+class _UvicornNotices(logging.Filter):
+    """Two of uvicorn's reports said as keepwarm says things: a startup the backend refused
+    (one line after the run instead of a traceback), and "Cancel N running task(s), timeout
+    graceful shutdown exceeded", with what it means for the callers."""
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, inner: Any, timeout_s: float) -> None:
         super().__init__()
+        self.inner = inner
         self.timeout_s = timeout_s
 
+    def refused(self) -> str | None:
+        """What the lifespan refused to start for, if anything (``app.state.refused``)."""
+        return getattr(self.inner.state, "refused", None)
+
     def filter(self, record: logging.LogRecord) -> bool:
+        if self.refused() is not None:
+            return False
         if not str(record.msg).startswith("Cancel %s running task"):
             return True
         n = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
@@ -261,13 +272,3 @@ class _ShutdownNotice(logging.Filter):
             f"{self.timeout_s:g} s were cancelled; their callers got ServiceException\n"
         )
         return False
-
-
-def _quiet_refusal(inner: Any) -> Callable[[], str | None]:
-    """What the lifespan refused to start for, if anything; uvicorn's report of it is dropped."""
-
-    def reason() -> str | None:
-        return getattr(inner.state, "refused", None)
-
-    logging.getLogger("uvicorn.error").addFilter(lambda _: reason() is None)
-    return reason

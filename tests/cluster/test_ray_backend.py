@@ -200,7 +200,7 @@ def test_a_lost_node_takes_its_environments_with_it(
     lam = server.client()
     worker = next(iter(ray_cluster.worker_nodes))
     nodes = {r["node"] for r in concurrently(lam, side_dir, 2)}
-    on_worker = {n for n in nodes if _descends(n, worker.all_processes["raylet"][0].process.pid)}
+    on_worker = nodes & set(keepwarm_processes(under=worker.all_processes["raylet"][0].process.pid))
     assert len(nodes) == 2 and len(on_worker) == 1
     assert _idle(server) == 2
     ray_cluster.remove_node(worker)
@@ -251,14 +251,3 @@ def test_the_python_api_runs_on_the_cluster(ray_cluster: Any, tmp_path: Path) ->
     assert json.loads(second.payload)["count"] == 2
     assert [e["state"] for e in ready] == ["idle", "idle"]  # Init ran on the nodes before traffic
     assert provisioned.start_kind == "provisioned" and provisioned.init_duration_ms is None
-
-
-def _descends(pid: int, ancestor: int) -> bool:
-    while pid > 1:
-        if pid == ancestor:
-            return True
-        try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            return False
-    return False
