@@ -32,14 +32,6 @@ def _check_backend(backend: str, ray_address: str | None) -> None:
         raise typer.BadParameter(
             "ray needs Ray on this machine: pip install 'keepwarm[ray]'", param_hint="'--backend'"
         )
-    if backend == "ray":
-        from keepwarm.cluster.nodes import check_reachable, joined_address
-
-        try:
-            check_reachable(joined_address(ray_address))
-        except ConnectionError as exc:
-            typer.echo(f"keepwarm: {exc}", err=True)
-            raise typer.Exit(1) from None
 
 
 def serve(
