@@ -141,6 +141,18 @@ def too_large_sync() -> RequestTooLarge:
     )
 
 
+def stopped_under_call(env_id: str) -> ServiceFailure:
+    """An environment shut down (the server closing) while it served an invocation."""
+    return ServiceFailure(
+        f"keepwarm is shutting down: environment {env_id} stopped before the invocation finished."
+    )
+
+
+def not_available(env_id: str, state: str) -> ServiceFailure:
+    """A bug in placement: an environment asked to serve while busy or stopping."""
+    return ServiceFailure(f"environment {env_id} is {state}, not available")
+
+
 class UnsupportedMediaType(ServiceError):
     code = "UnsupportedMediaTypeException"
     error_type = "User"

@@ -91,10 +91,7 @@ class RayEnvironment:
         return self.state is state
 
     def _stopped(self) -> errors.ServiceFailure:
-        return errors.ServiceFailure(
-            f"keepwarm is shutting down: environment {self.id} stopped before the invocation "
-            "finished."
-        )
+        return errors.stopped_under_call(self.id)
 
     async def initialize(self) -> bool:
         self._to(EnvState.INITIALIZING)
@@ -108,9 +105,7 @@ class RayEnvironment:
         elif self.state in (EnvState.NEW, EnvState.RESET):
             self._to(EnvState.INITIALIZING)
         else:
-            raise errors.ServiceFailure(
-                f"environment {self.id} is {self.state.value}, not available"
-            )
+            raise errors.not_available(self.id, self.state.value)
         reply = await self._call("invoke", invocation)
         if self._in(EnvState.INITIALIZING):  # Init ran, then the invocation, on the node
             self._to(EnvState.BUSY)

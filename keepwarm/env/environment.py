@@ -96,10 +96,7 @@ class LocalEnvironment:
         self.process.thaw()
 
     def _stopped(self) -> errors.ServiceFailure:
-        return errors.ServiceFailure(
-            f"keepwarm is shutting down: environment {self.id} stopped before the invocation "
-            "finished."
-        )
+        return errors.stopped_under_call(self.id)
 
     @property
     def pid(self) -> int | None:
@@ -260,7 +257,7 @@ class LocalEnvironment:
             self._to(EnvState.INITIALIZING)
             self.stream.begin_capture()
             return await self._suppressed_init(invocation)
-        raise errors.ServiceFailure(f"environment {self.id} is {self.state.value}, not available")
+        raise errors.not_available(self.id, self.state.value)
 
     def _new_run(self, inv: Invocation, kind: StartKind, init_ms: float | None) -> _Run:
         now = time.perf_counter()
