@@ -280,6 +280,9 @@ class FunctionConfig:
     dead_letter_target: str | None = None
     auto_publish_alias: str | None = None  # SAM's AutoPublishAlias (the registry publishes)
     descriptive: Descriptive = field(default_factory=Descriptive)
+    # The content of the function's layers, in its order: merged at /opt, a later one's files
+    # over an earlier one's (the registry resolves Layers ARNs to these).
+    layer_dirs: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         check_function_name(self.name)
@@ -299,6 +302,7 @@ class FunctionConfig:
         if not self.code_dir.is_dir():
             raise InvalidParameterValue(f"Code directory {self.code_dir} does not exist.")
         object.__setattr__(self, "code_dir", self.code_dir.resolve())
+        object.__setattr__(self, "layer_dirs", check_layer_dirs(self.layer_dirs))
 
     @property
     def runtime_family(self) -> str:
@@ -306,6 +310,32 @@ class FunctionConfig:
 
     def with_changes(self, **changes: object) -> FunctionConfig:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+MAX_LAYERS = 5
+
+
+def check_layer_dirs(dirs: tuple[Path, ...] | list[Path]) -> tuple[Path, ...]:
+    """At most five layers (Lambda's limit, in its words), each an existing directory."""
+    if len(dirs) > MAX_LAYERS:
+        raise InvalidParameterValue("Cannot reference more than 5 layers.")
+    for path in dirs:
+        if not Path(path).is_dir():
+            raise InvalidParameterValue(f"Layer directory {path} does not exist.")
+    return tuple(Path(p).resolve() for p in dirs)
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """A layer version whose content is a local directory (a template's LayerVersion): the
+    registry lists it like a published one and functions naming its ARN get it at /opt."""
+
+    name: str
+    content_dir: Path
+    description: str = ""
+    compatible_runtimes: tuple[str, ...] = ()
+    compatible_architectures: tuple[str, ...] = ()
+    license_info: str | None = None
 
 
 def check_reuse(mode: str) -> None:

@@ -62,6 +62,7 @@ class FunctionSpec:
     dead_letter_target: str | None = None
     tracing_mode: str = "PassThrough"
     layers: tuple[str, ...] = ()
+    layer_dirs: tuple[str, ...] = ()  # the content of ``layers`` keepwarm holds, in order
     logging_config: dict[str, str] = field(default_factory=dict)  # the API's LoggingConfig
     version: str = LATEST
     revision_id: str = field(default_factory=new_revision)
@@ -103,6 +104,7 @@ class FunctionSpec:
             version=self.version,
             revision=self.revision_id,
             logging=LoggingConfig.from_shape(self.logging_config),
+            layer_dirs=tuple(Path(p) for p in self.layer_dirs),
             **self.extras,
         )
 
@@ -110,6 +112,7 @@ class FunctionSpec:
         data = dataclasses.asdict(self)
         data["architectures"] = list(self.architectures)
         data["layers"] = list(self.layers)
+        data["layer_dirs"] = list(self.layer_dirs)
         return data
 
     @classmethod
@@ -117,6 +120,7 @@ class FunctionSpec:
         data = dict(data)
         data["architectures"] = tuple(data.get("architectures", ("x86_64",)))
         data["layers"] = tuple(data.get("layers", ()))
+        data["layer_dirs"] = tuple(data.get("layer_dirs", ()))
         return cls(**data)
 
 

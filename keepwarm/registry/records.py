@@ -30,7 +30,7 @@ _NO_CODE = base64.b64encode(hashlib.sha256(b"").digest()).decode()
 _LAMBDA_FIELDS = frozenset(
     {"name", "handler", "code_dir", "runtime", "memory_mb", "timeout_s", "environment",
      "reserved_concurrency", "ephemeral_storage_mb", "version", "revision", "logging",
-     "descriptive"}
+     "descriptive", "layer_dirs"}
 )  # fmt: skip
 
 
@@ -58,6 +58,7 @@ def template_record(config: FunctionConfig, data_dir: Path | None = None) -> Fun
         description=described.description,
         architectures=described.architectures,
         layers=described.layers,
+        layer_dirs=tuple(str(p) for p in config.layer_dirs),
         tracing_mode=described.tracing_mode,
         code_sha256=sha,
         code_size=size,
