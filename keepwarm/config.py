@@ -313,6 +313,11 @@ class FunctionConfig:
 
 
 MAX_LAYERS = 5
+ACCOUNT_ID = "000000000000"  # the account keepwarm's ARNs name (a template's layers' too)
+
+
+def layer_version_arn(region: str, name: str, version: int, account: str = ACCOUNT_ID) -> str:
+    return f"arn:aws:lambda:{region}:{account}:layer:{name}:{version}"
 
 
 def check_layer_dirs(dirs: tuple[Path, ...] | list[Path]) -> tuple[Path, ...]:
@@ -402,7 +407,7 @@ class ServerConfig:
 
     data_dir: Path = Path(".keepwarm")
     region: str = DEFAULT_REGION
-    account_id: str = "000000000000"
+    account_id: str = ACCOUNT_ID
     concurrency_limit: int = 1000
     keep_alive_s: float = 600.0
     max_lifetime_s: float = 7200.0
