@@ -28,7 +28,8 @@ from keepwarm.env.state import EnvState
 from keepwarm.invocation import Invocation, InvocationResult
 
 NODES_DIR = "keepwarm-nodes"
-Deployment = tuple[FunctionConfig, CodePackage]  # what an environment's first call carries
+# What an environment's first call carries: the definition, its code and its layers' content.
+Deployment = tuple[FunctionConfig, CodePackage, tuple[CodePackage, ...]]
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,12 @@ class NodeAgent:
         if env is None:
             if first is None:  # a bug in the server: the first call carries the definition
                 raise RuntimeError(f"environment {env_id} is not on this node")
-            config, code = first
+            config, code, layers = first
             host = await self._ready_host()
-            local = config.with_changes(code_dir=await self.code.path(code))
+            local = config.with_changes(
+                code_dir=await self.code.path(code),
+                layer_dirs=tuple([await self.code.path(layer) for layer in layers]),
+            )
             env = LocalEnvironment(env_id, local, host, _ignore, provisioned)
             self.envs[env_id] = env
         return env

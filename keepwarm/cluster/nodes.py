@@ -243,9 +243,9 @@ class RayCluster:
         self._discards.add(task)
         task.add_done_callback(self._discards.discard)
 
-    async def package(self, config: FunctionConfig) -> CodePackage:
-        """The function's code as it is on disk now (packed again only when it changed)."""
-        root = Path(config.code_dir)
+    async def package(self, root: Path) -> CodePackage:
+        """A function's code or a layer's content as it is on disk now (packed again only
+        when it changed)."""
         mark = await asyncio.to_thread(code.fingerprint, root)
         key = (root, mark)
         if key not in self._packages:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keepwarm import errors
-from keepwarm.cluster.agent import Reply
+from keepwarm.cluster.agent import Deployment, Reply
 from keepwarm.config import FunctionConfig
 from keepwarm.env.host import EnvHost
 from keepwarm.env.state import EnvState, check_transition
@@ -114,10 +114,15 @@ class RayEnvironment:
         self._settle(reply)
         return reply.result
 
+    async def _deployment(self) -> Deployment:
+        package = self._cluster.package
+        layers = tuple([await package(d) for d in self.config.layer_dirs])
+        return self.config, await package(self.config.code_dir), layers
+
     async def _call(self, method: str, *args: Any) -> Reply:
         """One call to the node; one that fails ends this environment. The definition and the
         code go with the first call only: the node keeps the environment after it."""
-        first = None if self._on_node else (self.config, await self._cluster.package(self.config))
+        first = None if self._on_node else await self._deployment()
         budget = self.config.timeout_s + self.host.server.init_timeout_s
         try:
             reply: Reply = await self.slot.call(

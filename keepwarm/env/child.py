@@ -42,15 +42,17 @@ def _environ(env: dict[str, str]) -> None:
     time.tzset()
 
 
-def python_path(task_root: str, importable: dict[str, Any] | None) -> None:
-    """The task root first; of the server's packages only ``importable`` ones (see
-    env.packages), or all of them when that is None."""
+def python_path(task_root: str, options: dict[str, Any]) -> None:
+    """The task root first, then the layers' directories (see env.layers); of the server's
+    packages only ``importable`` ones (see env.packages), or all of them when that is None."""
+    first = [task_root, *options.get("layer_paths", ())]
+    importable = options.get("importable")
     if importable is not None:
-        packages.restrict(task_root, importable)
+        packages.restrict(first, importable)
         return
     here = os.getcwd()
-    kept = [p for p in sys.path if p and p not in (here, task_root)]
-    sys.path[:] = [task_root, *kept]
+    kept = [p for p in sys.path if p and p != here and p not in first]
+    sys.path[:] = [*first, *kept]
 
 
 def _become_runtime(spec: dict[str, Any], ctl_fd: int) -> NoReturn:
@@ -65,7 +67,7 @@ def _become_runtime(spec: dict[str, Any], ctl_fd: int) -> NoReturn:
     from keepwarm.runtimes.python import bootstrap, transport
 
     options = spec.get("options", {})
-    python_path(spec["task_root"], options.get("importable"))
+    python_path(spec["task_root"], options)
     chosen: bootstrap.Transport
     if options.get("transport") == "runtime-api":
         os.close(ctl_fd)

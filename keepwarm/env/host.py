@@ -20,6 +20,7 @@ from keepwarm.config import FunctionConfig, ServerConfig
 from keepwarm.env import owner, users
 from keepwarm.env.cgroup import CgroupManager
 from keepwarm.env.launcher import ForkServer
+from keepwarm.env.layers import OPT
 from keepwarm.env.owner import server_tag
 from keepwarm.env.spares import SparePool
 from keepwarm.env.spec import VAR_TASK, Placement
@@ -55,6 +56,7 @@ class EnvHost:
     run_as: str | None = None  # the user functions drop to (ServerConfig.run_as); None: as is
     reveal: tuple[str, ...] = ()  # dirs the child re-exposes below private ones (env.users.Plan)
     keep: tuple[str, ...] = ()  # runtime dirs under /tmp that a private /tmp must not hide
+    own_opt: bool = False  # environments get an /opt of their own (their layers)
     warnings: list[str] = field(default_factory=list)
     held_lines: HeldLines = field(default_factory=HeldLines)  # START of slower invocations
     active: int = 0  # environments in Init or an invocation now, server-wide (for spinning)
@@ -81,7 +83,9 @@ class EnvHost:
         if user is not None:  # /tmp belongs to the user the function runs as, and to no other
             os.chown(tmp, *user)
             os.chmod(tmp, 0o700)
-        return Placement(env_id, tmp, self.namespace, hide, user, own, self.reveal, self.keep)
+        return Placement(
+            env_id, tmp, self.namespace, hide, user, own, self.reveal, self.keep, self.own_opt
+        )
 
     def _hidden(self, config: FunctionConfig) -> tuple[str, ...]:
         """The data dir at its own path and, when the code directory holds it, where the
@@ -143,6 +147,7 @@ class EnvHost:
             from keepwarm.env import users
 
             self.keep = users.under_tmp()
+            self._decide_opt(users.under(OPT))
         if mode == "namespace" and not self.namespace:
             raise RuntimeError("isolation=namespace needs root and mount namespaces")
         if not self.namespace:
@@ -164,6 +169,18 @@ class EnvHost:
                 "keepwarm: no writable cgroup memory controller: memory limits are enforced by "
                 "watching RSS, and Max Memory Used is the runtime's own peak"
             )
+
+    def _decide_opt(self, runtime_dirs: tuple[str, ...]) -> None:
+        """/opt becomes the functions' (their layers) unless the runtime lives there."""
+        if runtime_dirs:
+            self.warnings.append(
+                f"keepwarm: the runtime lives under /opt ({runtime_dirs[0]}): functions see the "
+                "host's /opt, and their layers at their own paths (see docs/layers.md)"
+            )
+            return
+        with contextlib.suppress(OSError):
+            os.makedirs(OPT, mode=0o755, exist_ok=True)
+        self.own_opt = os.path.isdir(OPT)
 
     def _decide_user(self) -> None:
         """Drop functions to an unprivileged user when we are root and they are namespaced.

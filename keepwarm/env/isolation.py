@@ -21,6 +21,7 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
 SHM = "/dev/shm"
+OPT = "/opt"
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
@@ -77,7 +78,10 @@ def _mount(
 
 
 def private_mounts(
-    binds: list[tuple[str, str, bool]], hide: list[str], keep: list[str] | None = None
+    binds: list[tuple[str, str, bool]],
+    hide: list[str],
+    keep: list[str] | None = None,
+    opt: list[str] | None = None,
 ) -> None:
     """A private mount namespace: bind each (source, target, read_only); cover ``hide`` dirs.
 
@@ -85,10 +89,12 @@ def private_mounts(
     must be bound before /tmp is covered (code often lives under /tmp in tests). An IPC
     namespace of its own and an empty read-only ``/dev/shm`` too: Lambda has no shared memory
     (``multiprocessing.Pool`` fails there), and the host's would outlive the environment and
-    be readable by others.
+    be readable by others. ``opt``: the function's layers, for /opt (None: the host's stays).
     """
     _check(libc().unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare(CLONE_NEWNS | CLONE_NEWIPC)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    if opt is not None:
+        layered_opt(opt)
     kept = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in keep or [] if os.path.isdir(p)}
     try:
         for source, target, read_only in binds:
@@ -102,6 +108,25 @@ def private_mounts(
     for path in [*hide, SHM]:
         if os.path.isdir(path):  # read-only and empty: nothing to see, nothing to fill
             _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def layered_opt(layers: list[str], target: str = OPT) -> None:
+    """/opt as Lambda makes it: the layers' files merged, a later layer's over an earlier
+    one's, read-only (an overlay: no copy, so a cold start pays one mount); empty without
+    layers, so nothing of the host's /opt shows."""
+    flags = MS_RDONLY | MS_NOSUID | MS_NODEV
+    os.makedirs(target, mode=0o755, exist_ok=True)
+    if not layers:
+        _mount("tmpfs", target, "tmpfs", flags | MS_NOEXEC, "mode=0755,size=4k")
+    elif len(layers) == 1:  # an overlay needs two lower layers when it has no upper one
+        _bind(layers[0], target, True)
+    else:
+        lower = ":".join(_overlay_escaped(p) for p in reversed(layers))
+        _mount("overlay", target, "overlay", flags, f"lowerdir={lower}")
+
+
+def _overlay_escaped(path: str) -> str:
+    return path.replace("\\", "\\\\").replace(":", "\\:").replace(",", "\\,")
 
 
 def _bind(source: str, target: str, read_only: bool) -> None:
@@ -190,7 +215,7 @@ def apply(spec: dict[str, Any]) -> None:
     join_cgroups(spec.get("cgroup_procs", []))
     if spec.get("namespace"):
         binds = [(b[0], b[1], bool(b[2])) for b in spec.get("binds", [])]
-        private_mounts(binds, spec.get("hide", []), spec.get("keep", []))
+        private_mounts(binds, spec.get("hide", []), spec.get("keep", []), spec.get("opt"))
     if spec.get("network") == "none":
         no_network()
     set_rlimits(spec.get("rlimits", {}))

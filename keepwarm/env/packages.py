@@ -91,10 +91,11 @@ def is_stdlib(entry: str) -> bool:
     return entry.startswith(sys.base_prefix) and "-packages" not in entry
 
 
-def restrict(task_root: str, allowed: dict[str, Any]) -> None:
-    """The function's code first, then the standard library; the rest only by name."""
-    host = [p for p in sys.path if p and not is_stdlib(p)]
-    sys.path[:] = [task_root, *(p for p in sys.path if p and is_stdlib(p) and p != task_root)]
+def restrict(first: list[str], allowed: dict[str, Any]) -> None:
+    """The function's code and its layers (``first``), then the standard library; the rest
+    only by name."""
+    host = [p for p in sys.path if p and not is_stdlib(p) and p not in first]
+    sys.path[:] = [*first, *(p for p in sys.path if p and is_stdlib(p) and p not in first)]
     names = Importable(frozenset(allowed["modules"]), frozenset(allowed["dists"]))
     sys.meta_path.append(RuntimePackages(names, host))
     # sys.path_importer_cache is kept: the finders of the directories left are warm (cold
@@ -102,29 +103,40 @@ def restrict(task_root: str, allowed: dict[str, Any]) -> None:
 
 
 # -- the server's side: what a code directory may import ---------------------------------------
-def importable(code_dir: Path) -> dict[str, list[str]]:
+def importable(code_dir: Path, layer_dirs: Iterable[Path] = ()) -> dict[str, list[str]]:
     """For a function in ``code_dir``: the runtime's packages, keepwarm's, and what its
-    ``requirements.txt`` would install; as the launch options carry it to ``restrict``."""
-    requirements = code_dir / "requirements.txt"
+    ``requirements.txt`` would install, and each layer's ``python/requirements.txt`` (where
+    a built Python layer keeps what ``sam build`` installed into it); as the launch options
+    carry it to ``restrict``."""
+    files = [
+        code_dir / "requirements.txt",
+        *(d / "python" / "requirements.txt" for d in layer_dirs),
+    ]
+    return _as_options(tuple((f, _stamp(f)) for f in files))
+
+
+def _stamp(path: Path) -> int:
     try:
-        stamp = requirements.stat().st_mtime_ns
+        return path.stat().st_mtime_ns
     except OSError:
-        stamp = -1
-    return _as_options(requirements, stamp)
+        return -1
 
 
 @functools.lru_cache(maxsize=256)
-def _as_options(requirements: Path, stamp: int) -> dict[str, list[str]]:
-    found = _importable(requirements, stamp)
+def _as_options(requirements: tuple[tuple[Path, int], ...]) -> dict[str, list[str]]:
+    found = _importable(requirements)
     return {"modules": sorted(found.modules), "dists": sorted(found.dists)}
 
 
-def _importable(requirements: Path, stamp: int) -> Importable:
+def _importable(requirements: tuple[tuple[Path, int], ...]) -> Importable:
     modules = _modules_by_distribution()
     given = RUNTIME_PACKAGES | KEEPWARM_PACKAGES
     dists = {d for d, names in modules.items() if given & set(names)}
-    if stamp >= 0:
-        dists |= _closure(_read_requirements(requirements, set()))
+    seen: set[Path] = set()
+    listed = [
+        r for path, stamp in requirements if stamp >= 0 for r in _read_requirements(path, seen)
+    ]
+    dists |= _closure(listed)
     return Importable(given | {m for d in dists for m in modules.get(d, ())}, frozenset(dists))
 
 

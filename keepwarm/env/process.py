@@ -131,7 +131,9 @@ class EnvProcess:
     ) -> dict[str, Any]:
         options: dict[str, Any] = {"check_leaks": check_leaks}
         if self.config.runtime_family == "python" and not self.host.server.host_packages:
-            options["importable"] = packages.importable(self.config.code_dir)
+            options["importable"] = packages.importable(
+                self.config.code_dir, self.config.layer_dirs
+            )
         if api is not None:
             options["transport"] = "runtime-api"
         mode = "fork" if self.host.server.launch_mode == "fork" else "fresh"

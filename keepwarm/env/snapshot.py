@@ -52,7 +52,10 @@ def _template_setup(spec: dict[str, Any]) -> None:
         _host_ns = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
         code = [(b[0], b[1], bool(b[2])) for b in spec.get("binds", []) if b[1] == VAR_TASK]
         isolation.private_mounts(
-            [*code, (tmp, "/tmp", False)], spec.get("hide", []), spec.get("keep", [])
+            [*code, (tmp, "/tmp", False)],
+            spec.get("hide", []),
+            spec.get("keep", []),
+            spec.get("opt"),
         )
     env = dict(spec["env"])
     if "TMPDIR" in env:
@@ -60,7 +63,7 @@ def _template_setup(spec: dict[str, Any]) -> None:
     os.environ.clear()
     os.environ.update(env)
     os.chdir(spec["cwd"])
-    child.python_path(spec["task_root"], spec.get("options", {}).get("importable"))
+    child.python_path(spec["task_root"], spec.get("options", {}))
 
 
 def _init(spec: dict[str, Any]) -> str | None:

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from keepwarm.config import FunctionConfig, ServerConfig
+from keepwarm.env import layers
 
 VAR_TASK = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 XRAY_HOST = "169.254.79.129"
-OPT_BOOTSTRAP = "/opt/bootstrap"
+OPT_BOOTSTRAP = f"{layers.OPT}/bootstrap"
 MAX_PROCESSES = 1024  # Lambda's per-environment limit on processes (and on open files)
 NODE_BOOTSTRAP = Path(__file__).resolve().parent.parent / "runtimes" / "node" / "bootstrap.js"
 
@@ -38,9 +39,13 @@ class Placement:
     own_user: bool = False  # the uid is this environment's alone (see keepwarm.env.users)
     reveal: tuple[str, ...] = ()  # dirs to re-expose below private ones before the drop
     keep: tuple[str, ...] = ()  # runtime dirs under /tmp, bound back over the private /tmp
+    own_opt: bool = False  # /opt is the function's: its layers, merged (see env.layers)
 
     def task_root(self, config: FunctionConfig) -> str:
         return VAR_TASK if self.namespace else str(config.code_dir)
+
+    def layers(self, config: FunctionConfig) -> layers.LayerView:
+        return layers.view(config, self.own_opt)
 
 
 def lambda_variables(
@@ -54,6 +59,10 @@ def lambda_variables(
     """The environment variables of contract §3.1, then the function's own."""
     task_root = placement.task_root(config)
     bindir = os.path.dirname(sys.executable)
+    opt = placement.layers(config)
+    opt_bin, opt_lib = "/opt/bin", "/opt/lib"
+    if not opt.mounted and config.layer_dirs:
+        opt_bin, opt_lib = opt.subdirs("bin"), opt.subdirs("lib")
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": config.name,
         "AWS_LAMBDA_FUNCTION_VERSION": config.version,
@@ -70,9 +79,9 @@ def lambda_variables(
         "TZ": ":UTC",
         "LANG": "en_US.UTF-8",
         "LC_CTYPE": "C.UTF-8",
-        "PATH": f"{bindir}:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "PATH": f"{bindir}:/usr/local/bin:/usr/bin/:/bin:{opt_bin}",
         "LD_LIBRARY_PATH": f"/var/lang/lib:/lib64:/usr/lib64:{RUNTIME_DIR}:{RUNTIME_DIR}/lib:"
-        f"{task_root}:{task_root}/lib:/opt/lib",
+        f"{task_root}:{task_root}/lib:{opt_lib}",
         "PYTHONPATH": RUNTIME_DIR,
         "PWD": task_root,
         "SHLVL": "0",
@@ -88,10 +97,10 @@ def lambda_variables(
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{config.runtime}"
     if config.runtime_family == "node":
         major = config.runtime.removeprefix("nodejs").split(".")[0]
-        env["NODE_PATH"] = (
-            f"/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:"
-            f"{RUNTIME_DIR}/node_modules:{RUNTIME_DIR}:{task_root}"
-        )
+        own = [f"/opt/nodejs/node{major}/node_modules", "/opt/nodejs/node_modules"]
+        if not opt.mounted and config.layer_dirs:
+            own = opt.node_paths(config.runtime)
+        env["NODE_PATH"] = ":".join([*own, f"{RUNTIME_DIR}/node_modules", RUNTIME_DIR, task_root])
     if not placement.namespace:
         env["TMPDIR"] = str(placement.tmp_dir)
     env.update(config.logging.variables())
@@ -128,9 +137,13 @@ def launch_spec(
         # directory, with the default core_pattern); on Lambda /var/task is read-only anyway.
         "rlimits": {"RLIMIT_NOFILE": 1024, "RLIMIT_CORE": 0},
         "argv": argv or [],
-        "options": options or {},
+        "options": dict(options or {}),
         "sched": sched,
     }
+    if placement.own_opt:
+        spec["opt"] = [str(d) for d in config.layer_dirs]
+    if config.runtime_family == "python":
+        spec["options"]["layer_paths"] = placement.layers(config).python_paths(config.runtime)
     if placement.user is not None:
         spec["user"] = list(placement.user)
         spec["reveal"] = list(placement.reveal)
@@ -152,6 +165,7 @@ def snapshot_key(config: FunctionConfig) -> str:
         config.version,
         config.revision,
         str(config.code_dir),
+        [str(d) for d in config.layer_dirs],
         config.handler,
         config.runtime,
         sorted(config.environment.items()),
@@ -164,7 +178,8 @@ def exec_argv(config: FunctionConfig, placement: Placement) -> list[str] | None:
 
     Node: the machine's ``node`` running keepwarm's bootstrap, old space capped at 90% of the
     function's memory as Lambda's own Node bootstrap does. Custom: ``bootstrap`` in the code
-    directory, else ``/opt/bootstrap`` (contract §2.6); a missing one fails the exec (exit 127).
+    directory, else ``/opt/bootstrap`` from a layer (contract §2.6); a missing one fails the
+    exec (exit 127).
     """
     family = config.runtime_family
     if family == "node":
@@ -172,8 +187,9 @@ def exec_argv(config: FunctionConfig, placement: Placement) -> list[str] | None:
         heap = config.memory_mb * 9 // 10
         return [node, f"--max-old-space-size={heap}", str(NODE_BOOTSTRAP)]
     if family == "custom":
-        if not (config.code_dir / "bootstrap").exists() and os.path.exists(OPT_BOOTSTRAP):
-            return [OPT_BOOTSTRAP]
+        layered = layers.bootstrap(config, placement.own_opt)
+        if not (config.code_dir / "bootstrap").exists() and layered is not None:
+            return [layered[1]]
         return [f"{placement.task_root(config)}/bootstrap"]
     return None
 
@@ -187,9 +203,10 @@ def entrypoint_problem(config: FunctionConfig, placement: Placement) -> str | No
     local = config.code_dir / "bootstrap"
     shown = f"{placement.task_root(config)}/bootstrap"
     if not local.exists():
-        if not os.path.exists(OPT_BOOTSTRAP):
+        layered = layers.bootstrap(config, placement.own_opt)
+        if layered is None:
             return f"Couldn't find valid bootstrap(s): [{shown} {OPT_BOOTSTRAP}]"
-        local, shown = Path(OPT_BOOTSTRAP), OPT_BOOTSTRAP
+        local, shown = layered
     if local.is_dir() or not os.access(local, os.X_OK):
         return f"fork/exec {shown}: permission denied"
     try:

@@ -20,6 +20,7 @@ import itertools
 import os
 import pwd
 import random
+import shutil
 import stat
 import sys
 from dataclasses import dataclass
@@ -89,7 +90,14 @@ def code_dir_open(path: Path) -> bool:
 def under_tmp() -> tuple[str, ...]:
     """Runtime directories that live under /tmp (keepwarm installed there, e.g. a CI checkout):
     a private /tmp would hide them, so each environment binds them back (see isolation)."""
-    return tuple(str(p) for p in _needed() if Path("/tmp") in p.parents)
+    return under("/tmp")
+
+
+def under(top: str) -> tuple[str, ...]:
+    """The runtime directories below ``top``: Python's and keepwarm's, and Node's."""
+    node = shutil.which("node")
+    found = [*_needed(), *([Path(node).resolve().parent] if node else [])]
+    return tuple(str(p) for p in found if Path(top) in p.parents)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from keepwarm import FunctionConfig, Runtime, ServerConfig
+from keepwarm.cluster.agent import nodes_root
 from tests.helpers import REPORT_RE, keepwarm_processes, wait_for, write_code
 from tests.lambda_api.kw_server import ROLE, Server, alive, make_zip
 
@@ -251,3 +252,25 @@ def test_the_python_api_runs_on_the_cluster(ray_cluster: Any, tmp_path: Path) ->
     assert json.loads(second.payload)["count"] == 2
     assert [e["state"] for e in ready] == ["idle", "idle"]  # Init ran on the nodes before traffic
     assert provisioned.start_kind == "provisioned" and provisioned.init_duration_ms is None
+
+
+def test_layers_reach_the_nodes(ray_cluster: Any, tmp_path: Path) -> None:
+    """Each layer travels like the code (unpacked on the node, not read from the server's
+    disk) and is merged on the node as locally: the later layer wins."""
+    mark = f"WHO = {str(tmp_path)!r}\n"
+    first = write_code(tmp_path / "l1", {"python/shared.py": "WHO = 1\n", "python/a.py": ""})
+    second = write_code(tmp_path / "l2", {"python/shared.py": mark})
+    code = write_code(
+        tmp_path / "code",
+        {"app.py": "import a, shared\n\ndef handler(e, c):\n    return shared.WHO\n"},
+    )
+    server = ServerConfig(
+        data_dir=tmp_path / "data", backend="ray", ray_address=ray_cluster.address
+    )
+    fn = FunctionConfig("Layered", "app.handler", code, layer_dirs=(first, second))
+    with Runtime([fn], server=server) as rt:
+        assert rt.invoke("Layered").json() == str(tmp_path)
+        unpacked = [
+            p for p in nodes_root().glob("*/code/*/python/shared.py") if p.read_text() == mark
+        ]
+    assert unpacked
