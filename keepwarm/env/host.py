@@ -70,10 +70,12 @@ class EnvHost:
         as, and what its mount namespace hides and reveals."""
         hide = self._hidden(config) if self.namespace else ()
         user = users.identity(self.run_as) if self.run_as else None
-        if user is not None and not users.code_dir_open(config.code_dir):
+        closed = [d for d in (config.code_dir, *config.layer_dirs) if not users.code_dir_open(d)]
+        if user is not None and closed:
+            what = "code directory" if closed[0] == config.code_dir else "layer directory"
             self.warn_once(
-                f"keepwarm: function {config.name} runs as root: its code directory "
-                f"{config.code_dir} is not readable by other users (chmod o+rx to run it "
+                f"keepwarm: function {config.name} runs as root: its {what} "
+                f"{closed[0]} is not readable by other users (chmod o+rx to run it "
                 "unprivileged, as Lambda runs functions)"
             )
             user = None

@@ -224,3 +224,17 @@ def test_a_layer_bootstrap_that_cannot_start_is_named_as_lambda_names_it(tmp_pat
     shown = "/opt/bootstrap" if os.geteuid() == 0 else runtime / "bootstrap"
     assert body["errorType"] == "Runtime.InvalidEntrypoint"
     assert body["errorMessage"].endswith(f"fork/exec {shown}: permission denied")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
+def test_a_private_layer_directory_keeps_the_function_root_and_says_why(tmp_path: Path) -> None:
+    layer = write_code(tmp_path / "secret", {"python/dep.py": "X = 1\n"})
+    code = "import os, dep\n\ndef handler(e, c):\n    return os.getuid()\n"
+    fn = function(tmp_path, "private", code).with_changes(layer_dirs=(layer,))
+    _open(fn.code_dir)
+    layer.chmod(0o700)
+    with Runtime([fn], server=_server(tmp_path, "auto")) as rt:
+        uid = rt.invoke("private").json()
+        warnings = rt.warnings
+    assert uid == 0
+    assert any(f"layer directory {layer.resolve()} is not readable" in w for w in warnings)
