@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from keepwarm.config import layer_version_arn
 from keepwarm.errors import TemplateError
 
 NodePath = tuple[str | int, ...]
@@ -136,6 +137,8 @@ class Resolution:
 
 _SUB_VAR = re.compile(r"\$\{([^}]*)\}")
 FUNCTION_TYPES = frozenset({"AWS::Serverless::Function", "AWS::Lambda::Function"})
+LAYER_TYPES = frozenset({"AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion"})
+_LAYER_IN_ARN = re.compile(r"arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:(.+)")
 
 
 class Resolver:
@@ -150,7 +153,7 @@ class Resolver:
         self._conditions = _mapping(template.get("Conditions"))
         self._resources = _mapping(template.get("Resources"))
         self._evaluating: set[str] = set()
-        self._naming: set[str] = set()  # functions whose FunctionName is being evaluated
+        self._naming: set[str] = set()  # functions (layers) whose name is being evaluated
         self._unnamed: dict[str, str] = {}  # physical names of unnamed functions, when not the id
         self._out = Resolution(None)
         self._functions: dict[str, Callable[[Any, NodePath], Any]] = {
@@ -231,7 +234,31 @@ class Resolver:
         resource = self._resources.get(name)
         if isinstance(resource, dict) and resource.get("Type") in FUNCTION_TYPES:
             return self._function_name(name)
+        if isinstance(resource, dict) and resource.get("Type") in LAYER_TYPES:
+            return self.layer_arn(name)
         return self._miss(path, f"Ref {name}", f"${{{name}}}")
+
+    def layer_arn(self, logical_id: str) -> str:
+        """What a Ref to a template's layer gives (its version ARN): the first and only version
+        of its layer here, as a new stack publishes it."""
+        return layer_version_arn(self._region, self.layer_name(logical_id), 1)
+
+    def layer_name(self, logical_id: str) -> str:
+        """Its LayerName evaluated (the name part of an ARN), else the logical id: SAM's and
+        CloudFormation's default, and keepwarm's when the name cannot be evaluated here."""
+        props = self._resources[logical_id].get("Properties")
+        given = props.get("LayerName") if isinstance(props, dict) else None
+        if given is None or logical_id in self._naming:
+            return logical_id
+        self._naming.add(logical_id)
+        try:
+            found = self.resolve(given, (logical_id, "LayerName"))
+        finally:
+            self._naming.discard(logical_id)
+        if found.unresolved or not isinstance(found.value, str) or not found.value:
+            return logical_id
+        in_arn = _LAYER_IN_ARN.fullmatch(found.value)
+        return in_arn[1] if in_arn else found.value
 
     def function_name(self, logical_id: str) -> str:
         return self._function_name(logical_id)

@@ -1,11 +1,12 @@
-"""A template function's descriptive properties: Description, Role, Architectures, Layers,
-Tracing and Tags, as GetFunction reports them for the deployed function.
+"""A template function's descriptive properties: Description, Role, Architectures, Layers
+(read by ``_sam_layers``), Tracing and Tags, as GetFunction reports them for the deployed
+function.
 
 Why lenient where ``_sam_function`` is strict: none of these changes how the code runs here, so
-a value only a deployed stack knows (``!GetAtt Role.Arn``, ``!Ref SharedLayer``) is left out
-with a warning instead of stopping the function; only a value Lambda itself would refuse is an
-error. SAM's rules apply: a map (Tags) merges with Globals key by key, a list (Layers) gets
-Globals' entries first, and SAM tags what it creates ``lambda:createdBy: SAM``.
+a value only a deployed stack knows (``!GetAtt Role.Arn``) is left out with a warning instead
+of stopping the function; only a value Lambda itself would refuse is an error. SAM's rules
+apply: a map (Tags) merges with Globals key by key, and SAM tags what it creates
+``lambda:createdBy: SAM``.
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ _CREATED_BY = "lambda:createdBy"
 _TRACING = {"Active": "Active", "PassThrough": "PassThrough", "Disabled": "PassThrough"}
 
 
-def read_descriptive(reader: FunctionReader) -> Descriptive:
+def read_descriptive(reader: FunctionReader, layers: tuple[str, ...]) -> Descriptive:
     serverless = reader.resource.get("Type") == _SERVERLESS
     try:
         return Descriptive(
             description=_description(reader),
             role=_role(reader),
             architectures=_architectures(reader),
-            layers=_layers(reader),
+            layers=layers,
             tracing_mode=_tracing(reader, serverless),
             tags=_tags(reader, serverless),
         )
@@ -59,20 +60,6 @@ def _role(reader: FunctionReader) -> str | None:
 def _architectures(reader: FunctionReader) -> tuple[str, ...]:
     value = reader.first("Architectures")
     return ("x86_64",) if value is None else inputs.architectures(value)
-
-
-def _layers(reader: FunctionReader) -> tuple[str, ...]:
-    found: list[str] = []
-    for value in reader.layered("Layers"):
-        if not isinstance(value, list):
-            raise reader.error("Layers must be a list of layer version ARNs.")
-        for layer in value:
-            if isinstance(layer, str) and inputs.LAYER_ARN.fullmatch(layer):
-                found.append(layer)
-            else:
-                reader.warn(f"Layers: {as_text(layer)} is not a layer ARN here; not listed.")
-    inputs.check_layers(tuple(found))
-    return tuple(found)
 
 
 def _tracing(reader: FunctionReader, serverless: bool) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from keepwarm._cfn import NO_VALUE, Resolution, Resolver, as_text
 from keepwarm._sam_descriptive import read_descriptive
+from keepwarm._sam_layers import TemplateLayer, function_layers
 from keepwarm.config import (
     FunctionConfig,
     LoggingConfig,
@@ -47,6 +48,7 @@ class ReadContext:
     build_dir: Path
     overrides: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    layers: dict[str, TemplateLayer] = field(default_factory=dict)  # by version ARN
 
     def globals(self) -> dict[str, Any]:
         section = self.document.get("Globals")
@@ -112,6 +114,7 @@ class FunctionReader:
         except ServiceError as exc:
             raise self.error(exc.message) from exc
         handler = self.text("Handler") or ""
+        layers, layer_dirs = function_layers(self)
         fields: dict[str, Any] = {
             "name": name,
             "runtime": runtime,
@@ -129,7 +132,8 @@ class FunctionReader:
             "event_invoke": self.event_invoke(name),
             "dead_letter_target": self.dead_letter_target(),
             "auto_publish_alias": self.text("AutoPublishAlias"),
-            "descriptive": read_descriptive(self),
+            "descriptive": read_descriptive(self, layers),
+            "layer_dirs": layer_dirs,
             **self.keepwarm_settings(),
             **self.ctx.overrides,
         }

@@ -1,4 +1,5 @@
-"""Function definitions from an AWS SAM / CloudFormation ``template.yaml``.
+"""Function definitions, and the layers they use, from an AWS SAM / CloudFormation
+``template.yaml``.
 
 Why templates: the code people want to run locally is already described by one, so keepwarm reads
 it as SAM would (Globals merged, intrinsics evaluated where the template alone decides them) and
@@ -7,12 +8,13 @@ reject the same values with Lambda's words. Whatever only a deployed stack knows
 imports) becomes a readable placeholder plus a warning instead of a failure.
 
 What is wrong with one function only (a missing CodeUri, a runtime keepwarm does not run, a
-value Lambda refuses) is that function's problem: ``keep_broken`` returns it as a
-``BrokenFunction`` beside the others, which is how ``keepwarm serve`` reads a template, as
-``sam local start-api``/``start-lambda`` serve the functions they can; ``Template.usable`` is
-how the readers that run functions (``keepwarm invoke``, the Python API, ``audit --replay``,
-``demo``) then refuse only the function asked for. What concerns the template as a whole (YAML,
-its shape, two functions with one name, nothing in it that runs) always refuses it.
+value Lambda refuses, a layer of the template it cannot use) is that function's problem:
+``keep_broken`` returns it as a ``BrokenFunction`` beside the others, which is how ``keepwarm
+serve`` reads a template, as ``sam local start-api``/``start-lambda`` serve the functions they
+can; ``Template.usable`` is how the readers that run functions (``keepwarm invoke``, the Python
+API, ``audit --replay``, ``demo``) then refuse only the function asked for. What concerns the
+template as a whole (YAML, its shape, two functions with one name, nothing in it that runs)
+always refuses it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from keepwarm._cfn import (
     template_file,
 )
 from keepwarm._sam_function import FunctionReader, ReadContext, Unsupported
-from keepwarm.config import DEFAULT_REGION, FunctionConfig, check_function_name
+from keepwarm._sam_layers import read_layers
+from keepwarm.config import DEFAULT_REGION, FunctionConfig, LayerConfig, check_function_name
 from keepwarm.errors import BadFunction, ServiceError, TemplateError
 
 log = logging.getLogger("keepwarm.template")
@@ -69,13 +72,15 @@ class BrokenFunction:
 
 @dataclass(frozen=True)
 class Template:
-    """A loaded template: its functions, and every value that was only approximated locally."""
+    """A loaded template: its functions, its layers whose content is local (the ones the
+    functions get at /opt), and every value that was only approximated locally."""
 
     path: Path
     functions: list[FunctionConfig]
     warnings: list[str] = field(default_factory=list)
     logical_ids: dict[str, str] = field(default_factory=dict)  # logical id -> FunctionName
     broken: list[BrokenFunction] = field(default_factory=list)  # only with ``keep_broken``
+    layers: list[LayerConfig] = field(default_factory=list)
 
     def name_for(self, requested: str) -> str:
         """The FunctionName ``requested`` stands for: itself, or the FunctionName of a logical
@@ -173,6 +178,7 @@ def read_template(
     )
     context.warnings.extend(_undeclared(document, parameters or {}))
     _name_the_unnamed(resources, context.resolver)
+    context.layers = read_layers(resources, context)
     read, skipped, broken = _read_functions(resources, context, keep_broken)
     functions = list(read.values())
     if not functions and not broken:
@@ -180,7 +186,9 @@ def read_template(
     _check_unique_names([c.name for c in functions] + [b.name for b in broken if b.name])
     names = {logical_id: config.name for logical_id, config in read.items()}
     names |= {b.logical_id: b.name for b in broken if b.name}
-    return Template(file, functions, list(dict.fromkeys(context.warnings)), names, broken)
+    layers = [layer.config for layer in context.layers.values() if layer.config is not None]
+    warnings = list(dict.fromkeys(context.warnings))
+    return Template(file, functions, warnings, names, broken, layers)
 
 
 def _nothing_runs(file: Path, reasons: list[str]) -> TemplateError:

@@ -188,7 +188,8 @@ def test_a_template_function_reads_back_as_deployed(start_server: Any, tmp_path:
     assert conf["Role"] == "arn:aws:iam::123456789012:role/hello-role"
     assert conf["Architectures"] == ["arm64"]
     assert conf["TracingConfig"] == {"Mode": "Active"}
-    assert [layer["Arn"] for layer in conf["Layers"]] == [LAYER]  # !Ref SharedLayer: unknown
+    shared = "arn:aws:lambda:us-east-1:000000000000:layer:SharedLayer:1"  # !Ref SharedLayer
+    assert [layer["Arn"] for layer in conf["Layers"]] == [LAYER, shared]  # Globals' first
     assert out["Tags"] == {"team": "core", "stage": "prod", "lambda:createdBy": "SAM"}
     plain = lam.get_function(FunctionName="plain")
     assert plain["Configuration"]["Role"].endswith(":role/keepwarm-template")
