@@ -375,7 +375,6 @@ def test_two_layers_with_one_name_cannot_be_told_apart(tmp_path: Path) -> None:
 # --- end to end -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(reason="needs /opt mount", strict=False)
 def test_a_function_imports_a_module_from_its_local_layer(tmp_path: Path) -> None:
     """The SAM project this is for: its dependencies live in a layer of its own, built with
     BuildMethod python3.x, so the module is at /opt/python once built."""
