@@ -32,7 +32,7 @@ from keepwarm._cfn import (
     template_file,
 )
 from keepwarm._sam_function import FunctionReader, ReadContext, Unsupported
-from keepwarm.config import DEFAULT_REGION, FunctionConfig, check_function_name
+from keepwarm.config import DEFAULT_REGION, FunctionConfig, LayerConfig, check_function_name
 from keepwarm.errors import BadFunction, ServiceError, TemplateError
 
 log = logging.getLogger("keepwarm.template")
@@ -76,6 +76,7 @@ class Template:
     warnings: list[str] = field(default_factory=list)
     logical_ids: dict[str, str] = field(default_factory=dict)  # logical id -> FunctionName
     broken: list[BrokenFunction] = field(default_factory=list)  # only with ``keep_broken``
+    layers: list[LayerConfig] = field(default_factory=list)
 
     def name_for(self, requested: str) -> str:
         """The FunctionName ``requested`` stands for: itself, or the FunctionName of a logical
