@@ -45,7 +45,7 @@ from keepwarm.registry.layer_model import (
     parse_arn,
     version_shape,
 )
-from keepwarm.registry.model import FunctionSpec
+from keepwarm.registry.model import FunctionRecord, FunctionSpec
 from keepwarm.registry.paging import page_size
 
 LAYER_PAGE_LIMIT = 50  # MaxLayerListItems
@@ -274,6 +274,28 @@ def _tree_size(folder: Path) -> int:
             st = os.lstat(os.path.join(dirpath, name))
             total += st.st_size if stat.S_ISREG(st.st_mode) else 0
     return total
+
+
+def drop_lost_layers(record: FunctionRecord) -> None:
+    """Layers whose content is gone from the disk (removed by hand, or a template's layer
+    directory deleted with it) are not mounted, with a warning: the function still runs,
+    where refusing it would stop the whole server from starting."""
+    for spec in (record.latest, *record.versions.values()):
+        kept = tuple(d for d in spec.layer_dirs if Path(d).is_dir())
+        if kept == spec.layer_dirs:
+            continue
+        lost = sorted(set(spec.layer_dirs) - set(kept))
+        log.warning(
+            "keepwarm: %s:%s: layer content gone, not mounted: %s",
+            record.name,
+            spec.version,
+            ", ".join(lost),
+        )
+        fixed = dataclasses.replace(spec, layer_dirs=kept)
+        if spec is record.latest:
+            record.latest = fixed
+        else:
+            record.versions[spec.version] = fixed
 
 
 def used_layer_dirs(specs: Iterable[FunctionSpec]) -> set[str]:

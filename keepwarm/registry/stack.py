@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from keepwarm.config import FunctionConfig, LayerConfig
 from keepwarm.registry.base import log
 from keepwarm.registry.functions import FunctionOps
-from keepwarm.registry.layers import used_layer_dirs
+from keepwarm.registry.layers import drop_lost_layers, used_layer_dirs
 from keepwarm.registry.model import (
     Alias,
     FunctionRecord,
@@ -64,6 +64,7 @@ class StackOps(FunctionOps):
             self.drop_lost_versions(record)
         await self._forget_settings(set(settings) - {r.name for r in records})
         for record in self.records.values():
+            drop_lost_layers(record)
             await self.deploy_all(record)
         async with self.code_lock:
             for config in templates:

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import re
+import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -359,3 +360,19 @@ def test_layers_and_their_numbers_survive_a_restart(
     unused_hex = base64.b64decode(unused["Content"]["CodeSha256"]).hex()
     assert len(layer_dirs) == 2 and unused_hex not in layer_dirs  # 3: unused, removed at start
     assert _publish(lam, "kept")["Version"] == 4
+
+
+def test_a_function_whose_layer_content_is_gone_still_starts(
+    start_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Content removed by hand used to stop the whole server at its next start (a function
+    whose layer directory is missing cannot be deployed)."""
+    data = tmp_path / "gone"
+    first = start_server(data_dir=data)
+    lam = first.client()
+    create(lam, "survivor", Layers=[_publish(lam, "gone")["LayerVersionArn"]])
+    first.stop()
+    shutil.rmtree(data / "layers")
+    second = start_server(data_dir=data)
+    assert "FunctionError" not in second.client().invoke(FunctionName="survivor")
+    assert "keepwarm: survivor:$LATEST: layer content gone, not mounted: " in second.stderr()
