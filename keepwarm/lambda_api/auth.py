@@ -38,7 +38,7 @@ from keepwarm.sigv4 import ALGORITHM, AMZ_DATE, SERVICE, Request, signature
 
 MAX_SKEW_S = 300
 MAX_BODY = 70 * 1024 * 1024  # a little over CreateFunction's 69,905,067-byte limit
-UNSIGNED_PATHS = ("/_keepwarm/health", "/openapi.json", "/_keepwarm/code/")
+UNSIGNED_PATHS = ("/_keepwarm/health", "/openapi.json", "/_keepwarm/code/", "/_keepwarm/layers/")
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your "
     "AWS Secret Access Key and signing method. Consult the service documentation for details."

@@ -110,7 +110,7 @@ class Backend:
             await self.service.load([])
         else:
             template.log_warnings()
-            await self.service.load(template.functions, template.broken)
+            await self.service.load(template.functions, template.broken, template.layers)
         policy = RetryPolicy.from_env(self.options.async_time_scale)
         self.dispatcher = Dispatcher(
             EventStore(data / "events.db"), self.service, policy, self.options.async_concurrency

@@ -61,7 +61,18 @@ QUALIFIED = {
     "GetFunctionEventInvokeConfig",
     "DeleteFunctionEventInvokeConfig",
 }
-PAGED = {"ListFunctions", "ListVersionsByFunction", "ListAliases", "ListFunctionEventInvokeConfigs"}
+PAGED = {
+    "ListFunctions",
+    "ListVersionsByFunction",
+    "ListAliases",
+    "ListFunctionEventInvokeConfigs",
+    "ListLayers",
+    "ListLayerVersions",
+}
+LAYER_FILTERS = [
+    {"name": "CompatibleRuntime", "in": "query", "schema": {"type": "string"}},
+    {"name": "CompatibleArchitecture", "in": "query", "schema": {"type": "string"}},
+]
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -90,6 +101,8 @@ def _parameters(name: str, path: str) -> list[dict[str, Any]]:
         params.extend(PAGING)
     if name == "ListFunctions":
         params.append({"name": "FunctionVersion", "in": "query", "schema": {"type": "string"}})
+    if name in ("ListLayers", "ListLayerVersions"):
+        params.extend(LAYER_FILTERS)
     if name in ("Invoke", "InvokeAsync"):
         params.extend(INVOKE_HEADERS if name == "Invoke" else [])
     return params
@@ -121,8 +134,8 @@ def document() -> dict[str, Any]:
 
     paths: dict[str, dict[str, Any]] = {}
     for op in ROUTES:
-        if op.path == "/openapi.json":
-            continue
+        if op.path == "/openapi.json" or op.query:
+            continue  # OpenAPI has one operation per method and path: the one without query
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(
             op.method, op.name, op.path, op.status
         )

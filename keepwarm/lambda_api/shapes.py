@@ -105,6 +105,22 @@ BODIES: dict[str, Shape] = {
     },
     "PutFunctionEventInvokeConfig": EVENT_CONFIG,
     "UpdateFunctionEventInvokeConfig": EVENT_CONFIG,
+    "PublishLayerVersion": {
+        **obj(
+            Description=S,
+            Content=obj(
+                S3Bucket=S,
+                S3Key=S,
+                S3ObjectVersion=S,
+                S3ObjectStorageMode=S,
+                ZipFile={"type": "string", "format": "byte"},
+            ),
+            CompatibleRuntimes=arr(S),
+            CompatibleArchitectures=arr(S),
+            LicenseInfo=S,
+        ),
+        "required": ["Content"],
+    },
 }
 _NAMES = {
     "string": "a string",

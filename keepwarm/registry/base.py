@@ -12,11 +12,20 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from keepwarm.api import AsyncRuntime
 from keepwarm.config import ServerConfig
 from keepwarm.errors import FunctionNotFound, ResourceConflict
-from keepwarm.registry.model import FAILED, LATEST, FunctionRecord, FunctionSpec, api_settings
+from keepwarm.registry.layers import LayerRegistry
+from keepwarm.registry.model import (
+    FAILED,
+    LATEST,
+    FunctionRecord,
+    FunctionSpec,
+    api_settings,
+    configuration,
+)
 from keepwarm.registry.names import FunctionRef, is_version
 from keepwarm.registry.store import FunctionStore
 
@@ -57,6 +66,7 @@ class RegistryBase:
         self._tasks: set[asyncio.Task[None]] = set()
         self._rng = random.Random()
         self.code_lock = asyncio.Lock()  # snapshots made or removed, one at a time
+        self.layers = LayerRegistry(runtime.server, store.layers if store is not None else None)
 
     @property
     def server(self) -> ServerConfig:
@@ -68,6 +78,12 @@ class RegistryBase:
 
     def arn(self, name: str, qualifier: str | None = None) -> str:
         return self.server.function_arn(name, qualifier)
+
+    def shape(self, spec: FunctionSpec, **options: Any) -> dict[str, Any]:
+        """``spec``'s FunctionConfiguration (``model.configuration``), with the size of each
+        layer keepwarm holds."""
+        sizes = self.layers.sizes(spec.layers)
+        return configuration(spec, self.server, layer_sizes=sizes, **options)
 
     # -- lookup --------------------------------------------------------------------------------
     def record(self, name: str, qualifier: str | None = None) -> FunctionRecord:

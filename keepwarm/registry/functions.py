@@ -21,7 +21,6 @@ from keepwarm.registry.model import (
     LATEST,
     FunctionRecord,
     FunctionSpec,
-    configuration,
     new_revision,
 )
 from keepwarm.registry.names import FunctionRef, parse_function
@@ -44,7 +43,9 @@ class FunctionOps(CodeOps):
             raise ResourceConflict(f"Function already exist: {ref.name}")
         self.code_root.mkdir(parents=True, exist_ok=True)
         inputs.validate(fields, self.code_root)
+        fields["layer_dirs"] = self.layers.resolve(ref.name, fields.get("layers", ()))
         code_dir, sha, size = await self._unpack(ref.name, inputs.zip_bytes(body.get("Code")))
+        await self.layers.check_size(str(code_dir), fields["layer_dirs"])
         spec = FunctionSpec(code_dir=str(code_dir), code_sha256=sha, code_size=size, **fields)
         if ref.name in self.records:  # raced with another create while unpacking
             raise ResourceConflict(f"Function already exist: {ref.name}")
@@ -54,7 +55,7 @@ class FunctionOps(CodeOps):
         shown = spec
         if body.get("Publish"):
             shown = await self._publish(record)
-        out = configuration(shown, self.server, state="Pending")
+        out = self.shape(shown, state="Pending")
         self.settle(record)
         await self.persist(record)
         return out
@@ -99,14 +100,13 @@ class FunctionOps(CodeOps):
         spec = self.spec_for(ref)
         record = self.records[ref.name]
         if spec.version == LATEST:
-            return configuration(
+            return self.shape(
                 spec,
-                self.server,
                 state=record.state,
                 update_status=record.last_update_status,
                 reason=record.state_reason,
             )
-        return configuration(spec, self.server)
+        return self.shape(spec)
 
     def get(self, ref: FunctionRef, base_url: str | None = None) -> dict[str, Any]:
         """``Code.Location`` starts with ``base_url`` (how the caller reached us), if given."""
@@ -159,9 +159,7 @@ class FunctionOps(CodeOps):
             if function_version == "ALL":
                 specs.extend(record.versions[v] for v in sorted(record.versions, key=int))
         page, next_marker = paginate(specs, marker, max_items)
-        out: dict[str, Any] = {
-            "Functions": [configuration(s, self.server, listing=True) for s in page]
-        }
+        out: dict[str, Any] = {"Functions": [self.shape(s, listing=True) for s in page]}
         if next_marker:
             out["NextMarker"] = next_marker
         return out
@@ -203,13 +201,14 @@ class FunctionOps(CodeOps):
             }
         )
         code_dir, sha, size = await self._unpack(record.name, data)
+        await self.layers.check_size(str(code_dir), record.latest.layer_dirs)
         record = self.record(ref.name)  # the unpacking took turns: check again, then apply
         self._check_writable(record, body)
         spec = record.latest.changed(
             code_dir=str(code_dir), code_sha256=sha, code_size=size, **changes
         )
         if body.get("DryRun"):
-            return configuration(spec, self.server)
+            return self.shape(spec)
         return await self._apply(record, spec, bool(body.get("Publish")))
 
     async def update_configuration(self, ref: FunctionRef, body: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +223,11 @@ class FunctionOps(CodeOps):
         merged = {**_spec_fields(record.latest), **changes}
         self.code_root.mkdir(parents=True, exist_ok=True)
         inputs.validate(merged, self.code_root)
+        if "layers" in changes:
+            changes["layer_dirs"] = self.layers.resolve(record.name, changes["layers"])
+            await self.layers.check_size(record.latest.code_dir, changes["layer_dirs"])
+            record = self.record(ref.name)  # measuring took turns: check again, then apply
+            self._check_writable(record, body)
         spec = record.latest.changed(**changes)
         return await self._apply(record, spec, False)
 
@@ -234,7 +238,7 @@ class FunctionOps(CodeOps):
         record.last_update_status = "InProgress"
         await self.deploy(record, spec)
         shown = await self._publish(record) if publish else spec
-        out = configuration(shown, self.server, state=record.state, update_status="InProgress")
+        out = self.shape(shown, state=record.state, update_status="InProgress")
         self.settle(record)
         await self.persist(record)
         return out

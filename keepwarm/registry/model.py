@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -281,10 +282,12 @@ def configuration(
     update_status: str = "Successful",
     listing: bool = False,
     reason: tuple[str, str] | None = None,
+    layer_sizes: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """FunctionConfiguration (contract §5.2); ListFunctions omits the state fields (§5.3).
     ``reason``: a Failed function's StateReason and StateReasonCode (its last update failed
-    for the same reason)."""
+    for the same reason). ``layer_sizes``: the CodeSize of the layers keepwarm holds (0 for
+    the others: another account's layer is not known here)."""
     qualifier = None if spec.version == LATEST else spec.version
     out: dict[str, Any] = {
         "FunctionName": spec.name,
@@ -309,7 +312,8 @@ def configuration(
         "LoggingConfig": LoggingConfig.from_shape(spec.logging_config).shape(spec.name),
     }
     if spec.layers:
-        out["Layers"] = [{"Arn": arn, "CodeSize": 0} for arn in spec.layers]
+        sizes = layer_sizes or {}
+        out["Layers"] = [{"Arn": arn, "CodeSize": sizes.get(arn, 0)} for arn in spec.layers]
     if spec.dead_letter_target:
         out["DeadLetterConfig"] = {"TargetArn": spec.dead_letter_target}
     if listing:

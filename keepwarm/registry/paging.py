@@ -26,7 +26,8 @@ def paginate(
     return items[start:end], _marker(items[end]) if end < len(items) else None
 
 
-def page_size(max_items: str | None) -> int:
+def page_size(max_items: str | None, high: int = 10000) -> int:
+    """``MaxItems`` within its model's bounds (1 to ``high``); a page holds at most 50."""
     if max_items in (None, ""):
         return PAGE_LIMIT
     try:
@@ -35,8 +36,8 @@ def page_size(max_items: str | None) -> int:
         raise constraint(max_items, "maxItems", "be an integer") from None
     if size < 1:
         raise constraint(max_items, "maxItems", "have value greater than or equal to 1")
-    if size > 10000:
-        raise constraint(max_items, "maxItems", "have value less than or equal to 10000")
+    if size > high:
+        raise constraint(max_items, "maxItems", f"have value less than or equal to {high}")
     return min(size, PAGE_LIMIT)
 
 

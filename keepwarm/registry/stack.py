@@ -18,9 +18,10 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from keepwarm.config import FunctionConfig
+from keepwarm.config import FunctionConfig, LayerConfig
 from keepwarm.registry.base import log
 from keepwarm.registry.functions import FunctionOps
+from keepwarm.registry.layers import drop_lost_layers, used_layer_dirs
 from keepwarm.registry.model import (
     Alias,
     FunctionRecord,
@@ -36,11 +37,17 @@ if TYPE_CHECKING:
 
 class StackOps(FunctionOps):
     async def load(
-        self, templates: list[FunctionConfig], broken: Sequence[BrokenFunction] = ()
+        self,
+        templates: list[FunctionConfig],
+        broken: Sequence[BrokenFunction] = (),
+        layers: Sequence[LayerConfig] = (),
     ) -> None:
-        """Stored functions, then template functions (a template wins over a stored name) with
-        the versions published before; then AutoPublishAlias, which may publish one more.
-        ``broken`` ones are listed as Failed, with their reason printed once."""
+        """Layers (stored, then the template's), stored functions, then template functions (a
+        template wins over a stored name) with the versions published before; then
+        AutoPublishAlias, which may publish one more. ``broken`` ones are listed as Failed,
+        with their reason printed once."""
+        await asyncio.to_thread(self.layers.load)
+        await self.layers.set_template(layers)
         stored = await asyncio.to_thread(self.store.load_all) if self.store else []
         for record in stored:
             record.state, record.last_update_status = "Active", "Successful"
@@ -57,6 +64,7 @@ class StackOps(FunctionOps):
             self.drop_lost_versions(record)
         await self._forget_settings(set(settings) - {r.name for r in records})
         for record in self.records.values():
+            drop_lost_layers(record)
             await self.deploy_all(record)
         async with self.code_lock:
             for config in templates:
@@ -65,6 +73,12 @@ class StackOps(FunctionOps):
             if _as_stored(api_settings(record)) != settings.get(record.name):
                 await self.persist(record)
         await asyncio.to_thread(self.collect_garbage)
+        specs = [
+            spec
+            for record in (*self.records.values(), *self.shadowed.values())
+            for spec in (record.latest, *record.versions.values())
+        ]
+        await asyncio.to_thread(self.layers.collect_garbage, used_layer_dirs(specs))
 
     async def _forget_settings(self, names: set[str]) -> None:
         """What the API set on template functions the template no longer defines: removing a

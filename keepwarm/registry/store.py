@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from keepwarm.registry.db import SqliteWorker
+from keepwarm.registry.layer_store import LayerStore
 from keepwarm.registry.model import FunctionRecord
 
 SCHEMA = """
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS template_settings (
 class FunctionStore:
     def __init__(self, path: Path) -> None:
         self._db = SqliteWorker(path, SCHEMA)
+        self.layers = LayerStore(self._db)  # published layer versions, in the same database
 
     def load_all(self) -> list[FunctionRecord]:
         def read(conn: sqlite3.Connection) -> list[str]:

@@ -19,7 +19,7 @@ from keepwarm.errors import (
 )
 from keepwarm.registry import inputs
 from keepwarm.registry.functions import latest_only
-from keepwarm.registry.model import LATEST, Alias, FunctionRecord, configuration, new_revision
+from keepwarm.registry.model import LATEST, Alias, FunctionRecord, new_revision
 from keepwarm.registry.model import alias_shape as _alias_shape
 from keepwarm.registry.names import FunctionRef, check_alias_name, is_version
 from keepwarm.registry.paging import page_size, paginate
@@ -44,10 +44,10 @@ class VersionOps(StackOps):
             self._check_writable(record, body)
             newest = self.unchanged(record)
             if newest is not None:
-                return configuration(newest, self.server)
+                return self.shape(newest)
             spec = await self._publish(record, body.get("Description"))
         await self.persist(record)
-        return configuration(spec, self.server)
+        return self.shape(spec)
 
     def list_versions(
         self, ref: FunctionRef, marker: str | None, max_items: str | None
@@ -55,7 +55,7 @@ class VersionOps(StackOps):
         record = self.record(ref.name)
         specs = [record.latest, *(record.versions[v] for v in sorted(record.versions, key=int))]
         page, next_marker = paginate(specs, marker, max_items)
-        out: dict[str, Any] = {"Versions": [configuration(s, self.server) for s in page]}
+        out: dict[str, Any] = {"Versions": [self.shape(s) for s in page]}
         if next_marker:
             out["NextMarker"] = next_marker
         return out

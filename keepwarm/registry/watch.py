@@ -70,6 +70,7 @@ async def reload(load: Load, service: FunctionService, changed: set[Path]) -> li
         log.warning("keepwarm: template not reloaded: %s", exc)
         return []
     redeployed, failed = [], []
+    await service.layers.set_template(loaded.layers)
     for config in loaded.functions:
         async with service.code_lock:  # no publish in between: it would miss the swap
             if await _redeploy(service, config, changed):
@@ -97,7 +98,7 @@ async def _redeploy(service: FunctionService, config: FunctionConfig, changed: s
     ``StackOps.auto_publish``). True when it was redeployed."""
     old = service.records.get(config.name)
     ours = old if old is not None and old.origin == "template" else None
-    touched = any(_under(p, config.code_dir) for p in changed)
+    touched = any(_under(p, d) for p in changed for d in (config.code_dir, *config.layer_dirs))
     fresh = await asyncio.to_thread(template_record, config, service.server.data_dir)
     if ours is not None and ours.state != FAILED and not touched and _same(ours, fresh):
         return False
@@ -171,7 +172,7 @@ async def _remove_missing(service: FunctionService, kept: set[str]) -> list[str]
 _COMPARED = (
     "handler", "runtime", "memory", "timeout", "environment", "code_sha256", "code_dir",
     "ephemeral_storage", "extras", "logging_config", "description", "role", "architectures",
-    "layers", "tracing_mode",
+    "layers", "layer_dirs", "tracing_mode",
 )  # fmt: skip
 
 
@@ -187,14 +188,16 @@ def _same(old: FunctionRecord, fresh: FunctionRecord) -> bool:
 
 
 def watch_roots(template: Path, service: FunctionService) -> set[Path]:
-    """The template's directory and the code directory of every template function that runs,
-    leaving out those inside another and those that do not exist (they cannot be watched)."""
+    """The template's directory, the code directory of every template function that runs and
+    the template's layers, leaving out those inside another and those that do not exist (they
+    cannot be watched)."""
     roots = {template.resolve().parent if template.is_file() else template.resolve()}
     roots |= {
         Path(r.latest.code_dir)
         for r in service.records.values()
         if r.origin == "template" and r.state != FAILED
     }
+    roots |= service.layers.template_dirs()
     roots = {r for r in roots if r.is_dir()}
     return {r for r in roots if not any(_under(r, other) for other in roots if other != r)}
 

@@ -121,3 +121,42 @@ def test_aws_cli_reports_function_errors(serve_proc: Server, tmp_path: Path) -> 
     result = json.loads(aws(serve_proc, "invoke", "--function-name", "bad", str(outfile)).stdout)
     assert result["StatusCode"] == 200 and result["FunctionError"] == "Unhandled"
     assert json.loads(outfile.read_text())["errorType"] == "ValueError"
+
+
+def test_aws_cli_publishes_and_lists_layers(serve_proc: Server, tmp_path: Path) -> None:
+    package = tmp_path / "layer.zip"
+    package.write_bytes(make_zip({"python/shared.py": "X = 1\n"}))
+    published = json.loads(
+        aws(
+            serve_proc,
+            "publish-layer-version",
+            "--layer-name",
+            "cli-layer",
+            "--zip-file",
+            f"fileb://{package}",
+            "--compatible-runtimes",
+            "python3.12",
+            "--license-info",
+            "MIT",
+        ).stdout
+    )
+    arn = "arn:aws:lambda:us-east-1:000000000000:layer:cli-layer"
+    assert (published["LayerVersionArn"], published["Version"]) == (f"{arn}:1", 1)
+    assert published["Content"]["CodeSize"] == package.stat().st_size
+    listed = json.loads(aws(serve_proc, "list-layers").stdout)["Layers"]
+    assert listed == [
+        {
+            "LayerName": "cli-layer",
+            "LayerArn": arn,
+            "LatestMatchingVersion": {
+                "LayerVersionArn": f"{arn}:1",
+                "Version": 1,
+                "Description": "",
+                "CreatedDate": published["CreatedDate"],
+                "CompatibleRuntimes": ["python3.12"],
+                "LicenseInfo": "MIT",
+            },
+        }
+    ]
+    filtered = aws(serve_proc, "list-layers", "--compatible-runtime", "nodejs22.x").stdout
+    assert json.loads(filtered)["Layers"] == []

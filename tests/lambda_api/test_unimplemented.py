@@ -23,7 +23,6 @@ from tests.lambda_api.kw_server import Server
 from tests.lambda_api.test_invoke import error_of
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:f"
-LAYER = "arn:aws:lambda:us-east-1:123456789012:layer:l:1"
 
 
 def _model_rows() -> list[list[str]]:
@@ -47,7 +46,7 @@ def test_every_served_operation_is_at_the_models_path() -> None:
     model = {name: (method, uri.rstrip("/")) for method, uri, name in _model_rows()}
     for op in ROUTES:
         if not op.name.startswith("Keepwarm"):
-            assert model[op.name] == (op.method, op.path.rstrip("/")), op.name
+            assert model[op.name] == (op.method, op.uri.rstrip("/")), op.name
 
 
 def _sample(uri: str) -> tuple[str, str]:
@@ -82,8 +81,20 @@ CALLS: list[tuple[str, Callable[[Any], Any]]] = [
         lambda lam: lam.create_function_url_config(FunctionName="f", AuthType="NONE"),
     ),
     ("InvokeWithResponseStream", lambda lam: lam.invoke_with_response_stream(FunctionName="f")),
-    ("ListLayers", lambda lam: lam.list_layers()),
-    ("GetLayerVersionByArn", lambda lam: lam.get_layer_version_by_arn(Arn=LAYER)),
+    (
+        "GetLayerVersionPolicy",
+        lambda lam: lam.get_layer_version_policy(LayerName="l", VersionNumber=1),
+    ),
+    (
+        "AddLayerVersionPermission",
+        lambda lam: lam.add_layer_version_permission(
+            LayerName="l",
+            VersionNumber=1,
+            StatementId="s",
+            Action="lambda:GetLayerVersion",
+            Principal="*",
+        ),
+    ),
     ("GetPolicy", lambda lam: lam.get_policy(FunctionName=ARN)),
     ("ListEventSourceMappings", lambda lam: lam.list_event_source_mappings()),
     (

@@ -22,7 +22,7 @@ from keepwarm.lambda_api.openapi import document
 
 pytestmark = [pytest.mark.slow]
 
-EXAMPLES_PER_OPERATION = 375  # x 28 operations with inputs, plus the coverage cases: > 10,000
+EXAMPLES_PER_OPERATION = 375  # x 34 operations with inputs, plus the coverage cases: > 10,000
 TIMEOUT_S = 30
 SEEN: collections.Counter[str] = collections.Counter()
 STATUS: collections.Counter[int] = collections.Counter()
@@ -73,7 +73,11 @@ def test_openapi_is_generated_from_the_route_table(served: Any) -> None:
         for p, ops in doc["paths"].items()
         for m, op in ops.items()
     }
-    assert described == {(r.method, r.path, r.name) for r in ROUTES if r.path != "/openapi.json"}
+    # One operation per method and path: a row that fixes query members (GetLayerVersionByArn)
+    # shares the path of the row that fixes none, the one described.
+    assert described == {
+        (r.method, r.path, r.name) for r in ROUTES if r.path != "/openapi.json" and not r.query
+    }
     assert doc["openapi"].startswith("3.")
     assert doc == document()
 
