@@ -4,6 +4,7 @@ function's ``Layers`` makes of them: ARNs recorded, local content mounted in ord
 from __future__ import annotations
 
 import io
+import json
 import textwrap
 import zipfile
 from pathlib import Path
@@ -390,3 +391,18 @@ def test_a_function_imports_a_module_from_its_local_layer(tmp_path: Path) -> Non
     with Runtime(template=template, server=server) as rt:
         result = rt.invoke("Fn")
     assert result.json() == "from the layer", result.payload
+
+
+def test_a_built_python_layer_requirements_are_importable(tmp_path: Path) -> None:
+    """``requirements.txt`` in a BuildMethod python3.x layer is what ``sam build`` would install
+    into it: the server's package of that name is importable by the layer's functions only."""
+    body = "Resources:\n" + DEPS + "    Metadata:\n      BuildMethod: python3.12\n"
+    body += function("[!Ref Deps]") + function("[]", name="Bare")
+    template = write(tmp_path, body, {"deps/requirements.txt": "PyYAML\n"})
+    (tmp_path / "src" / "app.py").write_text(
+        "def handler(event, context):\n    import yaml\n    return yaml.safe_load('a: 1')\n"
+    )
+    with Runtime(template=template, server=ServerConfig(data_dir=tmp_path / "data")) as rt:
+        assert rt.invoke("Fn").json() == {"a": 1}
+        bare = json.loads(rt.invoke("Bare").payload)
+    assert bare["errorType"] == "ModuleNotFoundError"
