@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from keepwarm.errors import (
     InvalidRequestContent,
@@ -45,6 +46,13 @@ def json_response(data: Any, status: int = 200, request_id: str | None = None) -
 
 def empty(status: int = 204, request_id: str | None = None) -> Response:
     return Response(b"", status, {"x-amzn-RequestId": request_id or new_request_id()})
+
+
+def zip_response(package: bytes | Path) -> Response:
+    """A code or layer package: made on request (bytes) or the zip kept on disk."""
+    if isinstance(package, bytes):
+        return Response(package, media_type="application/zip")
+    return FileResponse(package, media_type="application/zip")
 
 
 def error_response(error: ServiceError, request_id: str | None = None) -> Response:

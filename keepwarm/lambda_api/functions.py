@@ -7,9 +7,9 @@ in, one call, one line of translation out, which is what makes the route table t
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
-from keepwarm.lambda_api._render import empty, json_response, read_json
+from keepwarm.lambda_api._render import empty, json_response, read_json, zip_response
 from keepwarm.lambda_api.endpoint import from_host_header
 from keepwarm.lambda_api.invoke import backend
 from keepwarm.registry.names import FunctionRef, parse_function
@@ -79,9 +79,7 @@ async def get_code(request: Request) -> Response:
     package = await _svc(request).code_zip(
         request.path_params["FunctionName"], request.path_params["Digest"]
     )
-    if isinstance(package, bytes):
-        return Response(package, media_type="application/zip")
-    return FileResponse(package, media_type="application/zip")
+    return zip_response(package)
 
 
 # -- versions and aliases ----------------------------------------------------------------------

@@ -7,9 +7,9 @@ Why so thin: the rules (names, numbering, what a deletion keeps) live in
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
-from keepwarm.lambda_api._render import empty, json_response, read_json
+from keepwarm.lambda_api._render import empty, json_response, read_json, zip_response
 from keepwarm.lambda_api.endpoint import from_host_header
 from keepwarm.lambda_api.invoke import backend
 from keepwarm.registry.layers import LayerRegistry
@@ -75,6 +75,4 @@ async def get_layer_content(request: Request) -> Response:
     package = await _layers(request).content_zip(
         request.path_params["LayerName"], request.path_params["Digest"]
     )
-    if isinstance(package, bytes):
-        return Response(package, media_type="application/zip")
-    return FileResponse(package, media_type="application/zip")
+    return zip_response(package)
