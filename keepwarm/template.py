@@ -32,6 +32,7 @@ from keepwarm._cfn import (
     template_file,
 )
 from keepwarm._sam_function import FunctionReader, ReadContext, Unsupported
+from keepwarm._sam_urls import TemplateUrl, read_urls
 from keepwarm.config import DEFAULT_REGION, FunctionConfig, check_function_name
 from keepwarm.errors import BadFunction, ServiceError, TemplateError
 
@@ -76,6 +77,7 @@ class Template:
     warnings: list[str] = field(default_factory=list)
     logical_ids: dict[str, str] = field(default_factory=dict)  # logical id -> FunctionName
     broken: list[BrokenFunction] = field(default_factory=list)  # only with ``keep_broken``
+    urls: list[TemplateUrl] = field(default_factory=list)  # FunctionUrlConfig, AWS::Lambda::Url
 
     def name_for(self, requested: str) -> str:
         """The FunctionName ``requested`` stands for: itself, or the FunctionName of a logical
@@ -180,7 +182,9 @@ def read_template(
     _check_unique_names([c.name for c in functions] + [b.name for b in broken if b.name])
     names = {logical_id: config.name for logical_id, config in read.items()}
     names |= {b.logical_id: b.name for b in broken if b.name}
-    return Template(file, functions, list(dict.fromkeys(context.warnings)), names, broken)
+    urls = read_urls(resources, context, read)
+    warnings = list(dict.fromkeys(context.warnings))
+    return Template(file, functions, warnings, names, broken, urls)
 
 
 def _nothing_runs(file: Path, reasons: list[str]) -> TemplateError:

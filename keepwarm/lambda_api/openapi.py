@@ -60,8 +60,18 @@ QUALIFIED = {
     "UpdateFunctionEventInvokeConfig",
     "GetFunctionEventInvokeConfig",
     "DeleteFunctionEventInvokeConfig",
+    "CreateFunctionUrlConfig",
+    "GetFunctionUrlConfig",
+    "UpdateFunctionUrlConfig",
+    "DeleteFunctionUrlConfig",
 }
-PAGED = {"ListFunctions", "ListVersionsByFunction", "ListAliases", "ListFunctionEventInvokeConfigs"}
+PAGED = {
+    "ListFunctions",
+    "ListVersionsByFunction",
+    "ListAliases",
+    "ListFunctionEventInvokeConfigs",
+    "ListFunctionUrlConfigs",
+}
 
 
 def _error_response(description: str) -> dict[str, Any]:

@@ -77,10 +77,6 @@ CALLS: list[tuple[str, Callable[[Any], Any]]] = [
             Principal="s3.amazonaws.com",
         ),
     ),
-    (
-        "CreateFunctionUrlConfig",
-        lambda lam: lam.create_function_url_config(FunctionName="f", AuthType="NONE"),
-    ),
     ("InvokeWithResponseStream", lambda lam: lam.invoke_with_response_stream(FunctionName="f")),
     ("ListLayers", lambda lam: lam.list_layers()),
     ("GetLayerVersionByArn", lambda lam: lam.get_layer_version_by_arn(Arn=LAYER)),
