@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ JSON = "application/json"
 TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DROPPED = {"cookie", "connection"}  # cookies have their own member; hop-by-hop stays here
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -231,8 +234,8 @@ def _structured(value: dict[str, Any]) -> UrlResponse:
         body = _structured_body(value.get("body"), bool(value.get("isBase64Encoded")))
     except (TypeError, ValueError, AttributeError, binascii.Error):
         raise UrlFunctionFailed() from None
-    if not 100 <= status <= 599:
-        raise UrlFunctionFailed()
+    if not 200 <= status <= 599 or not all(_sendable(k, v) for k, v in headers + cookies):
+        raise UrlFunctionFailed()  # a final status, and headers HTTP can carry
     if not any(k.lower() == "content-type" for k, _ in headers):
         headers.insert(0, ("content-type", JSON))
     return UrlResponse(status, body, headers + cookies)
@@ -244,6 +247,10 @@ def _structured_body(body: Any, encoded: bool) -> bytes:
     if isinstance(body, str):
         return base64.b64decode(body, validate=True) if encoded else body.encode()
     return _compact(body)
+
+
+def _sendable(name: str, value: str) -> bool:
+    return bool(_TOKEN.fullmatch(name)) and not _CONTROL.search(value)
 
 
 def _text(value: Any) -> str:

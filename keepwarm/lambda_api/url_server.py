@@ -14,7 +14,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -46,7 +46,12 @@ from keepwarm.lambda_api.function_url import (
     response_of,
 )
 from keepwarm.registry.invoker import InvokeRequest
-from keepwarm.registry.url_rules import URL_ID
+from keepwarm.registry.names import FunctionRef
+from keepwarm.registry.url_rules import URL_ID, UrlConfig
+
+if TYPE_CHECKING:
+    from keepwarm.config import ServerConfig
+    from keepwarm.lambda_api.backend import Backend
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -91,7 +96,7 @@ class FunctionUrls:
     async def _serve(
         self, found: re.Match[str], scope: Scope, receive: Receive, send: Send
     ) -> None:
-        backend = self.api.state.backend
+        backend: Backend = self.api.state.backend
         service = backend.service
         url_id = found["id"]
         target = None
@@ -113,9 +118,7 @@ class FunctionUrls:
             return
         rid = request_id()
         try:
-            caller = (
-                self._caller(req, service.server.region) if url.auth_type == "AWS_IAM" else None
-            )
+            caller = self._caller(req, service.server) if url.auth_type == "AWS_IAM" else None
             answer = await _invoke(backend, ref, url, req, rid, caller)
         except (ServiceError, asyncio.CancelledError) as exc:
             answer = error_response(_url_error(exc, backend), rid)
@@ -124,35 +127,42 @@ class FunctionUrls:
             answer = error_response(ServiceFailure("An internal error occurred in keepwarm."), rid)
         await _send(answer.add(cors_headers(url.cors, req.header("origin"))), send)
 
-    def _caller(self, req: UrlRequest, region: str) -> Caller:
-        """The signer of an AWS_IAM URL's request (service ``lambda``), checked as the API's
-        requests are under ``--auth sigv4``. Without it the server knows no secret, so, as
-        for the API, any key signs: the signature's form, scope and date are still checked,
-        an unsigned request is still refused."""
-        headers = req.headers
-        lower = dict(headers)
+    def _caller(self, req: UrlRequest, server: ServerConfig) -> Caller:
+        """Who signed an AWS_IAM URL's request; refused as Lambda's front end refuses it."""
         try:
-            if self.verifier is not None:
-                claim = self.verifier.precheck(lower)
-                query = req.raw_query
-                key = self.verifier.check_signature(
-                    claim, req.method, req.raw_path, query, headers, req.body
-                )
-                return Caller(key, self.api.state.backend.service.server.account_id)
-            given = _CREDENTIAL.search(lower.get("authorization", ""))
-            key = given[1] if given else ""
-            token = lower.get("x-amz-security-token")
-            lenient = Verifier({key: ""}, region=region, tokens={key: token} if token else {})
-            key = lenient.precheck(lower).key_id
+            key = _signer(self.verifier, req, server.region)
         except AuthError as exc:
             if exc.code == "MissingAuthenticationTokenException":
                 raise UrlForbidden() from None
             raise UrlForbidden(exc.message, exc.code) from None
-        return Caller(key, self.api.state.backend.service.server.account_id)
+        return Caller(key, server.account_id)
+
+
+def _signer(verifier: Verifier | None, req: UrlRequest, region: str) -> str:
+    """The access key that signed ``req`` (service ``lambda``), checked as the API's requests
+    are under ``--auth sigv4``. Without it the server knows no secret, so, as for the API, any
+    key signs: the signature's form, scope and date are still checked, and an unsigned
+    request is still refused."""
+    lower = dict(req.headers)
+    if verifier is not None:
+        claim = verifier.precheck(lower)
+        return verifier.check_signature(
+            claim, req.method, req.raw_path, req.raw_query, req.headers, req.body
+        )
+    given = _CREDENTIAL.search(lower.get("authorization", ""))
+    key = given[1] if given else ""
+    token = lower.get("x-amz-security-token")
+    lenient = Verifier({key: ""}, region=region, tokens={key: token} if token else {})
+    return lenient.precheck(lower).key_id
 
 
 async def _invoke(
-    backend: Any, ref: Any, url: Any, req: UrlRequest, rid: str, caller: Caller | None
+    backend: Backend,
+    ref: FunctionRef,
+    url: UrlConfig,
+    req: UrlRequest,
+    rid: str,
+    caller: Caller | None,
 ) -> UrlResponse:
     trace = req.header("x-amzn-trace-id") or trace_id()
     event = build_event(req, url.url_id, rid, trace, caller)
@@ -165,7 +175,7 @@ async def _invoke(
     return answer
 
 
-def _url_error(exc: BaseException, backend: Any) -> ServiceError:
+def _url_error(exc: BaseException, backend: Backend) -> ServiceError:
     """Invoke's errors as a function URL answers them."""
     if isinstance(exc, asyncio.CancelledError):
         if not backend.shutting_down:

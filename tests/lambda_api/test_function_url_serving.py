@@ -27,7 +27,6 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from keepwarm.errors import FORBIDDEN
 from tests.lambda_api.kw_server import Server, create, wait_for
 
 ECHO = "def handler(event, context):\n    return event\n"
@@ -37,6 +36,10 @@ FAILING = "def handler(event, context):\n    raise ValueError('no')\n"
 SLOW = "import time\ndef handler(event, context):\n    time.sleep(5)\n"
 TIME = re.compile(r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000")
 KEY, SECRET = "AKIAKEEPWARMURLTEST1", "url/test/secret"
+FORBIDDEN = (  # what AWS answers an unauthorized function URL request since 2025
+    "Forbidden. For troubleshooting Function URL authorization issues, see: "
+    "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"
+)
 
 
 class Answer:
@@ -189,6 +192,7 @@ def test_the_invocation_is_invokes_own(lam: Any, server: Server) -> None:
         ({"statusCode": "418", "body": "i'm a teapot"}, 418, b"i'm a teapot", None),
         ({"statusCode": 204}, 204, b"", None),
         ({"statusCode": "abc", "body": "x"}, 502, b"Internal Server Error", None),
+        ({"statusCode": 200, "headers": {"x-bad": "a\nb"}}, 502, b"Internal Server Error", None),
     ],
     ids=[
         "dict",
@@ -202,6 +206,7 @@ def test_the_invocation_is_invokes_own(lam: Any, server: Server) -> None:
         "string-status",
         "no-body",
         "bad-status",
+        "bad-header",
     ],
 )
 def test_responses_are_inferred_as_aws_infers_them(
