@@ -17,6 +17,7 @@ AWS's REST-JSON error shapes, so the HTTP layer never decides a status code itse
     │   ├── ResourceConflict          ResourceConflictException 409
     │   ├── PreconditionFailed        PreconditionFailedException 412
     │   ├── Throttled                 TooManyRequestsException 429 (with a Reason)
+    │   ├── FunctionUrlError          what a function URL answers itself (403, 413, 429, 502)
     │   └── ServiceFailure            ServiceException 500
     ├── TemplateError                 a SAM template that cannot be loaded (CLI-facing)
     │   └── BadFunction               one function of it cannot run (the others run)
@@ -195,7 +196,64 @@ class AccessDenied(ServiceError):
     error_type = "User"
 
 
+class FunctionUrlError(ServiceError):
+    """An answer of a function URL's own front end, not of Lambda's API: AWS writes these
+    ``{"Message": ...}`` (see ``lambda_api.function_url.error_response``, their one renderer)."""
+
+    error_type = "User"
+    key: ClassVar[str] = "Message"
+
+
+FORBIDDEN = (
+    "Forbidden. For troubleshooting Function URL authorization issues, see: "
+    "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"
+)
+
+
+class UrlForbidden(FunctionUrlError):
+    """A request an AWS_IAM function URL refuses (unsigned); ``code`` may be the signature
+    check's own (InvalidSignatureException...), which Lambda words ``{"message": ...}``."""
+
+    code = "AccessDeniedException"
+
+    def __init__(self, message: str = FORBIDDEN, error_code: str | None = None) -> None:
+        super().__init__(message)
+        self.error_code = error_code or self.code
+
+
+class UrlUnknown(FunctionUrlError):
+    """No function URL has this id (AWS answers ``{"Message":null}``)."""
+
+    code = "AccessDeniedException"
+
+
+class UrlFunctionFailed(FunctionUrlError):
+    """The function failed (an error, a timeout, a crash, a response too large): a 502 whose
+    body is the text ``Internal Server Error``."""
+
+    def __init__(self) -> None:
+        super().__init__("Internal Server Error")
+
+
+class UrlThrottled(FunctionUrlError):
+    code = "TooManyRequestsException"
+    key = "message"
+
+    def __init__(self) -> None:
+        super().__init__("Rate Exceeded.")
+
+
+class UrlTooLarge(FunctionUrlError):
+    code = "RequestEntityTooLargeException"
+    key = "message"
+
+
 HTTP_STATUS: dict[type[ServiceError], int] = {
+    UrlForbidden: 403,
+    UrlUnknown: 403,
+    UrlFunctionFailed: 502,
+    UrlThrottled: 429,
+    UrlTooLarge: 413,
     AccessDenied: 403,
     FunctionNotFound: 404,
     ResourceNotFound: 404,

@@ -35,6 +35,7 @@ from keepwarm._cfn import (
 )
 from keepwarm._sam_function import FunctionReader, ReadContext, Unsupported
 from keepwarm._sam_layers import read_layers
+from keepwarm._sam_urls import TemplateUrl, read_urls
 from keepwarm.config import DEFAULT_REGION, FunctionConfig, LayerConfig, check_function_name
 from keepwarm.errors import BadFunction, ServiceError, TemplateError
 
@@ -81,6 +82,7 @@ class Template:
     logical_ids: dict[str, str] = field(default_factory=dict)  # logical id -> FunctionName
     broken: list[BrokenFunction] = field(default_factory=list)  # only with ``keep_broken``
     layers: list[LayerConfig] = field(default_factory=list)
+    urls: list[TemplateUrl] = field(default_factory=list)  # FunctionUrlConfig, AWS::Lambda::Url
 
     def name_for(self, requested: str) -> str:
         """The FunctionName ``requested`` stands for: itself, or the FunctionName of a logical
@@ -187,8 +189,9 @@ def read_template(
     names = {logical_id: config.name for logical_id, config in read.items()}
     names |= {b.logical_id: b.name for b in broken if b.name}
     layers = [layer.config for layer in context.layers.values() if layer.config is not None]
+    urls = read_urls(resources, context, read)
     warnings = list(dict.fromkeys(context.warnings))
-    return Template(file, functions, warnings, names, broken, layers)
+    return Template(file, functions, warnings, names, broken, layers, urls)
 
 
 def _nothing_runs(file: Path, reasons: list[str]) -> TemplateError:

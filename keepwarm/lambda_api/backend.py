@@ -111,6 +111,7 @@ class Backend:
         else:
             template.log_warnings()
             await self.service.load(template.functions, template.broken, template.layers)
+        await self.service.load_urls(template.urls if template is not None else ())
         policy = RetryPolicy.from_env(self.options.async_time_scale)
         self.dispatcher = Dispatcher(
             EventStore(data / "events.db"), self.service, policy, self.options.async_concurrency

@@ -60,8 +60,13 @@ QUALIFIED = {
     "UpdateFunctionEventInvokeConfig",
     "GetFunctionEventInvokeConfig",
     "DeleteFunctionEventInvokeConfig",
+    "CreateFunctionUrlConfig",
+    "GetFunctionUrlConfig",
+    "UpdateFunctionUrlConfig",
+    "DeleteFunctionUrlConfig",
 }
 PAGED = {
+    "ListFunctionUrlConfigs",
     "ListFunctions",
     "ListVersionsByFunction",
     "ListAliases",

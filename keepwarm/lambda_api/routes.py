@@ -22,6 +22,7 @@ from keepwarm.lambda_api import functions as f
 from keepwarm.lambda_api import invoke as i
 from keepwarm.lambda_api import layers as ly
 from keepwarm.lambda_api import openapi as o
+from keepwarm.lambda_api import url_config as u
 
 Handler = Callable[[Request], Awaitable[Response]]
 FN = "/2015-03-31/functions/{FunctionName}"
@@ -53,6 +54,7 @@ TAGS = "/2017-03-31/tags/{Resource}"
 LAYERS = "/2018-10-31/layers"
 LAYER_VERSIONS = f"{LAYERS}/{{LayerName}}/versions"
 LAYER_VERSION = f"{LAYER_VERSIONS}/{{VersionNumber}}"
+URL = "/2021-10-31/functions/{FunctionName}/url"
 
 ROUTES: tuple[Operation, ...] = (
     Operation("POST", f"{FN}/invocations", "Invoke", 200, i.invoke),
@@ -105,6 +107,11 @@ ROUTES: tuple[Operation, ...] = (
     Operation(
         "GET", f"{EIC}/list", "ListFunctionEventInvokeConfigs", 200, f.list_event_invoke_configs
     ),
+    Operation("POST", URL, "CreateFunctionUrlConfig", 201, u.create_url),
+    Operation("GET", URL, "GetFunctionUrlConfig", 200, u.get_url),
+    Operation("PUT", URL, "UpdateFunctionUrlConfig", 200, u.update_url),
+    Operation("DELETE", URL, "DeleteFunctionUrlConfig", 204, u.delete_url),
+    Operation("GET", f"{URL}s", "ListFunctionUrlConfigs", 200, u.list_urls),
     Operation("POST", TAGS, "TagResource", 204, f.tag_resource),
     Operation("DELETE", TAGS, "UntagResource", 204, f.untag_resource),
     Operation("GET", TAGS, "ListTags", 200, f.list_tags),

@@ -26,6 +26,8 @@ from keepwarm.lambda_api.backend import ServeOptions
 from keepwarm.lambda_api.browser_guard import BrowserGuard
 from keepwarm.lambda_api.data_lock import DataDirLock
 from keepwarm.lambda_api.endpoint import connectable, endpoint, is_wildcard, url_host
+from keepwarm.lambda_api.url_config import template_url_lines
+from keepwarm.lambda_api.url_server import FunctionUrls
 from keepwarm.registry.model import FAILED
 
 
@@ -213,6 +215,7 @@ def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
         names = sorted(n for n, r in records.items() if r.state != FAILED)
         if names:
             sys.stderr.write(try_it(url, names, _profile(options), options.data_dir))
+        sys.stderr.write(template_url_lines(inner.state.backend.service))
         sys.stderr.flush()
 
     inner: Any = create_app(options, on_ready=ready)
@@ -223,6 +226,7 @@ def _serve(options: ServeOptions, verifier: Any, log_level: str) -> None:
         app = SigV4Middleware(inner, verifier)
     else:
         app = BrowserGuard(inner, check_host=not options.insecure)
+    app = FunctionUrls(app, inner, verifier)  # a URL has its own auth and CORS: served first
     config = uvicorn.Config(
         app,
         lifespan="on",

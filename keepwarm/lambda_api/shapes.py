@@ -69,6 +69,18 @@ ALIAS_FIELDS: dict[str, Shape] = {
     "Description": S,
     "RoutingConfig": obj(AdditionalVersionWeights=mapping(D)),
 }
+URL_FIELDS: dict[str, Shape] = {
+    "AuthType": S,
+    "InvokeMode": S,
+    "Cors": obj(
+        AllowCredentials=B,
+        AllowHeaders=arr(S),
+        AllowMethods=arr(S),
+        AllowOrigins=arr(S),
+        ExposeHeaders=arr(S),
+        MaxAge=I,
+    ),
+}
 BODIES: dict[str, Shape] = {
     "CreateFunction": {
         **obj(
@@ -121,6 +133,8 @@ BODIES: dict[str, Shape] = {
         ),
         "required": ["Content"],
     },
+    "CreateFunctionUrlConfig": {**obj(**URL_FIELDS), "required": ["AuthType"]},
+    "UpdateFunctionUrlConfig": obj(**URL_FIELDS),
 }
 _NAMES = {
     "string": "a string",

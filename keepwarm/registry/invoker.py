@@ -38,6 +38,7 @@ class InvokeRequest:
     log_type: str = "None"
     client_context: str | None = None
     trace_header: str | None = None  # X-Amzn-Trace-Id: the caller's trace, propagated
+    request_id: str | None = None  # one already handed out (a function URL's event names it)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class Invoker:
             return await self._enqueue(req, payload, target.name)
         invocation = Invocation(
             payload=payload,
+            request_id=req.request_id or request_id(),
             invoked_arn=target.invoked_arn,
             client_context=decode_client_context(req.client_context),
             trace_id=req.trace_header or trace_id(),

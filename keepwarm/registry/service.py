@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from keepwarm.registry.base import Target
 from keepwarm.registry.tags import TagOps
+from keepwarm.registry.urls import UrlOps
 
 __all__ = ["FunctionService", "Target"]
 
 
-class FunctionService(TagOps):
-    """Functions, versions, aliases, concurrency, event-invoke configs and tags (persisted)."""
+class FunctionService(UrlOps, TagOps):
+    """Functions, versions, aliases, concurrency, event-invoke configs, tags and function URLs
+    (persisted)."""

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS template_settings (
 
 class FunctionStore:
     def __init__(self, path: Path) -> None:
+        self.path = path  # the registry's file: function URLs have a table in it (url_store)
         self._db = SqliteWorker(path, SCHEMA)
         self.layers = LayerStore(self._db)  # published layer versions, in the same database
 

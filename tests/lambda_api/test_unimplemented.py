@@ -76,10 +76,6 @@ CALLS: list[tuple[str, Callable[[Any], Any]]] = [
             Principal="s3.amazonaws.com",
         ),
     ),
-    (
-        "CreateFunctionUrlConfig",
-        lambda lam: lam.create_function_url_config(FunctionName="f", AuthType="NONE"),
-    ),
     ("InvokeWithResponseStream", lambda lam: lam.invoke_with_response_stream(FunctionName="f")),
     (
         "GetLayerVersionPolicy",
