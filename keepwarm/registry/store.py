@@ -18,6 +18,7 @@ from typing import Any
 from keepwarm.registry.db import SqliteWorker
 from keepwarm.registry.layer_store import LayerStore
 from keepwarm.registry.model import FunctionRecord
+from keepwarm.registry.url_store import UrlStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -33,9 +34,9 @@ CREATE TABLE IF NOT EXISTS template_settings (
 
 class FunctionStore:
     def __init__(self, path: Path) -> None:
-        self.path = path  # the registry's file: function URLs have a table in it (url_store)
         self._db = SqliteWorker(path, SCHEMA)
         self.layers = LayerStore(self._db)  # published layer versions, in the same database
+        self.urls = UrlStore(self._db)  # function URLs made through the API, likewise
 
     def load_all(self) -> list[FunctionRecord]:
         def read(conn: sqlite3.Connection) -> list[str]:

@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
 from keepwarm.registry.db import SqliteWorker
 from keepwarm.registry.url_rules import UrlConfig
 
-SCHEMA = """
+_TABLE = """
 CREATE TABLE IF NOT EXISTS function_urls (
     function TEXT NOT NULL,
     qualifier TEXT NOT NULL,
     doc TEXT NOT NULL,
     PRIMARY KEY (function, qualifier)
-);
+)
 """
 
 
 class UrlStore:
-    def __init__(self, path: Path) -> None:
-        self._db = SqliteWorker(path, SCHEMA)
+    """On the functions' database and its one writing thread (see ``layer_store``)."""
+
+    def __init__(self, db: SqliteWorker) -> None:
+        self._db = db
+        db.call(lambda conn: conn.execute(_TABLE))
 
     def load_all(self) -> list[UrlConfig]:
         def read(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
@@ -65,6 +67,3 @@ class UrlStore:
                 )
 
         await self._db.run(write)
-
-    def close(self) -> None:
-        self._db.close()

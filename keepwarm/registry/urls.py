@@ -46,7 +46,7 @@ class UrlOps(VersionOps):
         super().__init__(*args, **kwargs)
         self.urls: dict[Key, UrlConfig] = {}
         self._by_id: dict[str, UrlConfig] = {}
-        self.url_store = UrlStore(self.store.path) if self.store is not None else None
+        self.url_store: UrlStore | None = self.store.urls if self.store is not None else None
 
     # -- the operations ------------------------------------------------------------------------
     async def create_url(
@@ -178,11 +178,6 @@ class UrlOps(VersionOps):
         url = self.urls.get((ref.name, name))
         if url is not None:
             await self._drop_url(url)
-
-    async def close(self) -> None:
-        await super().close()
-        if self.url_store is not None:
-            self.url_store.close()
 
     # -- helpers -------------------------------------------------------------------------------
     def _existing(self, ref: FunctionRef, query: str | None, missing: str) -> UrlConfig:
