@@ -15,7 +15,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from keepwarm.errors import InvalidParameterValue, ResourceConflict
@@ -146,6 +146,14 @@ def store_zip(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def layers_digest(dirs: Iterable[Path | str], skip: Path | None = None) -> str:
+    """One digest of the content of a function's layers (``directory_digest`` of each, in
+    order): a template's layer directory changes in place, where on Lambda new content is a
+    new layer version, and so a new version of the functions using it."""
+    parts = [directory_digest(Path(d), skip)[0] for d in dirs]
+    return sha256_b64("\n".join(parts).encode()) if parts else ""
 
 
 def directory_digest(path: Path, skip: Path | None = None) -> tuple[str, int]:

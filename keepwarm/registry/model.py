@@ -26,7 +26,7 @@ DEFAULT_MAX_AGE = 21600
 _VERSIONED = (
     "runtime", "role", "handler", "timeout", "memory", "environment",
     "ephemeral_storage", "architectures", "code_sha256", "dead_letter_target", "tracing_mode",
-    "layers", "logging_config",
+    "layers", "layer_sha256", "logging_config",
 )  # fmt: skip
 # What GetFunction reports of a function's code and configuration: a change to any of them is
 # an update, with a new RevisionId and LastModified.
@@ -64,6 +64,7 @@ class FunctionSpec:
     tracing_mode: str = "PassThrough"
     layers: tuple[str, ...] = ()
     layer_dirs: tuple[str, ...] = ()  # the content of ``layers`` keepwarm holds, in order
+    layer_sha256: str = ""  # of a template's layers' content (code.layers_digest), else ""
     logging_config: dict[str, str] = field(default_factory=dict)  # the API's LoggingConfig
     version: str = LATEST
     revision_id: str = field(default_factory=new_revision)

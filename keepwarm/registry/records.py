@@ -59,6 +59,7 @@ def template_record(config: FunctionConfig, data_dir: Path | None = None) -> Fun
         architectures=described.architectures,
         layers=described.layers,
         layer_dirs=tuple(str(p) for p in config.layer_dirs),
+        layer_sha256=code.layers_digest(config.layer_dirs, data_dir),
         tracing_mode=described.tracing_mode,
         code_sha256=sha,
         code_size=size,

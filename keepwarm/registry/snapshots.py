@@ -4,7 +4,10 @@ Why snapshots: a published version is immutable on Lambda (code and configuratio
 template function's ``$LATEST`` runs from the user's directory, which keeps changing. So
 publishing one (PublishVersion, AutoPublishAlias) copies that directory into the data dir
 (``code/<name>/snapshot-<digest>``) and the version runs the copy, while ``$LATEST`` keeps
-running the directory itself. A snapshot goes when no version uses it any more and the last
+running the directory itself. A template's layer directories likewise: they change in place,
+where on Lambda new content is a new layer version, so a version keeps the layers it was
+published with, and new layer content makes ``$LATEST`` differ from the last version (its
+``layer_sha256``), as new code does. A snapshot goes when no version uses it any more and the last
 environment that ran it is gone (code an invocation still imports from must not vanish).
 """
 
@@ -30,44 +33,66 @@ class CodeOps(RegistryBase):
             return False
         return not Path(spec.code_dir).resolve().is_relative_to(self.code_root.resolve())
 
+    def _live_dir(self, path: str) -> bool:
+        """A directory that may still change: not one the data dir holds (an unpacked package,
+        a snapshot, a published layer)."""
+        return not Path(path).resolve().is_relative_to(self.server.data_dir.resolve())
+
     async def refresh_digest(self, record: FunctionRecord) -> None:
-        """``$LATEST``'s CodeSha256 and CodeSize as its directory is now (without --watch they
-        date from the start), so publishing compares and guards against the code it copies.
-        New code is an update: a new RevisionId and LastModified, stored at once so that a
-        restart with this code keeps them."""
+        """``$LATEST``'s CodeSha256 and CodeSize, and its layers' digest, as its directories
+        are now (without --watch they date from the start), so publishing compares and guards
+        against the code it copies. New code is an update: a new RevisionId and LastModified,
+        stored at once so that a restart with this code keeps them."""
         latest = record.latest
-        if not self.live(latest):
-            return
-        sha, size = await asyncio.to_thread(
-            code.directory_digest, Path(latest.code_dir), self.server.data_dir
-        )
-        if record.latest is latest and (sha, size) != (latest.code_sha256, latest.code_size):
-            record.latest = latest.changed(code_sha256=sha, code_size=size)
+        changes: dict[str, Any] = {}
+        if self.live(latest):
+            sha, size = await asyncio.to_thread(
+                code.directory_digest, Path(latest.code_dir), self.server.data_dir
+            )
+            changes = {"code_sha256": sha, "code_size": size}
+        if latest.layer_sha256:
+            changes["layer_sha256"] = await asyncio.to_thread(
+                code.layers_digest, latest.layer_dirs, self.server.data_dir
+            )
+        if record.latest is latest and any(getattr(latest, k) != v for k, v in changes.items()):
+            record.latest = latest.changed(**changes)
             await self.persist(record)
 
     async def frozen_code(self, spec: FunctionSpec) -> dict[str, Any]:
-        """The code fields a version published from ``spec`` gets: a snapshot of a live
-        directory (hold ``code_lock`` until the version is recorded), else ``spec``'s own."""
-        if not self.live(spec):
-            return {}
-        folder, sha, size = await asyncio.to_thread(
-            code.snapshot,
-            Path(spec.code_dir),
-            self.code_root / spec.name,
-            self.server.data_dir,
-            (spec.code_sha256, spec.code_size),  # just read (PublishVersion, a reload)
-        )
-        return {"code_dir": str(folder), "code_sha256": sha, "code_size": size}
+        """The code fields a version published from ``spec`` gets: snapshots of a live code
+        directory and of live layer directories (a template's, which change in place; hold
+        ``code_lock`` until the version is recorded), else ``spec``'s own."""
+        out: dict[str, Any] = {}
+        if self.live(spec):
+            folder, sha, size = await self._snapshot(
+                spec, spec.code_dir, (spec.code_sha256, spec.code_size)
+            )
+            out = {"code_dir": str(folder), "code_sha256": sha, "code_size": size}
+        if any(self._live_dir(d) for d in spec.layer_dirs):
+            layers = [
+                str((await self._snapshot(spec, d))[0]) if self._live_dir(d) else d
+                for d in spec.layer_dirs
+            ]
+            out["layer_dirs"] = tuple(layers)
+        return out
+
+    async def _snapshot(
+        self, spec: FunctionSpec, directory: str, known: tuple[str, int] | None = None
+    ) -> tuple[Path, str, int]:
+        """``known``: the digest just read (PublishVersion, a reload), to spare a walk."""
+        root, data = self.code_root / spec.name, self.server.data_dir
+        return await asyncio.to_thread(code.snapshot, Path(directory), root, data, known)
 
     # -- removal -------------------------------------------------------------------------------
     def _used(self, names: Iterable[str] | None = None) -> set[Path]:
         records = [*self.records.values(), *self.shadowed.values()]
         return {
-            Path(s.code_dir).resolve()
+            Path(d).resolve()
             for r in records
             if names is None or r.name in names
             for s in (r.latest, *r.versions.values())
-            if s.code_dir
+            for d in (s.code_dir, *s.layer_dirs)
+            if d
         }
 
     async def release(self, name: str) -> None:

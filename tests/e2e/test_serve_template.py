@@ -297,3 +297,73 @@ def test_auto_publish_alias_publishes_version_1_behind_the_alias(
     assert versions == ["$LATEST", "1"]
     out = lam.invoke(FunctionName="hello", Qualifier="live")
     assert out["ExecutedVersion"] == "1" and json.loads(out["Payload"].read())["code"] == "v1"
+
+
+LAYERED = """
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Shared:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: lay/
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: hello
+      Handler: app.handler
+      Runtime: python3.12
+      CodeUri: src/
+      Layers: [!Ref Shared]
+      AutoPublishAlias: live
+"""
+
+
+def _layered(root: Path, content: str) -> Path:
+    (root / "src").mkdir(parents=True, exist_ok=True)
+    (root / "lay" / "python").mkdir(parents=True, exist_ok=True)
+    (root / "src" / "app.py").write_text(
+        "import lmod\n\ndef handler(event, context):\n    return lmod.V\n"
+    )
+    (root / "lay" / "python" / "lmod.py").write_text(f"V = {content!r}\n")
+    (root / "template.yaml").write_text(textwrap.dedent(LAYERED))
+    return root / "template.yaml"
+
+
+def _runs(lam: Any, qualifier: str) -> tuple[str, Any]:
+    out = lam.invoke(FunctionName="hello", Qualifier=qualifier)
+    return out["ExecutedVersion"], json.loads(out["Payload"].read())
+
+
+def test_a_published_version_keeps_the_layer_content_it_was_published_with(
+    start_server: Any, tmp_path: Path
+) -> None:
+    """On Lambda new layer content is a new layer version, so a new function version: an edit
+    of a template's layer directory publishes version 2 behind the alias, and version 1 keeps
+    running the layer as it was (a copy), also after a restart."""
+    template = _layered(tmp_path / "proj", "A")
+    first: Server = start_server("-t", str(template), data_dir=tmp_path / "data")
+    assert _runs(first.client(), "live") == ("1", "A")
+    first.stop()
+    (tmp_path / "proj" / "lay" / "python" / "lmod.py").write_text("V = 'B'\n")  # only the layer
+    second: Server = start_server("-t", str(template), data_dir=tmp_path / "data")
+    lam = second.client()
+    versions = [
+        v["Version"] for v in lam.list_versions_by_function(FunctionName="hello")["Versions"]
+    ]
+    assert versions == ["$LATEST", "1", "2"]
+    assert _runs(lam, "live") == ("2", "B")
+    assert _runs(lam, "1") == ("1", "A")
+
+
+def test_watch_publishes_a_new_version_when_a_layer_changes(
+    start_server: Any, tmp_path: Path
+) -> None:
+    template = _layered(tmp_path / "proj", "A")
+    srv: Server = start_server("-t", str(template), "--watch")
+    lam = srv.client()
+    assert _runs(lam, "live") == ("1", "A")
+    (tmp_path / "proj" / "lay" / "python" / "lmod.py").write_text("V = 'B'\n")  # only the layer
+    wait_for(lambda: lam.get_alias(FunctionName="hello", Name="live")["FunctionVersion"] == "2")
+    assert _runs(lam, "live") == ("2", "B")
+    assert _runs(lam, "1") == ("1", "A")
