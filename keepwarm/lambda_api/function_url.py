@@ -230,7 +230,7 @@ def _structured(value: dict[str, Any]) -> UrlResponse:
     try:
         status = int(value["statusCode"])
         headers = [(str(k), _text(v)) for k, v in (value.get("headers") or {}).items()]
-        cookies = [("set-cookie", str(c)) for c in value.get("cookies") or []]
+        cookies = [("set-cookie", _cookie(c)) for c in _listed_cookies(value.get("cookies"))]
         body = _structured_body(value.get("body"), bool(value.get("isBase64Encoded")))
     except (TypeError, ValueError, AttributeError, binascii.Error):
         raise UrlFunctionFailed() from None
@@ -254,7 +254,27 @@ def _sendable(name: str, value: str) -> bool:
 
 
 def _text(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, bool) else str(value)
+    """A header value: a string, a number or a boolean (anything else is a malformed
+    response, not Python's text for it)."""
+    if isinstance(value, bool):
+        return json.dumps(value)
+    if not isinstance(value, str | int | float):
+        raise TypeError("a header value must be a string")
+    return str(value)
+
+
+def _listed_cookies(cookies: Any) -> list[Any]:
+    if cookies is None:
+        return []
+    if not isinstance(cookies, list):
+        raise TypeError("cookies must be a list of strings")
+    return cookies
+
+
+def _cookie(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("a cookie must be a string")
+    return value
 
 
 def _compact(value: Any) -> bytes:

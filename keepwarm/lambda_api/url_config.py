@@ -63,8 +63,7 @@ def template_url_lines(service: FunctionService) -> str:
     for url in sorted(service.urls.values(), key=lambda u: (u.function, u.qualifier or "")):
         if url.origin != "template":
             continue
-        target = f"{url.function}:{url.qualifier}" if url.qualifier else url.function
         signed = " (AuthType AWS_IAM: sign requests with SigV4, service lambda)"
         extra = signed if url.auth_type == "AWS_IAM" else ""
-        lines.append(f"keepwarm: function URL of {target}: {service.url_of(url)}{extra}\n")
+        lines.append(f"keepwarm: function URL of {url.label}: {service.url_of(url)}{extra}\n")
     return "".join(lines)

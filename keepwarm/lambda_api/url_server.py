@@ -62,6 +62,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 HOST = re.compile(r"(?P<id>[^.]+)\.lambda-url\.(?P<region>[^.]+)\.localhost\.?(?::\d+)?")
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]*)/")
 _FRAMING = {"content-length", "transfer-encoding", "connection"}
+_NO_CONTENT = (204, 304)
 log = logging.getLogger("keepwarm.serve")
 
 
@@ -224,12 +225,16 @@ async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
 
 
 async def _send(answer: UrlResponse, send: Send) -> None:
-    """The answer in one piece; its length is the server's to say, not the function's."""
+    """The answer in one piece; its length is the server's to say, not the function's. A 204
+    or 304 has no content (RFC 9110): a body the function gave it is dropped, as a client
+    would otherwise read it as the start of the next response."""
     raw = [
         (k.lower().encode("latin-1", "replace"), v.encode())
         for k, v in answer.headers
         if k.lower() not in _FRAMING
     ]
-    raw.append((b"content-length", str(len(answer.body)).encode()))
+    body = b"" if answer.status in _NO_CONTENT else answer.body
+    if answer.status not in _NO_CONTENT:
+        raw.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": answer.status, "headers": raw})
-    await send({"type": "http.response.body", "body": answer.body})
+    await send({"type": "http.response.body", "body": body})

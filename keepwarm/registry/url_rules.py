@@ -74,6 +74,11 @@ class UrlConfig:
     origin: str = "api"  # api | template (the template's is made again at each start)
 
     @property
+    def label(self) -> str:
+        """``function`` or ``function:alias``, as keepwarm's lines name a URL."""
+        return f"{self.function}:{self.qualifier}" if self.qualifier else self.function
+
+    @property
     def mode(self) -> str:
         return self.invoke_mode or "BUFFERED"
 

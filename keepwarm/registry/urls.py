@@ -143,6 +143,28 @@ class UrlOps(VersionOps):
             except ServiceError as exc:
                 log.warning("keepwarm: %s: no function URL: %s", spec.label, exc.message)
 
+    async def reload_urls(self, template_urls: Sequence[TemplateUrl]) -> list[UrlConfig]:
+        """A ``--watch`` reload's URLs, as a stack update makes them: new ones made, changed
+        ones changed (same url-id), dropped ones gone; an API-made URL is left as it is.
+        Returns the URLs made, for the log."""
+        wanted = {(spec.function, spec.qualifier) for spec in template_urls}
+        for key, url in list(self.urls.items()):
+            if url.origin == "template" and key not in wanted:
+                await self._drop_url(url)
+        made = []
+        for spec in template_urls:
+            before = self.urls.get((spec.function, spec.qualifier))
+            if before is not None and before.origin == "api":
+                continue
+            try:
+                self._apply_template(spec)
+            except ServiceError as exc:
+                log.warning("keepwarm: %s: no function URL: %s", spec.label, exc.message)
+                continue
+            if before is None:
+                made.append(self.urls[(spec.function, spec.qualifier)])
+        return made
+
     def _apply_template(self, spec: TemplateUrl) -> None:
         """A template's URL, as its stack would make it: on the function, or on its alias
         (SAM's ``FunctionUrlConfig`` with ``AutoPublishAlias``, or ``Qualifier``)."""

@@ -81,6 +81,8 @@ async def reload(load: Load, service: FunctionService, changed: set[Path]) -> li
                 failed.append(broken)
     kept = {c.name for c in loaded.functions} | {b.name for b in loaded.broken if b.name}
     removed = await _remove_missing(service, kept)
+    for url in await service.reload_urls(loaded.urls):
+        log.warning("keepwarm: function URL of %s: %s", url.label, service.url_of(url))
     if redeployed or failed or removed:
         loaded.log_warnings()
     for broken in failed:

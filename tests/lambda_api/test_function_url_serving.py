@@ -193,6 +193,17 @@ def test_the_invocation_is_invokes_own(lam: Any, server: Server) -> None:
         ({"statusCode": 204}, 204, b"", None),
         ({"statusCode": "abc", "body": "x"}, 502, b"Internal Server Error", None),
         ({"statusCode": 200, "headers": {"x-bad": "a\nb"}}, 502, b"Internal Server Error", None),
+        (
+            {"statusCode": 200, "headers": {"x-list": ["a", "b"]}},
+            502,
+            b"Internal Server Error",
+            None,
+        ),
+        ({"statusCode": 200, "headers": {"x-null": None}}, 502, b"Internal Server Error", None),
+        ({"statusCode": 200, "cookies": "a=1"}, 502, b"Internal Server Error", None),
+        ({"statusCode": 200, "cookies": [{"a": 1}]}, 502, b"Internal Server Error", None),
+        ({"statusCode": 204, "body": "dropped"}, 204, b"", None),
+        ({"statusCode": 304, "body": "dropped"}, 304, b"", None),
     ],
     ids=[
         "dict",
@@ -207,6 +218,12 @@ def test_the_invocation_is_invokes_own(lam: Any, server: Server) -> None:
         "no-body",
         "bad-status",
         "bad-header",
+        "header-list",
+        "header-null",
+        "cookies-not-a-list",
+        "cookie-not-a-string",
+        "204-body",
+        "304-body",
     ],
 )
 def test_responses_are_inferred_as_aws_infers_them(
@@ -221,7 +238,8 @@ def test_responses_are_inferred_as_aws_infers_them(
     assert (answer.status, answer.body) == (status, body)
     if content_type is not None:
         assert answer.header("content-type") == content_type
-    assert answer.header("content-length") == str(len(body))
+    no_content = status in (204, 304)  # no content, so no length either (RFC 9110)
+    assert answer.header("content-length") == (None if no_content else str(len(body)))
 
 
 def test_a_full_response_headers_cookies_and_base64(lam: Any, server: Server) -> None:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.helpers import write_code
+from tests.helpers import wait_for, write_code
 from tests.lambda_api.kw_server import Server
 from tests.lambda_api.test_function_url_serving import call, signed
 
@@ -100,3 +100,46 @@ def test_template_urls_are_made_printed_served_and_kept(
     }
     again = call(second, printed_urls(second)["Site"][0].split("/")[2])
     assert again.body == f"{ARN}Site".encode()
+
+
+ONE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Site:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: {code}
+      FunctionUrlConfig:
+        AuthType: NONE
+"""
+ADDED = """\
+  Added:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: {code}
+      FunctionUrlConfig:
+        AuthType: NONE
+"""
+
+
+def test_watch_makes_the_url_of_a_function_added_and_drops_a_removed_one(
+    start_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    code = write_code(tmp_path / "src", {"app.py": HANDLER})
+    template = tmp_path / "template.yaml"
+    template.write_text(ONE.format(code=code))
+    server = start_server("-t", str(template), "--watch")
+    site = printed_urls(server)["Site"][0].split("/")[2]
+    template.write_text((ONE + ADDED).format(code=code))
+    wait_for(lambda: "Added" in printed_urls(server), what="the added function's URL line")
+    added = printed_urls(server)["Added"][0].split("/")[2]
+    assert call(server, added).body == f"{ARN}Added".encode()
+    template.write_text(
+        ADDED.join(["Transform: AWS::Serverless-2016-10-31\nResources:\n", ""]).format(code=code)
+    )
+    wait_for(lambda: call(server, site).status == 403, what="the removed function's URL gone")
+    assert call(server, added).status == 200
