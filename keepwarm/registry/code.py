@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import logging
 import os
 import shutil
 import stat
@@ -21,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from keepwarm.errors import InvalidParameterValue, ResourceConflict
 
 UNZIPPED_LIMIT = 262_144_000
+log = logging.getLogger("keepwarm.registry")
 BAD_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
 _CHUNK = 1 << 16
 
@@ -71,9 +73,24 @@ def _member_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or name.startswith("/") or ":" in path.parts[0:1]:
         return None
-    if stat.S_ISLNK(info.external_attr >> 16):
-        return None
     return path
+
+
+def _is_link(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def _link_inside(rel: PurePosixPath, target: str) -> bool:
+    """A link's target stays inside the package: relative, and not above its root once
+    resolved from the link's own directory (``node_modules/.bin/tool -> ../tool/cli.js``)."""
+    if not target or target.startswith("/") or "\x00" in target:
+        return False
+    depth = len(rel.parts) - 1
+    for part in PurePosixPath(target).parts:
+        depth += -1 if part == ".." else 0 if part == "." else 1
+        if depth < 0:
+            return False
+    return True
 
 
 def _copy_capped(src: io.BufferedIOBase, dst: io.BufferedWriter, budget: int) -> int:
@@ -89,14 +106,21 @@ def _copy_capped(src: io.BufferedIOBase, dst: io.BufferedWriter, budget: int) ->
 
 
 def _extract(archive: zipfile.ZipFile, target: Path) -> None:
+    """Files first, links last (so no file is written through a link), each link pointing
+    inside the package: zips made with ``zip -y`` (``node_modules/.bin``, versioned ``.so``
+    names) keep them, as on Lambda; a link out of the package refuses it."""
     infos = archive.infolist()
     if sum(i.file_size for i in infos) > UNZIPPED_LIMIT:
         raise InvalidParameterValue(f"Unzipped size must be smaller than {UNZIPPED_LIMIT} bytes")
     budget = UNZIPPED_LIMIT
+    links: list[tuple[PurePosixPath, str]] = []
     for info in infos:
         rel = _member_path(info)
         if rel is None:
             raise InvalidParameterValue(BAD_ZIP)
+        if _is_link(info):
+            links.append((rel, _zipped_link(archive, info, rel)))
+            continue
         dest = target.joinpath(*rel.parts)
         if info.is_dir():
             dest.mkdir(parents=True, exist_ok=True)
@@ -106,6 +130,20 @@ def _extract(archive: zipfile.ZipFile, target: Path) -> None:
             budget -= _copy_capped(src, out, budget)  # type: ignore[arg-type]
         mode = (info.external_attr >> 16) & 0o777
         os.chmod(dest, 0o755 if mode & 0o111 else 0o644)
+    for rel, link in links:
+        dest = target.joinpath(*rel.parts)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(link, dest)
+
+
+def _zipped_link(archive: zipfile.ZipFile, info: zipfile.ZipInfo, rel: PurePosixPath) -> str:
+    if info.file_size > 4096:
+        raise InvalidParameterValue(BAD_ZIP)
+    link = archive.read(info).decode("utf-8", "replace")
+    if not _link_inside(rel, link):
+        log.warning("keepwarm: package refused: its link %s -> %s points outside it", rel, link)
+        raise InvalidParameterValue(BAD_ZIP)
+    return link
 
 
 def unpack(zip_bytes: bytes, root: Path) -> Path:

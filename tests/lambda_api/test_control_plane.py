@@ -152,10 +152,16 @@ def test_duplicate_create_conflicts(lam: Any) -> None:
     assert error_of(err) == (409, "ResourceConflictException", "Function already exist: dup")
 
 
-def _symlink(zf: zipfile.ZipFile) -> None:
-    info = zipfile.ZipInfo("link")
-    info.external_attr = (stat.S_IFLNK | 0o777) << 16
-    zf.writestr(info, "/etc/passwd")
+def _link(name: str, target: str) -> Any:
+    def add(zf: zipfile.ZipFile) -> None:
+        info = zipfile.ZipInfo(name)
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, target)
+
+    return add
+
+
+_symlink = _link("link", "/etc/passwd")
 
 
 @pytest.mark.parametrize(
@@ -165,8 +171,9 @@ def _symlink(zf: zipfile.ZipFile) -> None:
         make_zip({"../escape.py": "x = 1"}),
         make_zip({"/abs.py": "x = 1"}),
         make_zip({"app.py": COUNTER}, _symlink),
+        make_zip({"app.py": COUNTER}, _link("lib/up", "../../etc/passwd")),
     ],
-    ids=["garbage", "zip-slip", "absolute", "symlink"],
+    ids=["garbage", "zip-slip", "absolute", "symlink", "symlink-out"],
 )
 def test_unsafe_or_bad_zip_is_rejected(lam: Any, package: bytes) -> None:
     with pytest.raises(ClientError) as err:
@@ -412,3 +419,15 @@ def test_an_unparseable_control_plane_body_is_a_400(server: Server, body: bytes)
         and resp.getheader("x-amzn-ErrorType") == "InvalidRequestContentException"
     )
     assert answer["message"].startswith("Could not parse request body into json")
+
+
+def test_links_inside_the_package_are_kept(lam: Any) -> None:
+    """``zip -y`` keeps links (``node_modules/.bin``, ``libfoo.so -> libfoo.so.1``); Lambda
+    unpacks them, so a handler reached through one runs."""
+    package = make_zip(
+        {"lib/real.py": COUNTER, "lib/libfoo.so.1": "binary"},
+        lambda zf: [_link("app.py", "lib/real.py")(zf), _link("lib/libfoo.so", "libfoo.so.1")(zf)],
+    )
+    create(lam, "linked", Code={"ZipFile": package})
+    out = lam.invoke(FunctionName="linked")
+    assert "FunctionError" not in out, out["Payload"].read()
