@@ -299,6 +299,11 @@ class Resolver:
             partition = self._values["AWS::Partition"]
             name = self._function_name(logical_id)
             return f"arn:{partition}:lambda:{self._region}:{account}:function:{name}"
+        is_layer = (
+            isinstance(resource, dict) and resource.get("Type") == "AWS::Lambda::LayerVersion"
+        )
+        if is_layer and attribute == "LayerVersionArn":  # the same as its Ref
+            return self.layer_arn(logical_id)
         text = f"{logical_id}.{attribute}"
         return self._miss(path, f"Fn::GetAtt {text}", f"${{{text}}}")
 
