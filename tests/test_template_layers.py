@@ -125,7 +125,8 @@ def test_a_function_gets_globals_layers_first_then_its_own(tmp_path: Path) -> No
         Properties: {{Content: extra/}}
     """
     )
-    layers = '[!GetAtt Extra.LayerVersionArn, !Sub "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:layer:Deps:1"]'
+    deps = '!Sub "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:layer:Deps:1"'
+    layers = f"[!GetAtt Extra.LayerVersionArn, {deps}]"
     files = {"base/a.txt": "", "extra/b.txt": "", "deps/c.txt": ""}
     [fn] = read(tmp_path, body + DEPS + function(layers), files).functions
     assert fn.descriptive.layers == (arn("base"), OTHER, arn("Extra"), arn("Deps"))
