@@ -71,9 +71,14 @@ class _Gone(Exception):
 
 
 def url_host(headers: list[tuple[bytes, bytes]]) -> re.Match[str] | None:
+    """The URL a request's ``Host`` names; an API request (every Invoke) pays one substring
+    test, not the pattern."""
     for key, value in headers:
         if key == b"host":
-            return HOST.fullmatch(value.decode("latin-1").lower())
+            lowered = value.lower()
+            if b".lambda-url." not in lowered:
+                return None
+            return HOST.fullmatch(lowered.decode("latin-1"))
     return None
 
 
