@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from keepwarm.config import MAX_LAYERS, FunctionConfig
 from keepwarm.errors import InvalidParameterValue, ResourceNotFound
 from keepwarm.registry import code
 from keepwarm.registry.layer_index import LayerIndex, log
@@ -211,6 +212,27 @@ class LayerRegistry(LayerIndex):
                 raise InvalidParameterValue(f"Layer version {arn} does not exist.")
             dirs.append(layer.content_dir)
         return tuple(dirs)
+
+    @property
+    def _here(self) -> tuple[str, str]:
+        return self.server.account_id, self.server.region
+
+    def template_function(self, config: FunctionConfig) -> FunctionConfig:
+        """A template function with every layer of its ``Layers`` keepwarm holds, in order:
+        the template's own (registered here as version 1) and ones published through the API
+        that it names by ARN, which the template reader cannot see. Nothing is refused here:
+        the reader has said what it could not use."""
+        dirs = []
+        for arn in config.descriptive.layers:
+            ref = parse_arn(arn)
+            if ref is None or ref.version is None or (ref.account, ref.region) != self._here:
+                continue
+            layer = self._held(ref.name, ref.version)
+            if layer is not None:
+                dirs.append(Path(layer.content_dir))
+        if tuple(dirs) == config.layer_dirs or len(dirs) > MAX_LAYERS:
+            return config
+        return config.with_changes(layer_dirs=tuple(dirs))
 
     def sizes(self, arns: Iterable[str]) -> dict[str, int]:
         """The CodeSize of each layer keepwarm holds or held (a function keeps running a

@@ -53,6 +53,7 @@ class StackOps(FunctionOps):
             record.state, record.last_update_status = "Active", "Successful"
             self.records[record.name] = record
         settings = await asyncio.to_thread(self.store.load_settings) if self.store else {}
+        templates = [self.layers.template_function(c) for c in templates]
         records = [template_record(c, self.server.data_dir) for c in templates]
         for function in broken:
             log.warning("%s", function.describe())

@@ -98,6 +98,7 @@ async def _redeploy(service: FunctionService, config: FunctionConfig, changed: s
     """One runnable template function again, if its code or definition changed (or it was
     Failed); its AutoPublishAlias applied as a deploy of the stack would (see
     ``StackOps.auto_publish``). True when it was redeployed."""
+    config = service.layers.template_function(config)
     old = service.records.get(config.name)
     ours = old if old is not None and old.origin == "template" else None
     touched = any(_under(p, d) for p in changed for d in (config.code_dir, *config.layer_dirs))

@@ -168,3 +168,38 @@ def test_serve_lists_a_template_layer(start_server: Callable[..., Server], tmp_p
         package = resp.read()
     with zipfile.ZipFile(io.BytesIO(package)) as archive:
         assert archive.read("python/shared.py") == b"GREETING = 'hi'\n"
+
+
+NAMES_PUBLISHED = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: fn
+      Handler: app.handler
+      Runtime: python3.12
+      CodeUri: src/
+      Layers: [arn:aws:lambda:us-east-1:000000000000:layer:published:1]
+"""
+
+
+def test_a_template_function_gets_a_layer_published_through_the_api(
+    start_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """The template names it by ARN, which the template reader cannot resolve: the registry
+    does, at the next start (a deploy after the layer exists)."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(
+        "def handler(event, context):\n    import shared\n    return shared.WHO\n"
+    )
+    (tmp_path / "template.yaml").write_text(NAMES_PUBLISHED)
+    data = tmp_path / "data"
+    first = start_server("--template", str(tmp_path / "template.yaml"), data_dir=data)
+    first.client().publish_layer_version(
+        LayerName="published", Content={"ZipFile": make_zip({"python/shared.py": "WHO = 7\n"})}
+    )
+    first.stop()
+    second = start_server("--template", str(tmp_path / "template.yaml"), data_dir=data)
+    out = second.client().invoke(FunctionName="fn")
+    assert "FunctionError" not in out and out["Payload"].read() == b"7"
