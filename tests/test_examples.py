@@ -12,7 +12,7 @@ import pytest
 from keepwarm.template import read_template
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-EXPECTED = {"Greeting", "Cache", "Payment", "PaymentFixed", "Hello", "Counter"}
+EXPECTED = {"Greeting", "Cache", "Payment", "PaymentFixed", "Hello", "Counter", "Visits"}
 MODULES = ("greeting", "cache", "db", "payment", "payment_fixed", "payments", "hello", "counter")
 
 
