@@ -16,6 +16,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
+from starlette.types import Message, Receive
 
 from keepwarm.errors import (
     InvalidRequestContent,
@@ -75,6 +76,28 @@ async def read_body(request: Request, limit: int, too_large: Callable[[], Servic
     return await read_limited(
         request.headers.get("content-length"), request.stream(), limit, too_large
     )
+
+
+class ClientGone(Exception):
+    """The client went away before sending the whole body: nobody to answer."""
+
+
+async def asgi_chunks(
+    receive: Receive,
+    first: Message | None = None,
+) -> AsyncIterator[bytes]:
+    """A raw ASGI request body, chunk by chunk (``first``: a message already received), for
+    ``read_limited`` on the paths served below Starlette."""
+    message = first
+    while True:
+        if message is None:
+            message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
+        message = None
 
 
 async def read_limited(

@@ -11,22 +11,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from keepwarm.errors import SYNC_LIMIT, ServiceError, ServiceFailure, too_large_sync
 from keepwarm.lambda_api import _render
 from keepwarm.lambda_api.invoke import outcome_headers, run_invoke
 from keepwarm.registry.invoker import InvokeOutcome
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 _USED = frozenset(
@@ -39,10 +33,6 @@ _USED = frozenset(
     }
 )
 log = logging.getLogger("keepwarm.serve")
-
-
-class _Disconnected(Exception):
-    """The client went away before sending the whole body: nobody to answer."""
 
 
 class FastInvoke:
@@ -65,7 +55,7 @@ class FastInvoke:
             out = await run_invoke(
                 self.state.backend, name, _qualifier(scope["query_string"]), body, headers
             )
-        except _Disconnected:
+        except _render.ClientGone:
             return
         except ServiceError as exc:
             out = _render.error_response(exc)
@@ -101,20 +91,9 @@ async def _body(receive: Receive, declared: str | None) -> bytes:
         body: bytes = first.get("body", b"")
         if len(body) <= SYNC_LIMIT:
             return body
-    return await _render.read_limited(declared, _chunks(receive, first), SYNC_LIMIT, too_large_sync)
-
-
-async def _chunks(receive: Receive, first: Message | None = None) -> AsyncIterator[bytes]:
-    message = first
-    while True:
-        if message is None:
-            message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _Disconnected()
-        yield message.get("body", b"")
-        if not message.get("more_body", False):
-            return
-        message = None
+    return await _render.read_limited(
+        declared, _render.asgi_chunks(receive, first), SYNC_LIMIT, too_large_sync
+    )
 
 
 async def _send(out: InvokeOutcome, send: Send) -> None:

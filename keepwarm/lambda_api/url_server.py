@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepwarm.errors import (
     SYNC_LIMIT,
@@ -53,21 +53,12 @@ if TYPE_CHECKING:
     from keepwarm.config import ServerConfig
     from keepwarm.lambda_api.backend import Backend
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 HOST = re.compile(r"(?P<id>[^.]+)\.lambda-url\.(?P<region>[^.]+)\.localhost\.?(?::\d+)?")
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]*)/")
 _FRAMING = {"content-length", "transfer-encoding", "connection"}
 _NO_CONTENT = (204, 304)
 log = logging.getLogger("keepwarm.serve")
-
-
-class _Gone(Exception):
-    """The client left before its body was in: nobody to answer."""
 
 
 def url_host(headers: list[tuple[bytes, bytes]]) -> re.Match[str] | None:
@@ -114,7 +105,7 @@ class FunctionUrls:
         url, ref = target
         try:
             req = await _request(scope, receive, found)
-        except _Gone:
+        except _render.ClientGone:
             return
         except ServiceError as exc:
             await _send(error_response(exc), send)
@@ -198,7 +189,9 @@ def _url_error(exc: BaseException, backend: Backend) -> ServiceError:
 async def _request(scope: Scope, receive: Receive, found: re.Match[str]) -> UrlRequest:
     headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
     declared = next((v for k, v in headers if k == "content-length"), None)
-    body = await _render.read_limited(declared, _chunks(receive), SYNC_LIMIT, _too_large)
+    body = await _render.read_limited(
+        declared, _render.asgi_chunks(receive), SYNC_LIMIT, _too_large
+    )
     raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
     client = scope.get("client") or ("", 0)
     server = scope.get("server") or ("", 0)
@@ -217,16 +210,6 @@ async def _request(scope: Scope, receive: Receive, found: re.Match[str]) -> UrlR
 
 def _too_large() -> ServiceError:
     return UrlTooLarge(too_large_sync().message)
-
-
-async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _Gone()
-        yield message.get("body", b"")
-        if not message.get("more_body", False):
-            return
 
 
 async def _send(answer: UrlResponse, send: Send) -> None:

@@ -113,11 +113,7 @@ def version_shape(layer: LayerVersion, server: ServerConfig, location: str) -> d
             "CodeSize": layer.code_size,
         },
         "LayerArn": layer_arn(server, layer.name),
-        "LayerVersionArn": version_arn(server, layer),
-        "Description": layer.description,
-        "CreatedDate": layer.created_date,
-        "Version": layer.version,
-        **_described(layer),
+        **list_item(layer, server),
     }
 
 

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from keepwarm.config import constraint
 from keepwarm.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound, ServiceError
 from keepwarm.registry.base import log
 from keepwarm.registry.names import FunctionRef
+from keepwarm.registry.paging import page_size
 from keepwarm.registry.url_rules import (
     NO_FUNCTION,
     NO_RESOURCE,
@@ -101,7 +101,7 @@ class UrlOps(VersionOps):
     ) -> dict[str, Any]:
         if ref.name not in self.records:
             raise ResourceNotFound(NO_FUNCTION)
-        size = _page_size(max_items)
+        size = page_size(max_items, high=URL_PAGE_LIMIT)
         shapes = sorted(
             (self._shape(u) for (name, _), u in self.urls.items() if name == ref.name),
             key=lambda s: str(s["FunctionArn"]),
@@ -251,17 +251,3 @@ def _target(ref: FunctionRef, query: str | None) -> tuple[str, str | None]:
     qualifier = qualifier or ref.qualifier
     check_qualifier(qualifier)
     return ref.name, qualifier
-
-
-def _page_size(max_items: str | None) -> int:
-    if max_items in (None, ""):
-        return URL_PAGE_LIMIT
-    try:
-        size = int(max_items)
-    except ValueError:
-        raise constraint(max_items, "maxItems", "be an integer") from None
-    if size < 1:
-        raise constraint(size, "maxItems", "have value greater than or equal to 1")
-    if size > URL_PAGE_LIMIT:
-        raise constraint(size, "maxItems", f"have value less than or equal to {URL_PAGE_LIMIT}")
-    return size
