@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keepwarm.errors import TemplateError
+from keepwarm.registry.code import drop_set_id
 
 # aws-lambda-builders' PythonPipWorkflow.EXCLUDED_FILES, matched against every name as
 # shutil.ignore_patterns matches them; keepwarm's own directory too.
@@ -126,7 +127,7 @@ def _copy(
                 continue
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src / rel, target / rel)
-            _drop_set_id(target / rel)
+            drop_set_id(target / rel)
         if _listing(src, build, skip)[1] != digest:
             shutil.rmtree(staging)
             return False
@@ -140,10 +141,3 @@ def _copy(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return True
-
-
-def _drop_set_id(path: Path) -> None:
-    """No setuid/setgid bit survives into a copy the server (often root) owns."""
-    mode = path.stat().st_mode
-    if mode & (stat.S_ISUID | stat.S_ISGID):
-        path.chmod(stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))

@@ -288,12 +288,12 @@ def _copy_tree(src: Path, dst: Path, skip: Path | None) -> None:
             full = os.path.join(dirpath, name)
             if os.path.isfile(full):
                 shutil.copy2(full, here / name)
-                _drop_set_id(here / name)
+                drop_set_id(here / name)
     for original, copy in reversed(dirs):
         shutil.copystat(original, copy)
 
 
-def _drop_set_id(path: Path) -> None:
+def drop_set_id(path: Path) -> None:
     """No setuid/setgid bit survives into a copy: the server (often root) owns the copy, so a
     user's setuid file would become a setuid-root one (as in a zip, only plain modes count)."""
     mode = path.stat().st_mode
